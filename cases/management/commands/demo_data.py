@@ -1,0 +1,654 @@
+"""Create a synthetic demo cohort: no real people, realistic shape.
+
+    python manage.py demo_data [--patients N] [--seed S] [--if-empty] [--print-logins]
+
+The biomarker mix follows metastatic colorectal cancer (about 45–50 % RAS-mutant, 8–10 % BRAF
+V600E, 4–5 % dMMR, a few results pending); rectal primaries dominate. Every pathway stage is
+represented, with conversion chemotherapy (bevacizumab doses included), 2-monthly
+reassessments, radiotherapy, surgery, MDT actions and an upcoming meeting with an agenda.
+
+Rows are written with bulk inserts (this is synthetic seed data, not a clinical write path), so
+10,000 patients load in well under two minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from cases import models as m
+from cases.pathway.calendar import add_months
+
+DEMO_PASSWORD_DEFAULT = "tumourboard-demo"  # noqa: S105 (printed for the demo on purpose)
+
+# username, first, last, role, discipline
+DEMO_USERS = [
+    ("coordinator", "Casey", "Coordinator", m.Role.COORDINATOR, m.Discipline.COORDINATOR),
+    ("chair", "Morgan", "Chair", m.Role.CHAIR, m.Discipline.MEDICAL_ONCOLOGIST),
+    ("clinician", "Alex", "Oncologist", m.Role.CLINICIAN, m.Discipline.MEDICAL_ONCOLOGIST),
+    ("hpb", "Sam", "Hepatobiliary", m.Role.CLINICIAN, m.Discipline.HPB_SURGEON),
+    ("radiologist", "Robin", "Radiologist", m.Role.CLINICIAN, m.Discipline.RADIOLOGIST),
+    ("clinonc", "Jamie", "Radiotherapist", m.Role.CLINICIAN, m.Discipline.CLINICAL_ONCOLOGIST),
+    ("colorectal", "Charlie", "Colorectal", m.Role.CLINICIAN, m.Discipline.COLORECTAL_SURGEON),
+    ("pathologist", "Drew", "Pathologist", m.Role.CLINICIAN, m.Discipline.PATHOLOGIST),
+    ("nurse", "Kit", "Nurse", m.Role.CLINICIAN, m.Discipline.SPECIALIST_NURSE),
+    ("admin", "Ari", "Administrator", m.Role.ADMIN, ""),
+    ("auditor", "Pat", "Auditor", m.Role.AUDITOR, ""),
+]
+
+GIVEN_NAMES = [
+    "Oliver",
+    "Amelia",
+    "George",
+    "Isla",
+    "Harry",
+    "Ava",
+    "Noah",
+    "Mia",
+    "Jack",
+    "Ivy",
+    "Leo",
+    "Grace",
+    "Arthur",
+    "Freya",
+    "Oscar",
+    "Lily",
+    "Charlie",
+    "Florence",
+    "Henry",
+    "Evie",
+    "Thomas",
+    "Rosie",
+    "Alfie",
+    "Elsie",
+    "William",
+    "Sophie",
+    "James",
+    "Ella",
+    "Edward",
+    "Alice",
+    "Mohammed",
+    "Aisha",
+    "Ravi",
+    "Priya",
+    "Tomasz",
+    "Zofia",
+    "Chidi",
+    "Ngozi",
+    "Sean",
+    "Siobhan",
+    "Dylan",
+    "Ffion",
+    "Callum",
+    "Eilidh",
+]
+FAMILY_NAMES = [
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Patel",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Thomas",
+    "Clarke",
+    "Jackson",
+    "Wood",
+    "Harris",
+    "Edwards",
+    "Turner",
+    "Martin",
+    "Cooper",
+    "Hill",
+    "Ward",
+    "Hughes",
+    "Moore",
+    "Clark",
+    "King",
+    "Harrison",
+    "Lewis",
+    "Baker",
+    "Lee",
+    "Allen",
+    "Morris",
+    "Khan",
+    "Scott",
+    "Watson",
+    "Davis",
+    "Parker",
+    "James",
+    "Bennett",
+    "Young",
+    "Phillips",
+    "Richardson",
+    "Mitchell",
+    "Bailey",
+    "Carter",
+    "Cook",
+    "Singh",
+    "Shaw",
+    "Bell",
+    "Collins",
+    "Morgan",
+    "Kelly",
+    "Begum",
+    "Miller",
+    "Cox",
+    "Hussain",
+    "Marshall",
+    "Simpson",
+    "Price",
+    "Anderson",
+    "Adams",
+]
+
+SITE_WEIGHTS = [
+    (m.PrimarySite.RECTUM, 55),
+    (m.PrimarySite.RECTOSIGMOID, 10),
+    (m.PrimarySite.SIGMOID_COLON, 12),
+    (m.PrimarySite.DESCENDING_COLON, 3),
+    (m.PrimarySite.SPLENIC_FLEXURE, 1),
+    (m.PrimarySite.TRANSVERSE_COLON, 4),
+    (m.PrimarySite.HEPATIC_FLEXURE, 2),
+    (m.PrimarySite.ASCENDING_COLON, 7),
+    (m.PrimarySite.CAECUM, 5),
+    (m.PrimarySite.UNKNOWN, 1),
+]
+STAGE_WEIGHTS = [
+    (m.Stage.WORKUP, 10),
+    (m.Stage.CONVERSION, 50),
+    (m.Stage.SURGERY_PLANNED, 10),
+    (m.Stage.POST_OPERATIVE, 15),
+    (m.Stage.LEFT_PATHWAY, 15),
+]
+SYMPTOM_WEIGHTS = [
+    (m.PrimarySymptom.NONE, 70),
+    (m.PrimarySymptom.BLEEDING, 10),
+    (m.PrimarySymptom.PAIN_TENESMUS, 8),
+    (m.PrimarySymptom.IMPENDING_OBSTRUCTION, 6),
+    (m.PrimarySymptom.OBSTRUCTION, 4),
+    (m.PrimarySymptom.FISTULA, 1),
+    (m.PrimarySymptom.PERFORATION, 1),
+]
+LEFT_SITES = {"splenic_flexure", "descending_colon", "sigmoid_colon", "rectosigmoid", "rectum"}
+
+
+def pick(rng: random.Random, weighted: list[tuple[Any, int]]) -> Any:
+    values, weights = zip(*weighted, strict=True)
+    return rng.choices(values, weights=weights)[0]
+
+
+@dataclass
+class CaseDraft:
+    """Everything generated for one case before it is written."""
+
+    case: m.Case
+    results: list[m.MolecularResult] = field(default_factory=list)
+    courses: list[tuple[m.TreatmentCourse, list[m.AgentAdministration]]] = field(
+        default_factory=list
+    )
+    reassessments: list[m.Reassessment] = field(default_factory=list)
+    radiotherapy: list[m.Radiotherapy] = field(default_factory=list)
+    surgeries: list[m.Surgery] = field(default_factory=list)
+    actions: list[m.Action] = field(default_factory=list)
+
+
+class CohortBuilder:
+    """Generates one synthetic case at a time from a seeded random source."""
+
+    def __init__(self, rng: random.Random, today: date, users: dict[str, m.User]):
+        self.rng = rng
+        self.today = today
+        self.users = users
+        self.clinicians = [u for u in users.values() if u.role in ("clinician", "chair")]
+
+    # --- molecular profile ---------------------------------------------------------------
+
+    def _result(self, marker: str, status: str, diagnosed: date) -> m.MolecularResult:
+        requested = min(self.today, diagnosed + timedelta(days=self.rng.randint(1, 10)))
+        reported = None
+        if status not in m.UNREPORTED_STATUSES:
+            reported = min(self.today, requested + timedelta(days=self.rng.randint(7, 21)))
+        if status == "not_tested":
+            requested = None
+        return m.MolecularResult(
+            marker=marker,
+            status=status,
+            requested_on=requested,
+            reported_on=reported,
+            method="NGS panel" if status not in m.UNREPORTED_STATUSES else "",
+        )
+
+    def molecular_profile(self, diagnosed: date, recent: bool) -> list[m.MolecularResult]:
+        rng = self.rng
+        # Recently diagnosed cases are more likely to have results still outstanding.
+        pending = 0.35 if recent else 0.03
+        if rng.random() < pending:
+            mmr = "pending"
+        else:
+            mmr = "dmmr_msi_h" if rng.random() < 0.047 else "pmmr_mss"
+        roll = rng.random()
+        if rng.random() < pending:
+            kras, nras = "pending", "pending"
+        elif roll < 0.43:
+            kras, nras = "mutant", rng.choice(["wild_type", "not_tested"])
+        elif roll < 0.47:
+            kras, nras = "wild_type", "mutant"
+        elif roll < 0.49:
+            kras, nras = "wild_type_exon2_only", "not_tested"
+        else:
+            kras, nras = "wild_type", "wild_type"
+        ras_mutant = "mutant" in (kras, nras)
+        if kras == "pending":
+            braf = "pending"
+        elif not ras_mutant and rng.random() < 0.17:  # ≈ 9 % of all: V600E is RAS-exclusive
+            braf = "mutant"
+        else:
+            braf = "wild_type"
+        her2 = "amplified" if rng.random() < 0.03 else rng.choice(["not_amplified", "not_tested"])
+        statuses = {"mmr_msi": mmr, "kras": kras, "nras": nras, "braf_v600e": braf, "her2": her2}
+        return [self._result(marker, status, diagnosed) for marker, status in statuses.items()]
+
+    # --- treatment -----------------------------------------------------------------------
+
+    def regimen(self, case: m.Case, results: dict[str, str]) -> tuple[str, list[str]]:
+        age = (self.today - case.patient.date_of_birth).days // 365
+        fit = (case.ecog or 0) <= 1 and age <= 70
+        if results["mmr_msi"] == "dmmr_msi_h":
+            return "", ["pembrolizumab"]
+        wild = (
+            results["kras"] == "wild_type"
+            and results["nras"] == "wild_type"
+            and results["braf_v600e"] == "wild_type"
+        )
+        if "pending" in results.values():
+            return "folfox", ["fluorouracil", "oxaliplatin"]
+        if wild and case.primary_site in LEFT_SITES:
+            return "folfox", [
+                "fluorouracil",
+                "oxaliplatin",
+                self.rng.choice(["cetuximab", "panitumumab"]),
+            ]
+        if fit:
+            return "folfoxiri", ["fluorouracil", "oxaliplatin", "irinotecan", "bevacizumab"]
+        backbone = self.rng.choice(["folfox", "capox", "folfiri"])
+        cytotoxics = {
+            "folfox": ["fluorouracil", "oxaliplatin"],
+            "capox": ["capecitabine", "oxaliplatin"],
+            "folfiri": ["fluorouracil", "irinotecan"],
+        }[backbone]
+        return backbone, [*cytotoxics, "bevacizumab"]
+
+    def course(
+        self, case: m.Case, results: dict[str, str], start: date, stop: date | None
+    ) -> tuple[m.TreatmentCourse, list[m.AgentAdministration]]:
+        backbone, agents = self.regimen(case, results)
+        course = m.TreatmentCourse(
+            intent=m.Intent.CONVERSION,
+            backbone=backbone,
+            agents=agents,
+            started_on=start,
+            stopped_on=stop,
+            stop_reason="Reassessment: planned for surgery" if stop else "",
+        )
+        interval = 21 if backbone == "capox" else 14
+        last_day = min(stop or self.today, self.today)
+        doses = []
+        cycle, day = 1, start
+        while day <= last_day:
+            doses.extend(
+                m.AgentAdministration(agent=agent, given_on=day, cycle_number=cycle)
+                for agent in agents
+            )
+            cycle += 1
+            day += timedelta(days=interval)
+        return course, doses
+
+    # --- reassessments -------------------------------------------------------------------
+
+    def reassessments(self, start: date, until: date, open_next: bool) -> list[m.Reassessment]:
+        rows = []
+        cycle = 1
+        while True:
+            due = add_months(start, 2 * cycle)
+            if due > until:
+                break
+            performed = due - timedelta(days=self.rng.randint(0, 6))
+            rows.append(self._done_reassessment(cycle, due, performed, final=False))
+            cycle += 1
+        if open_next:
+            rows.append(self._open_reassessment(cycle, add_months(start, 2 * cycle)))
+        return rows
+
+    def _done_reassessment(
+        self, cycle: int, due: date, performed: date, final: bool
+    ) -> m.Reassessment:
+        rng = self.rng
+        converted = final and rng.random() < 0.85
+        return m.Reassessment(
+            cycle=cycle,
+            due_on=due,
+            imaging_booked_for=performed,
+            imaging_performed_on=performed,
+            modality=rng.choice([m.Modality.CT, m.Modality.MRI_LIVER]),
+            response=rng.choice(
+                [m.Response.PARTIAL, m.Response.PARTIAL, m.Response.STABLE, m.Response.PROGRESSION]
+            )
+            if not converted
+            else m.Response.PARTIAL,
+            reassessed_on=performed + timedelta(days=rng.randint(1, 7)),
+            hpb_mdt_reviewed=True,
+            r0_achievable=converted or (rng.random() < 0.1),
+            flr_percent_slv=rng.choice([22, 26, 28, 31, 34, 38, 42, 45]) if converted else None,
+            flr_segments_remaining=rng.randint(2, 5) if converted else None,
+            extrahepatic_disease=m.ExtrahepaticDisease.NONE,
+            combined_resection_technically_feasible=converted and rng.random() < 0.3,
+            planned_hepatectomy_extent=rng.choice(["minor", "major"]) if converted else "",
+        )
+
+    def _open_reassessment(self, cycle: int, due: date) -> m.Reassessment:
+        # Some scans are booked, some not yet: the coordinator's "unbooked" worklist.
+        booked = due - timedelta(days=self.rng.randint(0, 5)) if self.rng.random() < 0.6 else None
+        return m.Reassessment(cycle=cycle, due_on=due, imaging_booked_for=booked)
+
+    # --- one case ------------------------------------------------------------------------
+
+    def patient(self, index: int) -> m.Patient:
+        rng = self.rng
+        age_days = rng.randint(38 * 365, 84 * 365)
+        return m.Patient(
+            hospital_number=f"DEMO{index:07d}",
+            nhs_number=f"999{index:07d}",  # the 999 range is never issued to real people
+            family_name=rng.choice(FAMILY_NAMES),
+            given_name=rng.choice(GIVEN_NAMES),
+            date_of_birth=self.today - timedelta(days=age_days),
+        )
+
+    def case(self, patient: m.Patient) -> CaseDraft:
+        rng = self.rng
+        stage = pick(rng, STAGE_WEIGHTS)
+        months_ago = {
+            m.Stage.WORKUP: (0, 1),
+            m.Stage.CONVERSION: (2, 14),
+            m.Stage.SURGERY_PLANNED: (4, 10),
+            m.Stage.POST_OPERATIVE: (6, 18),
+            m.Stage.LEFT_PATHWAY: (3, 24),
+        }[stage]
+        diagnosed = self.today - timedelta(
+            days=rng.randint(months_ago[0] * 30, months_ago[1] * 30 + 20)
+        )
+        ecog = pick(rng, [(0, 45), (1, 40), (2, 10), (3, 4), (None, 1)])
+        case = m.Case(
+            patient=patient,
+            primary_site=pick(rng, SITE_WEIGHTS),
+            primary_symptom=pick(rng, SYMPTOM_WEIGHTS),
+            diagnosed_on=diagnosed,
+            ecog=ecog,
+            ecog_assessed_on=diagnosed if ecog is not None else None,
+            stage=stage,
+            exit_reason=rng.choice(["progression", "palliative", "patient_choice", "died"])
+            if stage == m.Stage.LEFT_PATHWAY
+            else "",
+            responsible_clinician=rng.choice(self.clinicians),
+            coordinator=self.users["coordinator"],
+        )
+        if rng.random() < 0.3:
+            case.sidedness_reported = "left" if case.primary_site in LEFT_SITES else "right"
+            if rng.random() < 0.1:  # a referral that got the side wrong
+                case.sidedness_reported = "right" if case.sidedness_reported == "left" else "left"
+        draft = CaseDraft(case=case)
+        draft.results = self.molecular_profile(diagnosed, recent=stage == m.Stage.WORKUP)
+        if stage == m.Stage.WORKUP:
+            return draft
+        self._treatment_history(draft, stage)
+        return draft
+
+    def _treatment_history(self, draft: CaseDraft, stage: str) -> None:
+        rng = self.rng
+        case = draft.case
+        results = {r.marker: r.status for r in draft.results}
+        start = case.diagnosed_on + timedelta(days=rng.randint(14, 28))
+        if stage == m.Stage.CONVERSION:
+            draft.courses.append(self.course(case, results, start, None))
+            # A few reassessments are overdue: the due date passed with no formal review.
+            horizon = self.today - timedelta(days=rng.randint(-10, 20))
+            draft.reassessments = self.reassessments(start, horizon, open_next=True)
+            return
+        if stage == m.Stage.LEFT_PATHWAY:
+            stop = min(self.today, start + timedelta(days=rng.randint(60, 300)))
+            draft.courses.append(self.course(case, results, start, stop))
+            draft.reassessments = self.reassessments(start, stop, open_next=False)
+            return
+        # Converted: the last reassessment found the liver resectable.
+        converted_on = min(
+            self.today - timedelta(days=10), add_months(start, 2 * rng.randint(2, 4))
+        )
+        last_dose = converted_on - timedelta(days=rng.randint(0, 10))
+        draft.courses.append(self.course(case, results, start, last_dose))
+        draft.reassessments = self.reassessments(
+            start, converted_on - timedelta(days=1), open_next=False
+        )
+        final = self._done_reassessment(
+            len(draft.reassessments) + 1, converted_on, converted_on, final=True
+        )
+        final.r0_achievable, final.flr_percent_slv, final.flr_segments_remaining = True, 36, 4
+        draft.reassessments.append(final)
+        if case.primary_site in ("rectum", "rectosigmoid") and rng.random() < 0.6:
+            rt_start = converted_on + timedelta(days=7)
+            draft.radiotherapy.append(
+                m.Radiotherapy(
+                    kind=m.PelvicRadiotherapy.SHORT_COURSE_5X5,
+                    started_on=rt_start,
+                    completed_on=rt_start + timedelta(days=4),
+                )
+            )
+        kind = rng.choice(
+            [m.SurgeryKind.ONE_STAGE_HEPATECTOMY, m.SurgeryKind.SYNCHRONOUS_RESECTION]
+        )
+        if stage == m.Stage.SURGERY_PLANNED:
+            # Most are planned after the 6-week bevacizumab gap; a few are not (a hard stop).
+            gap = rng.randint(30, 41) if rng.random() < 0.15 else rng.randint(42, 70)
+            planned = max(self.today + timedelta(days=3), last_dose + timedelta(days=gap))
+            draft.surgeries.append(
+                m.Surgery(kind=kind, planned_on=planned, hepatectomy_extent="minor")
+            )
+        else:
+            performed = last_dose + timedelta(days=rng.randint(42, 60))
+            performed = min(performed, self.today - timedelta(days=1))
+            draft.surgeries.append(
+                m.Surgery(
+                    kind=kind,
+                    planned_on=performed,
+                    performed_on=performed,
+                    hepatectomy_extent=rng.choice(["minor", "major"]),
+                    margin=pick(rng, [("r0", 80), ("r1", 17), ("r2", 3)]),
+                )
+            )
+        if rng.random() < 0.5:
+            draft.actions.append(self.action(case))
+
+    def action(self, case: m.Case) -> m.Action:
+        rng = self.rng
+        due = self.today + timedelta(days=rng.randint(-20, 20))
+        status = pick(
+            rng,
+            [(m.ActionStatus.OPEN, 80), (m.ActionStatus.DONE, 15), (m.ActionStatus.NOT_DONE, 5)],
+        )
+        return m.Action(
+            description=rng.choice(
+                [
+                    "Book liver MRI with contrast",
+                    "Request extended RAS and BRAF testing",
+                    "Refer for portal vein embolisation assessment",
+                    "Arrange pre-operative assessment",
+                    "Discuss at HPB MDT",
+                    "Confirm date of last bevacizumab dose with chemotherapy unit",
+                ]
+            ),
+            owner=rng.choice(self.clinicians),
+            due_on=due,
+            status=status,
+            not_done_reason="Patient declined" if status == m.ActionStatus.NOT_DONE else "",
+            completed_at=timezone.now() if status != m.ActionStatus.OPEN else None,
+        )
+
+
+class Command(BaseCommand):
+    help = "Create a synthetic demo cohort, demo users for each role and an upcoming meeting."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--patients", type=int, default=300)
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--if-empty", action="store_true", help="do nothing when patients already exist"
+        )
+        parser.add_argument(
+            "--print-logins", action="store_true", help="only print the demo sign-ins"
+        )
+
+    def handle(self, *args, **options):
+        if options["print_logins"]:
+            self.print_logins()
+            return
+        if options["patients"] < 1:
+            raise CommandError("--patients must be at least 1")
+        if options["if_empty"] and m.Patient.objects.exists():
+            self.stdout.write("Demo data already loaded; nothing to do.")
+            return
+        started = time.monotonic()
+        counts = self.load(options["patients"], options["seed"])
+        elapsed = time.monotonic() - started
+        total = sum(counts.values())
+        summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+        self.stdout.write(f"Created {total} rows in {elapsed:.1f} s: {summary}")
+
+    @staticmethod
+    def password() -> str:
+        return os.environ.get("DEMO_PASSWORD", DEMO_PASSWORD_DEFAULT)
+
+    def print_logins(self) -> None:
+        self.stdout.write("Demo sign-ins (synthetic data only):")
+        for username, _first, _last, role, discipline in DEMO_USERS:
+            label = m.Role(role).label + (
+                f", {m.Discipline(discipline).label}" if discipline else ""
+            )
+            self.stdout.write(f"  {username:<12} {self.password():<18} {label}")
+
+    def demo_users(self) -> dict[str, m.User]:
+        users = {}
+        # One hash for all demo users: hashing is deliberately slow, once is enough here.
+        password_hash = make_password(self.password())
+        for username, first, last, role, discipline in DEMO_USERS:
+            user, _created = m.User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "role": role,
+                    "discipline": discipline,
+                    "email": f"{username}@tumourboard.invalid",
+                    "is_staff": role == m.Role.ADMIN,
+                    "is_superuser": role == m.Role.ADMIN,
+                    "password": password_hash,
+                },
+            )
+            users[username] = user
+        return users
+
+    @transaction.atomic
+    def load(self, n_patients: int, seed: int) -> dict[str, int]:
+        rng = random.Random(seed)
+        today = timezone.localdate()
+        users = self.demo_users()
+        builder = CohortBuilder(rng, today, users)
+        offset = m.Patient.objects.count()
+        patients = m.Patient.objects.bulk_create(
+            [builder.patient(offset + i + 1) for i in range(n_patients)], batch_size=2000
+        )
+        drafts = [builder.case(patient) for patient in patients]
+        m.Case.objects.bulk_create([d.case for d in drafts], batch_size=2000)
+        counts = {"users": len(users), "patients": len(patients), "cases": len(drafts)}
+        counts.update(self._write_children(drafts))
+        counts.update(self._meeting(rng, today, users, drafts))
+        return counts
+
+    def _write_children(self, drafts: list[CaseDraft]) -> dict[str, int]:
+        results, courses, reassessments, radiotherapy, surgeries, actions = [], [], [], [], [], []
+        for draft in drafts:
+            for row in draft.results + draft.reassessments + draft.radiotherapy + draft.surgeries:
+                row.case = draft.case
+            for action in draft.actions:
+                action.case = draft.case
+            results += draft.results
+            reassessments += draft.reassessments
+            radiotherapy += draft.radiotherapy
+            surgeries += draft.surgeries
+            actions += draft.actions
+            for course, _doses in draft.courses:
+                course.case = draft.case
+                courses.append(course)
+        m.MolecularResult.objects.bulk_create(results, batch_size=5000)
+        m.Reassessment.objects.bulk_create(reassessments, batch_size=5000)
+        m.Radiotherapy.objects.bulk_create(radiotherapy, batch_size=5000)
+        m.Surgery.objects.bulk_create(surgeries, batch_size=5000)
+        m.Action.objects.bulk_create(actions, batch_size=5000)
+        m.TreatmentCourse.objects.bulk_create(courses, batch_size=5000)
+        doses = []
+        for draft in drafts:
+            for course, course_doses in draft.courses:
+                for dose in course_doses:
+                    dose.course = course
+                doses += course_doses
+        m.AgentAdministration.objects.bulk_create(doses, batch_size=10000)
+        return {
+            "molecular results": len(results),
+            "reassessments": len(reassessments),
+            "treatment courses": len(courses),
+            "agent administrations": len(doses),
+            "radiotherapy courses": len(radiotherapy),
+            "surgeries": len(surgeries),
+            "actions": len(actions),
+        }
+
+    def _meeting(
+        self, rng: random.Random, today: date, users: dict[str, m.User], drafts: list[CaseDraft]
+    ) -> dict[str, int]:
+        """Next week's MDT with an agenda of cases whose reassessment is due around then."""
+        days_ahead = (1 - today.weekday()) % 7 or 7  # next Tuesday
+        start = datetime.combine(today + timedelta(days=days_ahead), datetime.min.time())
+        scheduled = timezone.make_aware(start.replace(hour=8))
+        meeting = m.Meeting.objects.create(
+            title="Colorectal MDT", scheduled_for=scheduled, chair=users["chair"]
+        )
+        candidates = [
+            d.case
+            for d in drafts
+            if d.case.stage in (m.Stage.CONVERSION, m.Stage.WORKUP, m.Stage.SURGERY_PLANNED)
+        ]
+        chosen = rng.sample(candidates, k=min(12, len(candidates)))
+        items = [
+            m.AgendaItem(meeting=meeting, case=case, position=i + 1, listed_by=users["coordinator"])
+            for i, case in enumerate(chosen)
+        ]
+        m.AgendaItem.objects.bulk_create(items)
+        return {"meetings": 1, "agenda items": len(items)}

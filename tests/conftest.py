@@ -1,0 +1,61 @@
+"""Shared fixtures: one user per role, and a small builder for clinical records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from cases import models as m
+
+_numbers = itertools.count(1)
+
+
+def make_user(role: str, username: str | None = None, discipline: str = "") -> m.User:
+    username = username or f"{role}{next(_numbers)}"
+    return m.User.objects.create_user(
+        username=username,
+        password="correct-horse-battery-staple",
+        email=f"{username}@hospital.invalid",
+        first_name=role.title(),
+        last_name="Tester",
+        role=role,
+        discipline=discipline,
+    )
+
+
+@pytest.fixture
+def users(db) -> dict[str, m.User]:
+    """One user for each role."""
+    return {role: make_user(role, username=role) for role in m.Role.values}
+
+
+def make_patient(**overrides) -> m.Patient:
+    n = next(_numbers)
+    fields = {
+        "hospital_number": f"H{n:07d}",
+        "family_name": "Testpatient",
+        "given_name": "Alex",
+        "date_of_birth": dt.date(1960, 5, 17),
+    }
+    fields.update(overrides)
+    return m.Patient.objects.create(**fields)
+
+
+def make_case(**overrides) -> m.Case:
+    fields = {
+        "primary_site": m.PrimarySite.RECTUM,
+        "diagnosed_on": dt.date(2026, 1, 10),
+        "ecog": 1,
+        "stage": m.Stage.CONVERSION,
+    }
+    fields.update(overrides)
+    if "patient" not in fields:
+        fields["patient"] = make_patient()
+    return m.Case.objects.create(**fields)
+
+
+@pytest.fixture
+def case(db) -> m.Case:
+    return make_case()
