@@ -93,6 +93,7 @@ def test_missing_keys_take_the_a1_defaults() -> None:
 
 
 def test_null_is_accepted_for_r0_achievable_only() -> None:
+    # G4
     assert parse_facts({"r0_achievable": None}).r0_achievable is None
     assert parse_facts({"r0_achievable": False}).r0_achievable is False
 
@@ -168,6 +169,7 @@ def test_it_refuses_values_outside_an_enumeration(key: str, value: object) -> No
     ],
 )
 def test_it_refuses_bad_numbers(key: str, value: object) -> None:
+    # V1 (JSON integers, finite numbers) and V2 (ranges)
     error = error_for({key: value})
     assert error.key == key
     assert error.message.startswith(f"{key}: must be")
@@ -190,6 +192,7 @@ def test_it_refuses_bad_numbers(key: str, value: object) -> None:
     ],
 )
 def test_it_accepts_numbers_on_the_range_edges(key: str, value: object) -> None:
+    # V2: the bounds are inclusive
     assert getattr(parse_facts({key: value}), key) == value
 
 
@@ -233,6 +236,7 @@ def test_booleans_must_be_json_booleans(value: object) -> None:
     ],
 )
 def test_it_refuses_bad_dates(value: object, problem: str) -> None:
+    # V3: exactly YYYY-MM-DD and a real calendar date
     error = error_for({"planned_surgery_date": value})
     assert error.key == "planned_surgery_date"
     assert problem in error.message
@@ -255,6 +259,7 @@ def test_it_accepts_real_dates(value: str) -> None:
     ],
 )
 def test_it_refuses_bad_agent_lists(value: object, problem: str) -> None:
+    # V4
     error = error_for({"proposed_agents": value})
     assert error.key == "proposed_agents"
     assert problem in error.message
@@ -264,6 +269,7 @@ def test_it_refuses_bad_agent_lists(value: object, problem: str) -> None:
 
 
 def test_a_repeated_agent_counts_once() -> None:
+    # V4
     facts = parse_facts({"proposed_agents": ["cetuximab", "cetuximab", "oxaliplatin"]})
     assert facts.proposed_agents == {Agent.CETUXIMAB, Agent.OXALIPLATIN}
     assert parse_facts({"proposed_agents": []}).proposed_agents == frozenset()

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from .catalogue import CatalogueEntry
 from .constants import RuleConstants
@@ -74,6 +75,11 @@ class Advice:
         return self.hard_stops + self.warnings
 
 
+@lru_cache(maxsize=64)
+def _constants_dict(constants: RuleConstants) -> dict[str, float | int]:
+    return constants.as_dict()
+
+
 def _iso(d: date | None) -> str | None:
     return None if d is None else d.isoformat()
 
@@ -112,5 +118,5 @@ def advice_to_dict(advice: Advice) -> dict[str, object]:
         "postop_backbone": _text(advice.postop_backbone),
         "guideline_version": advice.guideline_version,
         "explanations": [entry.as_dict() for entry in advice.explanations],
-        "rule_constants": advice.rule_constants.as_dict(),
+        "rule_constants": dict(_constants_dict(advice.rule_constants)),  # a copy: callers own it
     }
