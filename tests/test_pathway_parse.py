@@ -198,13 +198,21 @@ def test_it_accepts_numbers_on_the_range_edges(key: str, value: object) -> None:
 
 def test_a_huge_whole_number_is_finite_and_accepted() -> None:
     # Python ints have no infinity: checking one must not overflow a float conversion.
-    huge = 10**400
+    huge = 10**5000  # more digits than Python will print
     facts = parse_facts({"preop_chemo_months_given": huge, "surgical_margin": "r0"})
     assert facts.preop_chemo_months_given == huge
     output = advise_json({"preop_chemo_months_given": huge, "surgical_margin": "r0"})
     assert isinstance(output, dict)
     assert output["postop_chemo_months"] == 0
     assert "PREOP_CHEMO_EXCEEDS_6_MONTHS" in output["warnings"]  # type: ignore[operator]
+
+
+def test_a_huge_out_of_range_number_still_gets_a_clear_message() -> None:
+    assert "a number with more than 19 digits" in error_for({"hpb_mdt_reviewed": 10**5000}).message
+    error = error_for({"age_years": 10**5000})
+    assert (
+        error.message == "age_years: must be from 0 to 130, got a number with more than 19 digits"
+    )
 
 
 @pytest.mark.parametrize("value", ["true", 1, 0, "yes", []])

@@ -98,7 +98,12 @@ CASE_FACTS = st.builds(
     planned_surgery_includes_primary=st.booleans(),
     scrt_completion_date=CASE_DATES,
     surgical_margin=optional(st.sampled_from(SurgicalMargin)),
-    preop_chemo_months_given=optional(st.integers(0, 24) | st.floats(0, 24)),
+    preop_chemo_months_given=optional(
+        st.integers(0, 24)
+        | st.floats(0, 24)
+        | st.integers(min_value=0)
+        | st.floats(min_value=0, allow_infinity=False)
+    ),
     preop_backbone=optional(st.sampled_from(Backbone)),
 )
 INVARIANTS = settings(max_examples=150)

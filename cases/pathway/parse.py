@@ -114,6 +114,13 @@ _ENUM_VALUES: dict[str, dict[str, StrEnum]] = {
 _AGENT_VALUES: dict[str, Agent] = {agent.value: agent for agent in Agent}
 
 
+def _number_text(value: float) -> str:
+    # Python refuses to print ints of more than 4,300 digits; no message needs that many.
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a number with more than 19 digits"
+    return repr(value)
+
+
 def describe_json(value: object) -> str:
     """How a JSON value is named in an error message."""
     if value is None:
@@ -121,7 +128,8 @@ def describe_json(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean (" + ("true" if value else "false") + ")"
     if isinstance(value, int | float):
-        return f"the number {value!r}"
+        text = _number_text(value)
+        return text if text.startswith("a number") else f"the number {text}"
     if isinstance(value, str):
         return f"the string {value!r}"
     if isinstance(value, list):
@@ -157,7 +165,7 @@ def _parse_int(key: str, value: object) -> int:
             key, f"must be a whole number from {low} to {high}, got {describe_json(value)}"
         )
     if not low <= value <= high:
-        raise InputError(key, f"must be from {low} to {high}, got {value}")
+        raise InputError(key, f"must be from {low} to {high}, got {_number_text(value)}")
     return value
 
 
@@ -171,7 +179,7 @@ def _parse_number(key: str, value: object) -> float:
     else:  # V1: no booleans, strings, NaN or infinities
         raise InputError(key, f"must be a finite number {bounds}, got {describe_json(value)}")
     if not low <= number <= high:
-        raise InputError(key, f"must be {bounds}, got {value}")
+        raise InputError(key, f"must be {bounds}, got {_number_text(value)}")
     return number
 
 

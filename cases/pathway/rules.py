@@ -407,10 +407,16 @@ def sequencing(
 # ---------------------------------------------------------------------------------------------
 
 
+def _exact(number: float) -> Decimal:
+    # Floats via their shortest repr (what was typed); ints directly, which also works for ints
+    # too long to print.
+    return Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+
+
 def months_remaining(total: float, given: float) -> float:
     """max(0, total − given), computed on the decimal values as entered so that 6 − 4.3 is 1.7,
     not 1.7000000000000002; whole results come back as `int`."""
-    remaining = max(Decimal(0), Decimal(repr(total)) - Decimal(repr(given)))
+    remaining = max(Decimal(0), _exact(total) - _exact(given))
     if remaining == remaining.to_integral_value():
         return int(remaining)
     return float(remaining)
