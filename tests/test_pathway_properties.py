@@ -240,7 +240,10 @@ def test_outputs_keep_the_g_readings(facts: CaseFacts) -> None:
         assert advice.sequencing_options == ()
     # L3
     two_stage = advice.hepatectomy_strategy is HepatectomyStrategy.TWO_STAGE_HEPATECTOMY
-    assert (A.FLR_BELOW_THRESHOLD_TWO_STAGE_OR_PVE in advice.warnings) is two_stage
+    segments_known = facts.flr_segments_remaining is not None
+    assert (A.FLR_BELOW_THRESHOLD_TWO_STAGE_OR_PVE in advice.warnings) is (
+        two_stage and segments_known
+    )
     # P2
     assert (advice.symptomatic_primary_options == ()) is (
         facts.primary_symptom is PrimarySymptom.NONE

@@ -271,12 +271,12 @@ def assess_resectability(
     converted = ConversionStatus.CONVERTED_RESECTABLE
     if facts.flr_percent_slv is None:  # L2: undetermined until the remnant is measured
         return converted, None, ()
-    if _flr_below(facts, constants):  # L3: the warning belongs to this branch only
-        return (
-            converted,
-            HepatectomyStrategy.TWO_STAGE_HEPATECTOMY,
-            (A.FLR_BELOW_THRESHOLD_TWO_STAGE_OR_PVE,),
-        )
+    if _flr_below(facts, constants):
+        # L3 narrows the warning to this branch; G1 keeps its A.3 condition "with ≥2 segments",
+        # and G3 makes that false when the segment count is missing.
+        segments = facts.flr_segments_remaining
+        codes = (A.FLR_BELOW_THRESHOLD_TWO_STAGE_OR_PVE,) if segments is not None else ()
+        return converted, HepatectomyStrategy.TWO_STAGE_HEPATECTOMY, codes
     return converted, HepatectomyStrategy.ONE_STAGE_HEPATECTOMY, ()
 
 
