@@ -17,6 +17,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from cases.mapping import sidedness_of
+
 # --- Vocabulary (values exactly as pathway-spec §A.1) ----------------------------------------
 
 
@@ -294,8 +296,6 @@ class Case(Versioned):
     @property
     def sidedness(self) -> str:
         """Derived from the primary site (pathway-spec R1); never typed in."""
-        from cases.mapping import sidedness_of
-
         return sidedness_of(self.primary_site)
 
 

@@ -62,7 +62,7 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
     while time.monotonic() < deadline:
         assert process.poll() is None, "the launcher exited before serving"
         try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 (local test server)
+            urllib.request.urlopen(url, timeout=2)
             return
         except OSError:
             time.sleep(0.5)
@@ -87,7 +87,11 @@ def test_it_serves_the_login_page_and_a_demo_user_signs_in(fresh_database_url, t
         login_page = opener.open(f"{base}/login/").read().decode()
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page).group(1)
         form = urllib.parse.urlencode(
-            {"username": "coordinator", "password": "tumourboard-demo", "csrfmiddlewaretoken": token}
+            {
+                "username": "coordinator",
+                "password": "tumourboard-demo",
+                "csrfmiddlewaretoken": token,
+            }
         ).encode()
         request = urllib.request.Request(f"{base}/login/", data=form, headers={"Referer": base})
         home = opener.open(request)
@@ -97,7 +101,9 @@ def test_it_serves_the_login_page_and_a_demo_user_signs_in(fresh_database_url, t
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
         output, _ = launcher.communicate(timeout=60)
     assert launcher.returncode == 0, output
-    assert "coordinator" in output and "tumourboard-demo" in output  # the printed sign-ins
+    # The launcher printed the demo sign-ins.
+    assert "coordinator" in output
+    assert "tumourboard-demo" in output
     # Nothing it started is left running.
     leftovers = subprocess.run(
         ["pgrep", "-f", f"runserver 127.0.0.1:{port}"], capture_output=True, text=True

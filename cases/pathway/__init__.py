@@ -19,6 +19,7 @@ from .facts import FACT_KEYS, CaseFacts
 from .parse import InputError, facts_to_dict, parse_facts
 from .vocabulary import (
     HARD_STOP_CODES,
+    SITE_SIDEDNESS,
     WARNING_CODES,
     Agent,
     AlertCode,
@@ -57,6 +58,7 @@ __all__ = [
     "OUTPUT_KEYS",
     "RECOMMENDATIONS",
     "SEED_STATEMENTS",
+    "SITE_SIDEDNESS",
     "SOURCES",
     "WARNING_CODES",
     "Advice",

@@ -1,0 +1,58 @@
+"""POST /api/advise/: the same contract as the command, for signed-in users."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client):
+    client.force_login(make_user("clinician"))
+    return client
+
+
+def post(client, body: str):
+    return client.post("/api/advise/", data=body, content_type="application/json")
+
+
+def test_it_answers_signed_in_users(signed_in):
+    response = post(signed_in, json.dumps({"primary_site": "rectum", "kras_status": "mutant"}))
+    assert response.status_code == 200
+    assert response.json()["sidedness"] == "left"
+    assert response.json()["warnings"] == ["MMR_STATUS_REQUIRED", "BRAF_STATUS_REQUIRED"]
+
+
+def test_it_answers_a_list_in_order(signed_in):
+    response = post(signed_in, json.dumps([{"primary_site": "caecum"}, {}]))
+    assert [a["sidedness"] for a in response.json()] == ["right", "undetermined"]
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [('{"ecog": 7}', "ecog"), ('[{}, {"flr_percent_slv": -1}]', "[1].flr_percent_slv")],
+)
+def test_bad_input_is_a_400_naming_the_key(signed_in, body, key):
+    response = post(signed_in, body)
+    assert response.status_code == 400
+    assert response.json()["key"] == key
+    assert response.json()["error"].startswith(f"{key}: ")
+
+
+def test_malformed_json_is_a_400_not_a_500(signed_in):
+    response = post(signed_in, "{oops")
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["error"]
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    assert post(client, "{}").status_code == 302
+
+
+def test_only_post_is_allowed(signed_in):
+    assert signed_in.get("/api/advise/").status_code == 405
