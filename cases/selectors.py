@@ -6,7 +6,7 @@ from cases.models import Case
 
 
 def case_clinical_record(*, case_id: int) -> Case:
-    """A case with everything the guideline engine needs, in six queries."""
+    """A case with everything the engine and the timeline need, in seven queries."""
     return (
         Case.objects.select_related("patient", "responsible_clinician", "coordinator")
         .prefetch_related(
@@ -15,6 +15,7 @@ def case_clinical_record(*, case_id: int) -> Case:
             "treatment_courses__administrations",
             "radiotherapy",
             "surgeries",
+            "agenda_items__meeting",
         )
         .get(pk=case_id)
     )

@@ -1,0 +1,95 @@
+"""Who may do what: one matrix, checked in services (the rule) and in views (a clear 403 early).
+
+The README's permission matrix is generated from ``ROLE_CAPABILITIES`` and a test keeps the two
+in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+
+class Capability(StrEnum):
+    VIEW_CLINICAL = "view_clinical"
+    EDIT_CASES = "edit_cases"
+    LIST_CASES = "list_cases"
+    MANAGE_MEETINGS = "manage_meetings"
+    RECORD_DECISIONS = "record_decisions"
+    OVERRIDE_HARD_STOPS = "override_hard_stops"
+    SIGN_OFF = "sign_off"
+    MANAGE_REMINDERS = "manage_reminders"
+    VIEW_AUDIT = "view_audit"
+    MANAGE_USERS = "manage_users"
+
+
+LABELS = {
+    Capability.VIEW_CLINICAL: "see cases, meetings and worklists",
+    Capability.EDIT_CASES: "create and edit cases and their clinical data",
+    Capability.LIST_CASES: "list cases on a meeting agenda",
+    Capability.MANAGE_MEETINGS: "create meetings, order the agenda and take attendance",
+    Capability.RECORD_DECISIONS: "record MDT decisions and actions",
+    Capability.OVERRIDE_HARD_STOPS: "override a hard stop (with a reason)",
+    Capability.SIGN_OFF: "sign off a case's outcome",
+    Capability.MANAGE_REMINDERS: "see and retry reminders",
+    Capability.VIEW_AUDIT: "see the audit trail and access log",
+    Capability.MANAGE_USERS: "manage user accounts",
+}
+
+
+C = Capability
+
+ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    "coordinator": frozenset(
+        {C.VIEW_CLINICAL, C.EDIT_CASES, C.LIST_CASES, C.MANAGE_MEETINGS, C.MANAGE_REMINDERS}
+    ),
+    "clinician": frozenset({C.VIEW_CLINICAL, C.EDIT_CASES, C.LIST_CASES, C.RECORD_DECISIONS}),
+    "chair": frozenset(
+        {
+            C.VIEW_CLINICAL,
+            C.EDIT_CASES,
+            C.LIST_CASES,
+            C.MANAGE_MEETINGS,
+            C.RECORD_DECISIONS,
+            C.OVERRIDE_HARD_STOPS,
+            C.SIGN_OFF,
+        }
+    ),
+    "admin": frozenset({C.MANAGE_USERS, C.MANAGE_REMINDERS}),
+    "auditor": frozenset({C.VIEW_CLINICAL, C.VIEW_AUDIT}),
+}
+
+
+def has_capability(user: Any, capability: Capability) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return capability in ROLE_CAPABILITIES.get(user.role, frozenset())
+
+
+def require(user: Any, capability: Capability) -> None:
+    """Services call this before any write: the rule holds whatever the entry point."""
+    if not has_capability(user, capability):
+        raise PermissionDenied(f"Your role may not {LABELS[capability]}.")
+
+
+def capability_required(
+    capability: Capability,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: 403 for a signed-in user whose role lacks the capability."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            require(request.user, capability)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
