@@ -1,0 +1,18 @@
+"""The front door in a real browser: the page loads under the strict CSP and sign-in works."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import sign_in
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_coordinator_signs_in_in_a_real_browser(page):
+    make_user("coordinator", username="casey")
+    sign_in(page, "casey")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Welcome")
+    # htmx loaded from our static files despite the CSP
+    assert page.evaluate("typeof window.htmx") == "object"
