@@ -840,6 +840,11 @@ class Reminder(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The claim a dispatcher run put on the row; the sender compares-and-sets on it (DESIGN §5).
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    # The clinical date the reminder is about (the "due date" an email shows); due_at is when
+    # the email goes out, e.g. re-imaging 14 days ahead of this date.
+    event_on = models.DateField()
     sent_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -859,11 +864,79 @@ class Reminder(models.Model):
             models.CheckConstraint(
                 condition=Q(dedupe_key__regex=r"\S"), name="reminder_dedupe_key_set"
             ),
+            # A row being sent always carries the claim it was sent under.
+            models.CheckConstraint(
+                condition=~Q(state="sending")
+                | (Q(claim_token__isnull=False) & Q(claimed_at__isnull=False)),
+                name="reminder_sending_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="cancelled") | Q(cancelled_at__isnull=False),
+                name="reminder_cancelled_has_time",
+            ),
         ]
         indexes = [
             # The dispatcher's sweep: "pending and due" must be an index scan at any size.
             models.Index(fields=["due_at"], condition=Q(state="pending"), name="reminder_due_idx"),
+            # Reclaiming claims whose worker died: only the few rows in flight are indexed.
+            models.Index(
+                fields=["claimed_at"], condition=Q(state="sending"), name="reminder_claim_idx"
+            ),
+            # The reminder log lists newest first, filtered by state and kind.
+            models.Index(fields=["state", "kind", "-due_at"], name="reminder_log_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.case_id} at {self.due_at:%d %b %Y %H:%M}"
+
+
+class AttemptOutcome(models.TextChoices):
+    STARTED = "started", "Started"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    # The worker stopped mid-send and the claim expired: the email may or may not have gone.
+    ABANDONED = "abandoned", "Abandoned (worker stopped)"
+
+
+class ReminderAttempt(models.Model):
+    """One try at sending a reminder, with its outcome and error: the history behind the log."""
+
+    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="send_attempts")
+    number = models.PositiveSmallIntegerField()
+    # One attempt per claim: a task delivered twice for the same claim cannot send twice.
+    claim_token = models.UUIDField(unique=True)
+    message_id = models.CharField(max_length=200)
+    recipients = ArrayField(models.EmailField(), default=list)
+    outcome = models.CharField(
+        max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.STARTED
+    )
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["reminder", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["reminder", "number"], name="attempt_number_once"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=AttemptOutcome.values), name="attempt_outcome_valid"
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="attempt_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of reminder {self.reminder_id}: {self.outcome}"
+
+
+class DispatchHeartbeat(models.Model):
+    """One row: when the reminder dispatcher last ran. In PostgreSQL so a Redis wipe keeps it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    last_run_at = models.DateTimeField()
+    last_claimed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="heartbeat_single_row")]
+
+    def __str__(self) -> str:
+        return f"Dispatch last ran at {self.last_run_at:%d %b %Y %H:%M:%S}"

@@ -292,3 +292,47 @@ LOGGING = {
 PATHWAY_FLR_MIN_PERCENT_SLV = env_int("PATHWAY_FLR_MIN_PERCENT_SLV", 30)
 PATHWAY_BEV_MIN_DAYS = env_int("PATHWAY_BEV_MIN_DAYS", 42)
 PATHWAY_REASSESS_MONTHS = env_int("PATHWAY_REASSESS_MONTHS", 2)
+
+# --- Reminders (DESIGN.md §5: PostgreSQL is the schedule, Celery only dispatches) ------------
+
+# When reminders fall due (see cases/services/reminders.py and the README configuration table).
+REMINDER_REIMAGING_LEAD_DAYS = env_int("REMINDER_REIMAGING_LEAD_DAYS", 14)
+REMINDER_RESULT_CHASE_DAYS = env_int("REMINDER_RESULT_CHASE_DAYS", 14)
+# Seven weeks before the 6-month SCRT-to-surgery window closes: the 42-day bevacizumab gap plus
+# a week to book theatre, so a patient still on bevacizumab can be operated on inside the window.
+REMINDER_SCRT_WARNING_DAYS = env_int("REMINDER_SCRT_WARNING_DAYS", 49)
+REMINDER_ACTION_OVERDUE_DAYS = env_int("REMINDER_ACTION_OVERDUE_DAYS", 1)
+REMINDER_SEND_HOUR = env_int("REMINDER_SEND_HOUR", 8)  # local time (TIME_ZONE) on the due date
+if not 0 <= REMINDER_SEND_HOUR <= 23:
+    raise ImproperlyConfigured("REMINDER_SEND_HOUR must be an hour from 0 to 23")
+# Sent when a case has neither a responsible clinician nor a coordinator with an email address.
+REMINDER_FALLBACK_EMAIL = env_str("REMINDER_FALLBACK_EMAIL")
+
+# How they are sent.
+REMINDER_DISPATCH_BATCH_SIZE = env_int("REMINDER_DISPATCH_BATCH_SIZE", 1000)
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 8)
+REMINDER_RETRY_BACKOFF_SECONDS = env_int("REMINDER_RETRY_BACKOFF_SECONDS", 60)
+REMINDER_RETRY_BACKOFF_MAX_SECONDS = env_int("REMINDER_RETRY_BACKOFF_MAX_SECONDS", 3600)
+# A send task is killed after REMINDER_SEND_TIME_LIMIT seconds, so a claim older than the lease
+# belongs to a worker that died: the dispatcher may hand it to another. Hence lease > limit.
+REMINDER_SEND_TIME_LIMIT = env_int("REMINDER_SEND_TIME_LIMIT", 60)
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300)
+if REMINDER_LEASE_SECONDS <= REMINDER_SEND_TIME_LIMIT:
+    raise ImproperlyConfigured("REMINDER_LEASE_SECONDS must be longer than REMINDER_SEND_TIME_LIMIT")
+if REMINDER_LEASE_SECONDS >= CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+    raise ImproperlyConfigured("REMINDER_LEASE_SECONDS must be shorter than the visibility timeout")
+# /healthz answers 503, and staff pages show a banner, when dispatch has not run for this long.
+REMINDER_HEARTBEAT_STALE_SECONDS = env_int("REMINDER_HEARTBEAT_STALE_SECONDS", 180)
+# Right-hand side of each reminder's Message-ID (defaults to the host name of SITE_URL).
+REMINDER_MESSAGE_ID_DOMAIN = env_str(
+    "REMINDER_MESSAGE_ID_DOMAIN", SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+)
+
+# One beat entry: the dispatcher every minute. A dispatch message that waited longer than a
+# minute (worker down) expires instead of piling up; the next one does the same work.
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
+CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
+    "task": "cases.reminders_dispatch_due",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
