@@ -6,45 +6,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0001_initial'),
+        ("cases", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DispatchHeartbeat',
+            name="DispatchHeartbeat",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, editable=False, primary_key=True, serialize=False)),
-                ('last_run_at', models.DateTimeField()),
-                ('last_claimed', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.PositiveSmallIntegerField(
+                        default=1, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("last_run_at", models.DateTimeField()),
+                ("last_claimed", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='ReminderAttempt',
+            name="ReminderAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('claim_token', models.UUIDField(unique=True)),
-                ('message_id', models.CharField(max_length=200)),
-                ('recipients', django.contrib.postgres.fields.ArrayField(base_field=models.EmailField(max_length=254), default=list)),
-                ('outcome', models.CharField(choices=[('started', 'Started'), ('sent', 'Sent'), ('failed', 'Failed'), ('abandoned', 'Abandoned (worker stopped)')], default='started', max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                ("claim_token", models.UUIDField(unique=True)),
+                ("message_id", models.CharField(max_length=200)),
+                (
+                    "recipients",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.EmailField(max_length=254), default=list
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("started", "Started"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("abandoned", "Abandoned (worker stopped)"),
+                        ],
+                        default="started",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['reminder', 'number'],
+                "ordering": ["reminder", "number"],
             },
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='claim_token',
+            model_name="reminder",
+            name="claim_token",
             field=models.UUIDField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='event_on',
+            model_name="reminder",
+            name="event_on",
             field=models.DateField(null=True),
         ),
         # Rows written before this migration: their send date is the best date we have.
@@ -53,45 +79,76 @@ class Migration(migrations.Migration):
             reverse_sql=migrations.RunSQL.noop,
         ),
         migrations.AlterField(
-            model_name='reminder',
-            name='event_on',
+            model_name="reminder",
+            name="event_on",
             field=models.DateField(),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(condition=models.Q(('state', 'sending')), fields=['claimed_at'], name='reminder_claim_idx'),
+            model_name="reminder",
+            index=models.Index(
+                condition=models.Q(("state", "sending")),
+                fields=["claimed_at"],
+                name="reminder_claim_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['state', 'kind', '-due_at'], name='reminder_log_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["state", "kind", "-due_at"], name="reminder_log_idx"),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'sending'), _negated=True), models.Q(('claim_token__isnull', False), ('claimed_at__isnull', False)), _connector='OR'), name='reminder_sending_is_claimed'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "sending"), _negated=True),
+                    models.Q(("claim_token__isnull", False), ("claimed_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="reminder_sending_is_claimed",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'cancelled'), _negated=True), ('cancelled_at__isnull', False), _connector='OR'), name='reminder_cancelled_has_time'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "cancelled"), _negated=True),
+                    ("cancelled_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="reminder_cancelled_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dispatchheartbeat',
-            constraint=models.CheckConstraint(condition=models.Q(('id', 1)), name='heartbeat_single_row'),
+            model_name="dispatchheartbeat",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("id", 1)), name="heartbeat_single_row"
+            ),
         ),
         migrations.AddField(
-            model_name='reminderattempt',
-            name='reminder',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='send_attempts', to='cases.reminder'),
+            model_name="reminderattempt",
+            name="reminder",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="send_attempts",
+                to="cases.reminder",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminderattempt',
-            constraint=models.UniqueConstraint(fields=('reminder', 'number'), name='attempt_number_once'),
+            model_name="reminderattempt",
+            constraint=models.UniqueConstraint(
+                fields=("reminder", "number"), name="attempt_number_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminderattempt',
-            constraint=models.CheckConstraint(condition=models.Q(('outcome__in', ['started', 'sent', 'failed', 'abandoned'])), name='attempt_outcome_valid'),
+            model_name="reminderattempt",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("outcome__in", ["started", "sent", "failed", "abandoned"])),
+                name="attempt_outcome_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminderattempt',
-            constraint=models.CheckConstraint(condition=models.Q(('number__gte', 1)), name='attempt_number_positive'),
+            model_name="reminderattempt",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("number__gte", 1)), name="attempt_number_positive"
+            ),
         ),
     ]
