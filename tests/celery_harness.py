@@ -43,7 +43,7 @@ class SmtpSink:
         self.refuse_first_try = False
         self.delay = 0.0
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server, session, envelope) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
         content = envelope.original_content or envelope.content

@@ -102,7 +102,8 @@ def test_booking_the_scan_cancels_the_reimaging_reminder_and_unbooking_restores_
     sync(case)
 
     cancelled = m.Reminder.objects.get(case=case, kind=K.REIMAGING_DUE)
-    assert cancelled.state == S.CANCELLED and cancelled.cancelled_at == timezone.now()
+    assert cancelled.state == S.CANCELLED
+    assert cancelled.cancelled_at == timezone.now()
     assert live(case, K.REASSESSMENT_DUE).count() == 1
 
     r.imaging_booked_for = None

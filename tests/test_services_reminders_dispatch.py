@@ -14,7 +14,6 @@ import time_machine
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
-from django.utils import timezone
 
 from cases import models as m
 from cases.services import dispatch
@@ -113,7 +112,9 @@ def test_it_claims_only_due_pending_reminders_and_queues_them_after_commit(
 
     assert queued == [due.pk]
     due.refresh_from_db()
-    assert due.state == S.SENDING and due.claimed_at == NOW and due.claim_token is not None
+    assert due.state == S.SENDING
+    assert due.claimed_at == NOW
+    assert due.claim_token is not None
     assert m.DispatchHeartbeat.objects.get().last_run_at == NOW
 
 
@@ -242,7 +243,9 @@ def test_a_temporary_smtp_failure_is_retried_later_with_backoff(
     assert send_all(queued) == ["retry"]
 
     r.refresh_from_db()
-    assert r.state == S.PENDING and r.attempts == 1 and r.claim_token is None
+    assert r.state == S.PENDING
+    assert r.attempts == 1
+    assert r.claim_token is None
     assert r.due_at == NOW + dt.timedelta(seconds=60)
     assert "451" in r.last_error
     assert r.send_attempts.get().outcome == m.AttemptOutcome.FAILED
@@ -289,7 +292,8 @@ def test_a_reminder_with_nobody_to_send_to_fails_visibly(case, django_capture_on
     r = reminder(case, recipients=[])
     assert send_all(run_dispatch(django_capture_on_commit_callbacks)[0]) == ["failed"]
     r.refresh_from_db()
-    assert r.state == S.FAILED and "No recipient" in r.last_error
+    assert r.state == S.FAILED
+    assert "No recipient" in r.last_error
 
 
 # --- Dead workers ----------------------------------------------------------------------------
@@ -303,7 +307,6 @@ def test_a_claim_whose_worker_died_is_reclaimed_after_the_lease(
     queued, _ = run_dispatch(django_capture_on_commit_callbacks)
     # The worker starts the attempt, then dies before it can record anything.
     dispatch._attempt_start(r.pk)
-    old_token = m.Reminder.objects.get(pk=r.pk).claim_token
 
     with time_machine.travel(NOW + dt.timedelta(seconds=299), tick=False):
         assert run_dispatch(django_capture_on_commit_callbacks)[0] == []
@@ -312,7 +315,8 @@ def test_a_claim_whose_worker_died_is_reclaimed_after_the_lease(
         assert result.reclaimed == [r.pk]
         assert send_all(queued) == ["sent"]
     r.refresh_from_db()
-    assert r.state == S.SENT and r.claim_token is None and r.claim_token != old_token
+    assert r.state == S.SENT
+    assert r.claim_token is None
     outcomes = list(r.send_attempts.values_list("number", "outcome"))
     assert outcomes == [(1, "abandoned"), (2, "sent")]
 

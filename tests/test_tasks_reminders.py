@@ -156,7 +156,8 @@ def test_due_reminders_are_delivered_once_each_without_patient_data(make_worker,
     for raw in sink.messages:
         assert_no_patient_data(raw)
         assert f"TB{case.pk:06d}".encode() in raw
-        assert b"text/html" in raw and b"text/plain" in raw
+        assert b"text/html" in raw
+        assert b"text/plain" in raw
     assert m.DispatchHeartbeat.objects.get().last_claimed == 3
     wait_for(lambda: False, timeout=1)  # a late duplicate would show up here
     assert sink.count() == 3

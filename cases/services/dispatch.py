@@ -275,12 +275,15 @@ def message_id(reminder_id: int, attempt_number: int) -> str:
     )
 
 
-def case_link(case_id: int) -> str:
+def case_path(case_id: int) -> str:
     try:
-        path = reverse("cases:case-detail", args=[case_id])
+        return reverse("cases:case-detail", args=[case_id])
     except NoReverseMatch:  # the case page lives on another branch until the merge
-        path = f"/cases/{case_id}/"
-    return f"{settings.SITE_URL}{path}"
+        return f"/cases/{case_id}/"
+
+
+def case_link(case_id: int) -> str:
+    return f"{settings.SITE_URL}{case_path(case_id)}"
 
 
 def reminder_email(reminder: Reminder, *, attempt_number: int) -> EmailMultiAlternatives:

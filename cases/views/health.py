@@ -1,4 +1,9 @@
-"""/healthz: is this instance able to serve? Public, no patient data, no login."""
+"""/healthz: is this instance able to serve? Public, no patient data, no login.
+
+``dispatch`` is "stale" (and the answer 503) when the reminder dispatcher has not run for
+REMINDER_HEARTBEAT_STALE_SECONDS: beat or every worker is down, so no reminder email goes out.
+See ``cases.reminder_selectors.dispatch_status`` for how a fresh install is judged.
+"""
 
 import redis
 from django.conf import settings
@@ -8,6 +13,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from cases.reminder_selectors import dispatch_status
+
 
 def _database_ok() -> bool:
     try:
@@ -16,6 +23,13 @@ def _database_ok() -> bool:
         return True
     except Exception:  # any failure means "down"; the reason goes to the server log only
         return False
+
+
+def _dispatch() -> str:
+    try:
+        return "stale" if dispatch_status().stale else "ok"
+    except Exception:  # the database check already reports why
+        return "unknown"
 
 
 def _redis_ok() -> bool:
@@ -36,7 +50,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "database": "ok" if _database_ok() else "down",
         "redis": "ok" if _redis_ok() else "down",
     }
-    healthy = all(value == "ok" for value in checks.values())
+    dispatch = _dispatch() if checks["database"] == "ok" else "unknown"
+    healthy = all(value == "ok" for value in checks.values()) and dispatch == "ok"
     return JsonResponse(
-        {"status": "ok" if healthy else "down", "checks": checks}, status=200 if healthy else 503
+        {"status": "ok" if healthy else "down", "checks": checks, "dispatch": dispatch},
+        status=200 if healthy else 503,
     )

@@ -1,0 +1,61 @@
+"""Reads about reminders: the reminder log, the failed count for the dashboard, dispatch health."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from cases.models import DispatchHeartbeat, Reminder, ReminderState
+
+
+def reminders_failed_count() -> int:
+    """Reminders that could not be sent and need a person (shown on the coordinator dashboard)."""
+    return Reminder.objects.filter(state=ReminderState.FAILED).count()
+
+
+def reminder_log(*, state: str = "", kind: str = "") -> QuerySet[Reminder]:
+    """The reminder log, newest due first; empty filters mean "all"."""
+    rows = Reminder.objects.all()
+    if state:
+        rows = rows.filter(state=state)
+    if kind:
+        rows = rows.filter(kind=kind)
+    return rows.order_by("-due_at", "-id")
+
+
+def reminder_state_counts() -> dict[str, int]:
+    counts = dict(Reminder.objects.values_list("state").annotate(n=Count("id")).order_by())
+    return {state: counts.get(state, 0) for state in ReminderState.values}
+
+
+@dataclass(frozen=True)
+class DispatchStatus:
+    last_run_at: dt.datetime | None
+    stale: bool
+
+
+def dispatch_status(*, now: dt.datetime | None = None) -> DispatchStatus:
+    """Is the reminder dispatcher running? One query.
+
+    Stale when the last run is older than REMINDER_HEARTBEAT_STALE_SECONDS. Before the first run
+    ever (a fresh install, the tests) there is no heartbeat to judge by, so it is stale only if
+    a reminder has been due for that long without being dispatched: that is the harm to show.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.REMINDER_HEARTBEAT_STALE_SECONDS)
+    heartbeat, reminder = DispatchHeartbeat._meta.db_table, Reminder._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT last_run_at FROM {heartbeat} WHERE id = 1), "  # noqa: S608 (table names)
+            f"EXISTS (SELECT 1 FROM {reminder} WHERE state = %s AND due_at < %s)",
+            [ReminderState.PENDING, cutoff],
+        )
+        last_run_at, overdue = cursor.fetchone()
+    if last_run_at is None:
+        return DispatchStatus(None, stale=overdue)
+    return DispatchStatus(last_run_at, stale=last_run_at < cutoff)
