@@ -5,6 +5,7 @@ test database and our own Redis database, and an aiosmtpd SMTP server that recor
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import signal
@@ -77,6 +78,7 @@ class SmtpServer:
         self.sink = SmtpSink()
         self.port = free_port()
         self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per SMTP command
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

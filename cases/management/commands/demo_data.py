@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from cases import models as m
 from cases.pathway.calendar import add_months
+from cases.services.reminders import reminders_sync_for_cases
 
 DEMO_PASSWORD_DEFAULT = "tumourboard-demo"  # noqa: S105 (printed for the demo on purpose)
 
@@ -590,6 +591,7 @@ class Command(BaseCommand):
         counts = {"users": len(users), "patients": len(patients), "cases": len(drafts)}
         counts.update(self._write_children(drafts))
         counts.update(self._meeting(rng, today, users, drafts))
+        counts["reminders"] = reminders_sync_for_cases(case_ids=[d.case.pk for d in drafts]).created
         return counts
 
     def _write_children(self, drafts: list[CaseDraft]) -> dict[str, int]:
