@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -389,3 +391,37 @@ def test_concurrent_syncs_of_one_case_create_each_reminder_once(team):
         t.join()
     assert errors == []
     assert m.Reminder.objects.count() == 3
+
+
+# --- Commands --------------------------------------------------------------------------------
+
+
+def test_the_demo_cohort_comes_with_its_reminders_and_a_resync_changes_nothing():
+    call_command("demo_data", patients=40, seed=5, stdout=StringIO())
+    assert m.Reminder.objects.filter(state=S.PENDING).exists()
+    assert not m.Reminder.objects.filter(case__stage=m.Stage.LEFT_PATHWAY).exists()
+
+    out = StringIO()
+    call_command("reminders_sync", "--all", stdout=out)
+    assert "0 created, 0 updated, 0 cancelled" in out.getvalue()
+
+
+def test_reminders_sync_backfills_one_case_and_refuses_bad_arguments(case):
+    reassessment(case)
+    out = StringIO()
+    call_command("reminders_sync", "--case", str(case.pk), stdout=out)
+    assert "2 created" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("reminders_sync", stdout=StringIO())
+    with pytest.raises(CommandError, match="no such case: 999999"):
+        call_command("reminders_sync", "--case", "999999", stdout=StringIO())
+
+
+def test_dispatch_once_inline_sends_what_is_due(case, mailoutbox):
+    reassessment(case, due_on=dt.date(2026, 3, 1))
+    sync(case)
+    out = StringIO()
+    call_command("dispatch_once", "--inline", stdout=out)
+    assert "Claimed 2 reminders" in out.getvalue()
+    assert len(mailoutbox) == 2
+    assert set(m.Reminder.objects.values_list("state", flat=True)) == {S.SENT}

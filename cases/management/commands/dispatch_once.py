@@ -23,8 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["inline"]:
-            claimed: list[int] = []
-            dispatch.reminders_dispatch_due(enqueue=claimed.extend)
+            # Claimed (and committed) here; this process sends them instead of a worker.
+            claimed = dispatch.reminders_dispatch_due(enqueue=lambda ids: None).queued
             outcomes = [dispatch.reminder_send(reminder_id=rid) for rid in claimed]
             summary = {o: outcomes.count(o) for o in sorted(set(outcomes))}
             self.stdout.write(f"Claimed {len(claimed)} reminders and sent them here: {summary}")
