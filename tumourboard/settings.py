@@ -318,10 +318,12 @@ REMINDER_RETRY_BACKOFF_MAX_SECONDS = env_int("REMINDER_RETRY_BACKOFF_MAX_SECONDS
 # belongs to a worker that died: the dispatcher may hand it to another. Hence lease > limit.
 REMINDER_SEND_TIME_LIMIT = env_int("REMINDER_SEND_TIME_LIMIT", 60)
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300)
-if REMINDER_LEASE_SECONDS <= REMINDER_SEND_TIME_LIMIT:
-    raise ImproperlyConfigured("REMINDER_LEASE_SECONDS must be longer than REMINDER_SEND_TIME_LIMIT")
-if REMINDER_LEASE_SECONDS >= CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
-    raise ImproperlyConfigured("REMINDER_LEASE_SECONDS must be shorter than the visibility timeout")
+_visibility_timeout = int(str(CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]))
+if not REMINDER_SEND_TIME_LIMIT < REMINDER_LEASE_SECONDS < _visibility_timeout:
+    raise ImproperlyConfigured(
+        "REMINDER_LEASE_SECONDS must be longer than REMINDER_SEND_TIME_LIMIT and shorter than "
+        "the Redis visibility timeout"
+    )
 # /healthz answers 503, and staff pages show a banner, when dispatch has not run for this long.
 REMINDER_HEARTBEAT_STALE_SECONDS = env_int("REMINDER_HEARTBEAT_STALE_SECONDS", 180)
 # Right-hand side of each reminder's Message-ID (defaults to the host name of SITE_URL).
