@@ -76,12 +76,12 @@ def case(db):
 
 def reminder(case, *, due_at=NOW, kind=K.REASSESSMENT_DUE, key=None, **fields):
     fields.setdefault("recipients", ["onc@hospital.invalid", "coord@hospital.invalid"])
+    fields.setdefault("event_on", dt.date(2026, 3, 16))
     return m.Reminder.objects.create(
         case=case,
         kind=kind,
         dedupe_key=key or f"test:{m.Reminder.objects.count()}",
         due_at=due_at,
-        event_on=dt.date(2026, 3, 16),
         **fields,
     )
 
@@ -343,3 +343,12 @@ def test_a_lost_task_message_is_recovered_by_the_lease(case, django_capture_on_c
         assert send_all(queued) == ["sent"]
     assert m.Reminder.objects.get(pk=r.pk).attempts == 1
     assert len(mail.outbox) == 1
+
+
+def test_a_reminder_made_without_its_clinical_date_shows_its_send_date(
+    case, django_capture_on_commit_callbacks
+):
+    r = reminder(case, event_on=None)
+    send_all(run_dispatch(django_capture_on_commit_callbacks)[0])
+    assert m.Reminder.objects.get(pk=r.pk).state == S.SENT
+    assert ", 2 Mar 2026 – case" in mail.outbox[0].subject

@@ -318,7 +318,7 @@ REMINDER_RETRY_BACKOFF_MAX_SECONDS = env_int("REMINDER_RETRY_BACKOFF_MAX_SECONDS
 # belongs to a worker that died: the dispatcher may hand it to another. Hence lease > limit.
 REMINDER_SEND_TIME_LIMIT = env_int("REMINDER_SEND_TIME_LIMIT", 60)
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300)
-_visibility_timeout = int(str(CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]))
+_visibility_timeout = CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
 if not REMINDER_SEND_TIME_LIMIT < REMINDER_LEASE_SECONDS < _visibility_timeout:
     raise ImproperlyConfigured(
         "REMINDER_LEASE_SECONDS must be longer than REMINDER_SEND_TIME_LIMIT and shorter than "

@@ -71,17 +71,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="reminder",
             name="event_on",
-            field=models.DateField(null=True),
-        ),
-        # Rows written before this migration: their send date is the best date we have.
-        migrations.RunSQL(
-            "UPDATE cases_reminder SET event_on = due_at::date WHERE event_on IS NULL",
-            reverse_sql=migrations.RunSQL.noop,
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="event_on",
-            field=models.DateField(),
+            field=models.DateField(blank=True, null=True),
         ),
         migrations.AddIndex(
             model_name="reminder",

@@ -295,7 +295,7 @@ def reminder_email(reminder: Reminder, *, attempt_number: int) -> EmailMultiAlte
     context = {
         "kind": ReminderKind(reminder.kind).label,
         "guidance": KIND_GUIDANCE[ReminderKind(reminder.kind)],
-        "due_on": reminder.event_on,
+        "due_on": reminder.event_on or timezone.localdate(reminder.due_at),
         "reference": Case(pk=reminder.case_id).reference,
         "link": case_link(reminder.case_id),
     }
