@@ -1,0 +1,45 @@
+"""The reminder log in a real browser: filtering swaps the table in place and keeps the URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from django.utils import timezone
+
+from cases import models as m
+from cases.services.reminders import reminders_sync_for_case
+from tests.browser.conftest import sign_in
+from tests.conftest import make_case, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_coordinator_filters_the_log_and_retries_a_failed_reminder(page):
+    coordinator = make_user("coordinator", username="coord")
+    case = make_case(coordinator=coordinator)
+    m.Reassessment.objects.create(case=case, cycle=1, due_on=timezone.localdate())
+    reminders_sync_for_case(case_id=case.pk)
+    failed = m.Reminder.objects.get(kind=m.ReminderKind.REIMAGING_DUE)
+    m.Reminder.objects.filter(pk=failed.pk).update(
+        state=m.ReminderState.FAILED, last_error="SMTPDataError: 554 rejected", attempts=8
+    )
+    m.DispatchHeartbeat.objects.create(last_run_at=timezone.now() - dt.timedelta(minutes=7))
+
+    sign_in(page, "coord")
+    page.get_by_role("link", name="Reminders").click()
+    assert page.locator("#dispatch-banner").is_visible()
+    assert page.locator("#reminder-table tbody tr").count() == 2
+
+    page.get_by_label("State", exact=True).select_option("failed")
+    page.wait_for_url("**/reminders/?state=failed*")
+    page.locator("#reminder-table tbody tr").first.wait_for()
+    assert page.locator("#reminder-table tbody tr").count() == 1
+    assert "554 rejected" in page.locator("#reminder-table").inner_text()
+    if os.environ.get("TUMOURBOARD_SCREENSHOTS"):
+        page.screenshot(path=os.environ["TUMOURBOARD_SCREENSHOTS"], full_page=True)
+
+    page.get_by_role("button", name="Retry").click()
+    page.get_by_text("will be sent again").wait_for()
+    assert m.Reminder.objects.get(pk=failed.pk).state == m.ReminderState.PENDING
