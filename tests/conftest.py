@@ -59,3 +59,11 @@ def make_case(**overrides) -> m.Case:
 @pytest.fixture
 def case(db) -> m.Case:
     return make_case()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing(django_test_environment):
+    """Real hashing is deliberately slow; tests only need passwords to round-trip."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
