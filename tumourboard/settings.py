@@ -292,3 +292,10 @@ LOGGING = {
 PATHWAY_FLR_MIN_PERCENT_SLV = env_int("PATHWAY_FLR_MIN_PERCENT_SLV", 30)
 PATHWAY_BEV_MIN_DAYS = env_int("PATHWAY_BEV_MIN_DAYS", 42)
 PATHWAY_REASSESS_MONTHS = env_int("PATHWAY_REASSESS_MONTHS", 2)
+
+# --- MDT meetings: quorum (issue 4) ---------------------------------------------------------
+
+# The disciplines that must all be present for a meeting to be quorate (Discipline values).
+MDT_CORE_DISCIPLINES = env_list(
+    "MDT_CORE_DISCIPLINES", "hpb_surgeon,medical_oncologist,radiologist,clinical_oncologist"
+)
