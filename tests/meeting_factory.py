@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
 from cases import models as m
 from tests.conftest import make_case, make_user
+
+
+@pytest.fixture
+def fast_hasher(settings):
+    """Users are made by the handful here: hash their test passwords cheaply."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 CORE = {
     "hpb": m.Discipline.HPB_SURGEON,

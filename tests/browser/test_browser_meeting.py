@@ -14,9 +14,15 @@ from cases import models as m
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.conftest import make_user
-from tests.meeting_factory import MEETING_DAY, list_case, make_conversion_case, make_meeting
+from tests.meeting_factory import (
+    MEETING_DAY,
+    fast_hasher,  # noqa: F401 (a fixture)
+    list_case,
+    make_conversion_case,
+    make_meeting,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_hasher")]
 SHOTS = os.environ.get("TUMOURBOARD_SCREENSHOTS")  # a folder: save screenshots for review
 
 
