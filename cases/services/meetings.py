@@ -25,6 +25,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from cases.models import (
@@ -197,8 +198,9 @@ def agenda_reorder(*, user: User, meeting_id: int, item_ids: list[int]) -> None:
             "The agenda changed while you were reordering it (a case was listed or removed). "
             "Nothing was moved: here is the agenda as it is now."
         )
-    for position, pk in enumerate(item_ids, start=1):
-        AgendaItem.objects.filter(pk=pk).update(position=position)
+    # One UPDATE whatever the agenda's length.
+    positions = [When(pk=pk, then=Value(n)) for n, pk in enumerate(item_ids, start=1)]
+    AgendaItem.objects.filter(meeting=meeting).update(position=Case(*positions))
 
 
 def agenda_item_move(*, user: User, agenda_item_id: int, offset: int) -> None:
