@@ -13,10 +13,10 @@ from django.urls import reverse
 from cases import models as m
 from cases.services import meetings as svc
 from tests.conftest import make_case, make_user
-from tests.meeting_factory import fast_hasher  # noqa: F401 (a fixture)
 from tests.meeting_factory import (
     MEETING_DAY,
     attend_all,
+    fast_hasher,  # noqa: F401 (a fixture)
     list_case,
     make_conversion_case,
     make_core_members,
@@ -200,10 +200,7 @@ def test_a_new_molecular_result_re_runs_the_advice_at_once(client, chair):
     item = list_case(make_meeting(chair), make_conversion_case(kras="pending"), by=chair)
     client.force_login(chair)
     before = client.get(_page(item)).content.decode()
-    assert (
-        "Decide today provisionally" in before.split("recommended")[0]
-        or "RAS_STATUS_REQUIRED" in before
-    )
+    assert "RAS_STATUS_REQUIRED" in before
     kras = m.MolecularResult.objects.get(case=item.case, marker="kras")
     response = client.post(
         reverse("cases:meeting-fact-correct", args=[item.pk]),
@@ -282,7 +279,7 @@ def test_signing_off_locks_the_page_and_the_print_shows_the_override(client, cha
     printed = client.get(reverse("cases:outcome-print", args=[item.pk])).content.decode()
     assert '<tr class="row-stop">' in printed
     assert "LONG_COURSE_CRT_UPFRONT" in printed
-    assert "Saturday 9 May 2026" not in printed and "Sunday 10 May 2026" in printed
+    assert "Sunday 10 May 2026" in printed
 
 
 def test_a_non_quorate_meeting_says_so_on_every_screen(client, chair, item):
@@ -293,10 +290,7 @@ def test_a_non_quorate_meeting_says_so_on_every_screen(client, chair, item):
         reverse("cases:outcome-print", args=[item.pk]),
     ]
     for url in urls:
-        assert (
-            "Not quorate" in client.get(url).content.decode()
-            or "not quorate" in client.get(url).content.decode()
-        ), url
+        assert "not quorate" in client.get(url).content.decode().lower(), url
     outcome = client.get(_page(item), headers=HTMX | {"HX-Target": "outcome"}).content.decode()
     assert "The meeting is not quorate" in outcome
     attend_all(item.meeting, make_core_members())

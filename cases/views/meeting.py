@@ -107,7 +107,9 @@ def _meeting_list(request: HttpRequest, form: MeetingForm, status: int = 200) ->
                 "agenda_items", filter=Q(agenda_items__signed_off_at__isnull=False), distinct=True
             ),
         )
-        .prefetch_related(Prefetch("attendances", queryset=Attendance.objects.only("discipline", "meeting_id")))
+        .prefetch_related(
+            Prefetch("attendances", queryset=Attendance.objects.only("discipline", "meeting_id"))
+        )
         .order_by("-scheduled_for")[:100]
     )
     rows = [
