@@ -194,12 +194,10 @@ YES_NO = {"yes": "Yes", "no": "No"}
 AGENT_LABELS = dict(Agent.choices)
 BACKBONE_LABELS = dict(Backbone.choices)
 PELVIC_LABELS = {"none": "No pelvic radiotherapy now", **dict(PelvicRadiotherapy.choices)}
-MARKER_LABELS = dict(Marker.choices)
 STATUS_LABELS = dict(MarkerStatus.choices)
 
 SHORT_STATUS = {"wild_type": "Wild-type", "wild_type_exon2_only": "Wild-type (exon 2 only)"}
 
-CHECKPOINT = {"pembrolizumab", "nivolumab", "ipilimumab"}
 ANTI_EGFR = {"cetuximab", "panitumumab"}
 FLUOROPYRIMIDINE = {"fluorouracil", "capecitabine"}
 CYTOTOXIC_PARTNER = {"oxaliplatin", "irinotecan"}

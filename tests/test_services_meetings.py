@@ -4,11 +4,12 @@ deviations, conflicts), actions, facts corrected in the meeting, and sign-off.""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 
 from cases import models as m
 from cases.services import meetings as svc
@@ -458,3 +459,41 @@ def test_leaving_the_pathway_schedules_no_reassessment(chair, item):
 def test_only_a_chair_signs_off(item):
     with pytest.raises(PermissionDenied):
         svc.outcome_sign_off(user=make_user("clinician"), agenda_item_id=item.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_answering_at_the_same_moment_cannot_both_win(chair):
+    """Real concurrent transactions: one answer is stored, the other gets the conflict."""
+    item = list_case(make_meeting(chair), make_conversion_case(), by=chair)
+    other = make_user("clinician", username="racer")
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def answer(user, choice):
+        try:
+            barrier.wait(timeout=10)
+            svc.decision_record(
+                user=user,
+                agenda_item_id=item.pk,
+                point="data_completeness",
+                answer={"choice": choice},
+                deviation_reason="race",
+            )
+            outcomes[user.username] = "stored"
+        except ConflictError as error:
+            outcomes[user.username] = str(error)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=answer, args=(chair, "proceed")),
+        threading.Thread(target=answer, args=(other, "defer")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert list(outcomes.values()).count("stored") == 1
+    loser = next(text for text in outcomes.values() if text != "stored")
+    assert "recorded an answer to this point" in loser
+    assert m.Decision.objects.filter(agenda_item=item).count() == 1

@@ -203,11 +203,14 @@ def agenda_reorder(*, user: User, meeting_id: int, item_ids: list[int]) -> None:
     AgendaItem.objects.filter(meeting=meeting).update(position=Case(*positions))
 
 
+@transaction.atomic
 def agenda_item_move(*, user: User, agenda_item_id: int, offset: int) -> None:
     """Move one case up (-1) or down (+1): the keyboard- and no-JavaScript-friendly reorder."""
+    require(user, C.MANAGE_MEETINGS)
     item = AgendaItem.objects.filter(pk=agenda_item_id).first()
     if item is None:
         raise ValidationError("That agenda item does not exist.")
+    _open_meeting(item.meeting_id)  # hold the meeting while the order is read and rewritten
     order = list(
         AgendaItem.objects.filter(meeting_id=item.meeting_id)
         .order_by("position", "pk")

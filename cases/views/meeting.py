@@ -564,8 +564,8 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
     screen = _load(item)
     step = screen.walk.step(point)
     if step is None:
-        messages.error(request, "That decision point does not apply to this case any more.")
-        return _case_response(request, screen, status=422)
+        problem = "That decision point does not apply to this case any more."
+        return _case_response(request, screen, status=422, walk_problem=problem)
     form = AnswerForm(step, request.POST)
     if not form.is_valid():
         return _case_response(request, screen, posted={point: form}, status=422)
@@ -628,6 +628,7 @@ def _case_response(
 def meeting_fact_correct(request: HttpRequest, item_id: int) -> HttpResponse:
     item = _item_or_404(item_id)
     form = FactForm(request.POST)
+    status = 422
     if form.is_valid():
         try:
             svc.meeting_fact_correct(
@@ -643,9 +644,9 @@ def meeting_fact_correct(request: HttpRequest, item_id: int) -> HttpResponse:
             _add_errors(form, error)
         except ConflictError as error:
             form.add_error(None, str(error))
+            status = 409
         else:
             return _case_response(request, _load(item), event="fact-changed")
-    status = 409 if any("changed" in e for e in form.non_field_errors()) else 422
     return _case_response(request, _load(item), status=status, fact_form=form, fact_open=True)
 
 
