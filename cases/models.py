@@ -678,6 +678,8 @@ class AgendaItem(models.Model):
     )
     next_reassessment_on = models.DateField(null=True, blank=True)
     quorate_at_sign_off = models.BooleanField(null=True, blank=True)
+    # Why the chair moved the case off this meeting (status "deferred").
+    deferred_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["meeting", "position"]
@@ -692,6 +694,15 @@ class AgendaItem(models.Model):
             models.CheckConstraint(
                 condition=Q(signed_off_at__isnull=True) | Q(signed_off_by__isnull=False),
                 name="agenda_sign_off_has_signer",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="deferred") | Q(deferred_reason__regex=r"\S"),
+                name="agenda_deferral_has_reason",
+            ),
+            # A signed-off outcome is final: it cannot also be deferred.
+            models.CheckConstraint(
+                condition=Q(signed_off_at__isnull=True) | ~Q(status="deferred"),
+                name="agenda_signed_off_not_deferred",
             ),
         ]
 

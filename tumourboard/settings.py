@@ -339,3 +339,9 @@ CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
     "schedule": 60.0,
     "options": {"expires": 55},
 }
+# --- MDT meetings: quorum (issue 4) ---------------------------------------------------------
+
+# The disciplines that must all be present for a meeting to be quorate (Discipline values).
+MDT_CORE_DISCIPLINES = env_list(
+    "MDT_CORE_DISCIPLINES", "hpb_surgeon,medical_oncologist,radiologist,clinical_oncologist"
+)

@@ -1,0 +1,737 @@
+"""The MDT meeting screens: meetings, attendance and agenda; one case in the meeting (summary,
+decision walk, outcome); the printable outcome.
+
+Every page works without JavaScript (plain links and form posts, then a redirect). With htmx,
+a request aimed at one of a page's partials (``HX-Target`` = the partial's DOM id) gets just that
+partial, and an answer swaps the whole walk so the next card arrives with focus on its first
+control. Each page and partial runs a fixed number of queries whatever the agenda's length.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from cases.models import (
+    AgendaItem,
+    AgendaStatus,
+    Attendance,
+    Decision,
+    DecisionPoint,
+    Meeting,
+    Role,
+    User,
+)
+from cases.pathway import add_days
+from cases.permissions import Capability, capability_required, has_capability
+from cases.selectors import case_clinical_record
+from cases.services import meetings as svc
+from cases.services.audit import access_log_record
+from cases.services.common import ConflictError
+from cases.timeline import timeline_for_case
+from cases.views.meeting_forms import (
+    ActionForm,
+    AnswerForm,
+    AttendanceForm,
+    DeferForm,
+    FactForm,
+    FieldRow,
+    MeetingForm,
+    field_rows,
+    initial_for,
+)
+from cases.walk import (
+    AnswerError,
+    Step,
+    Walk,
+    alert_for,
+    build_walk,
+    describe_answer,
+    evaluate_answer,
+    marker_facts,
+)
+
+C = Capability
+FREEZE_HOURS = 24  # the agenda freezes this long before the meeting (late additions need a reason)
+CASE_PARTIALS = ("case-summary", "walk", "outcome")
+MEETING_PARTIALS = ("attendance", "agenda")
+
+
+def _members() -> Any:
+    """Staff who sit in an MDT or own its actions."""
+    return User.objects.filter(
+        is_active=True, role__in=[Role.CLINICIAN, Role.CHAIR, Role.COORDINATOR]
+    ).order_by("last_name", "first_name", "username")
+
+
+def _target(request: HttpRequest, allowed: tuple[str, ...]) -> str | None:
+    target = request.htmx.target if getattr(request, "htmx", None) else None
+    return target if target in allowed else None
+
+
+# --- Meeting list and creation ---------------------------------------------------------------
+
+
+@require_GET
+@capability_required(C.VIEW_CLINICAL)
+def meeting_list(request: HttpRequest) -> HttpResponse:
+    return _meeting_list(request, MeetingForm(chairs=_chairs(), initial=_next_slot()))
+
+
+def _chairs() -> Any:
+    return User.objects.filter(is_active=True, role=Role.CHAIR).order_by("last_name", "username")
+
+
+def _next_slot() -> dict[str, Any]:
+    tomorrow = timezone.localdate() + dt.timedelta(days=7)
+    return {"scheduled_for": dt.datetime.combine(tomorrow, dt.time(8)).strftime("%Y-%m-%dT%H:%M")}
+
+
+def _meeting_list(request: HttpRequest, form: MeetingForm, status: int = 200) -> HttpResponse:
+    meetings = (
+        Meeting.objects.select_related("chair")
+        .annotate(
+            cases=Count("agenda_items", distinct=True),
+            signed=Count(
+                "agenda_items", filter=Q(agenda_items__signed_off_at__isnull=False), distinct=True
+            ),
+        )
+        .prefetch_related(
+            Prefetch("attendances", queryset=Attendance.objects.only("discipline", "meeting_id"))
+        )
+        .order_by("-scheduled_for")[:100]
+    )
+    rows = [
+        (meeting, svc.quorum_of(a.discipline for a in meeting.attendances.all()))
+        for meeting in meetings
+    ]
+    return render(
+        request,
+        "cases/meeting_list.html",
+        {
+            "rows": rows,
+            "form": form,
+            "can_manage": has_capability(request.user, C.MANAGE_MEETINGS),
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@capability_required(C.MANAGE_MEETINGS)
+def meeting_create(request: HttpRequest) -> HttpResponse:
+    form = MeetingForm(request.POST, chairs=_chairs())
+    if form.is_valid():
+        try:
+            meeting = svc.meeting_create(
+                user=request.user,
+                scheduled_for=form.cleaned_data["scheduled_for"],
+                chair_id=form.cleaned_data["chair"].pk,
+                title=form.cleaned_data["title"],
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"Meeting created: {meeting}.")
+            return redirect("cases:meeting-detail", meeting_id=meeting.pk)
+    return _meeting_list(request, form, status=422)
+
+
+def _add_errors(form: Any, error: ValidationError) -> None:
+    """Service errors onto the form: per field where the form has that field."""
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# --- The meeting page: attendance, quorum, agenda --------------------------------------------
+
+
+def _meeting_or_404(meeting_id: int) -> Meeting:
+    meeting = Meeting.objects.select_related("chair").filter(pk=meeting_id).first()
+    if meeting is None:
+        raise Http404("No such meeting")
+    return meeting
+
+
+@require_GET
+@capability_required(C.VIEW_CLINICAL)
+def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    meeting = _meeting_or_404(meeting_id)
+    return _meeting_page(request, meeting)
+
+
+def _meeting_page(
+    request: HttpRequest,
+    meeting: Meeting,
+    *,
+    attendance_form: AttendanceForm | None = None,
+    problem: str = "",
+    partial: str | None = None,
+    status: int = 200,
+    focus: int | None = None,
+) -> HttpResponse:
+    attendances = list(
+        Attendance.objects.filter(meeting=meeting)
+        .select_related("member")
+        .order_by("discipline", "member__last_name")
+    )
+    quorum = svc.quorum_of(a.discipline for a in attendances)
+    items = list(
+        AgendaItem.objects.filter(meeting=meeting)
+        .select_related("case__patient", "listed_by", "signed_off_by")
+        .annotate(answered=Count("decisions", filter=Q(decisions__supersedes__isnull=True)))
+        .order_by("position", "pk")
+    )
+    members = _members()
+    context = {
+        "meeting": meeting,
+        "attendances": attendances,
+        "quorum": quorum,
+        "core": svc.core_disciplines(),
+        "items": items,
+        "freeze_at": meeting.scheduled_for - dt.timedelta(hours=FREEZE_HOURS),
+        "frozen": timezone.now() >= meeting.scheduled_for - dt.timedelta(hours=FREEZE_HOURS),
+        "attendance_form": attendance_form or AttendanceForm(members=members),
+        "can_manage": has_capability(request.user, C.MANAGE_MEETINGS),
+        "problem": problem,
+        "focus": focus,
+        "focus_direction": request.POST.get("direction"),
+    }
+    template = "cases/meeting_detail.html"
+    if partial:
+        template += f"#{partial}"
+    return render(request, template, context, status=status)
+
+
+@require_POST
+@capability_required(C.MANAGE_MEETINGS)
+def attendance_record(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    meeting = _meeting_or_404(meeting_id)
+    form = AttendanceForm(request.POST, members=_members())
+    problem, status = "", 200
+    if form.is_valid():
+        member = form.cleaned_data["member"]
+        discipline = form.cleaned_data["discipline"] or member.discipline
+        try:
+            svc.attendance_record(
+                user=request.user, meeting_id=meeting.pk, member_id=member.pk, discipline=discipline
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+            status = 422
+        except ConflictError as error:
+            problem, status = str(error), 409
+        else:
+            form = None
+    else:
+        status = 422
+    return _after_meeting_change(request, meeting, "attendance", status, problem, form)
+
+
+@require_POST
+@capability_required(C.MANAGE_MEETINGS)
+def attendance_remove(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    meeting = _meeting_or_404(meeting_id)
+    problem, status = "", 200
+    try:
+        svc.attendance_remove(
+            user=request.user, meeting_id=meeting.pk, member_id=_int(request.POST.get("member"))
+        )
+    except ConflictError as error:
+        problem, status = str(error), 409
+    return _after_meeting_change(request, meeting, "attendance", status, problem)
+
+
+@require_POST
+@capability_required(C.MANAGE_MEETINGS)
+def agenda_reorder(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    """Move one case up or down (buttons), or set the whole order (``order`` = ids)."""
+    meeting = _meeting_or_404(meeting_id)
+    problem, status, focus = "", 200, None
+    try:
+        if request.POST.get("order"):
+            ids = [_int(part) for part in request.POST["order"].split(",")]
+            svc.agenda_reorder(user=request.user, meeting_id=meeting.pk, item_ids=ids)
+        else:
+            focus = _int(request.POST.get("item"))
+            if not AgendaItem.objects.filter(pk=focus, meeting=meeting).exists():
+                raise ValidationError("That case is not on this meeting's agenda.")
+            offset = -1 if request.POST.get("direction") == "up" else 1
+            svc.agenda_item_move(user=request.user, agenda_item_id=focus, offset=offset)
+    except ConflictError as error:
+        problem, status = str(error), 409
+    except ValidationError as error:
+        problem, status = " ".join(error.messages), 422
+    return _after_meeting_change(request, meeting, "agenda", status, problem, focus=focus)
+
+
+def _after_meeting_change(
+    request: HttpRequest,
+    meeting: Meeting,
+    partial: str,
+    status: int,
+    problem: str,
+    form: AttendanceForm | None = None,
+    focus: int | None = None,
+) -> HttpResponse:
+    if request.htmx:
+        return _meeting_page(
+            request,
+            meeting,
+            attendance_form=form,
+            problem=problem,
+            partial=partial,
+            status=status,
+            focus=focus,
+        )
+    if status == 200:
+        return redirect(reverse("cases:meeting-detail", args=[meeting.pk]) + f"#{partial}")
+    if problem:
+        messages.error(request, problem)
+    return _meeting_page(request, meeting, attendance_form=form, problem=problem, status=status)
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise ValidationError("That request was malformed: reload the page.") from None
+
+
+# --- One case in the meeting -------------------------------------------------------------------
+
+
+@dataclass
+class Card:
+    step: Step
+    mode: str  # answered, open, upcoming
+    form: AnswerForm | None = None
+    rows: list[FieldRow] = field(default_factory=list)
+    conflict: str = ""
+    posted_text: str = ""
+    correcting: Decision | None = None
+    show_override: bool = False
+    autofocus: bool = False
+    focus_id: str = ""  # the control that gets keyboard focus when the card opens
+
+
+@dataclass
+class CaseScreen:
+    """Everything the case-in-meeting page and its partials draw, loaded in fixed queries."""
+
+    item: AgendaItem
+    case: Any
+    decisions: list[Decision]
+    walk: Walk
+    attendances: list[Attendance]
+    actions: list[Any]
+    day: dt.date
+    cards: list[Card] = field(default_factory=list)
+
+    @property
+    def locked(self) -> bool:
+        return self.item.signed_off_at is not None or self.item.status == AgendaStatus.DEFERRED
+
+    @property
+    def quorum(self) -> svc.Quorum:
+        return svc.quorum_of(a.discipline for a in self.attendances)
+
+
+def _item_or_404(item_id: int) -> AgendaItem:
+    item = (
+        AgendaItem.objects.select_related("meeting__chair", "signed_off_by", "listed_by")
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None:
+        raise Http404("No such agenda item")
+    return item
+
+
+def _load(item: AgendaItem) -> CaseScreen:
+    case = case_clinical_record(case_id=item.case_id)
+    decisions = list(
+        Decision.objects.filter(agenda_item=item).select_related("recorded_by").order_by("pk")
+    )
+    attendances = list(Attendance.objects.filter(meeting_id=item.meeting_id))
+    actions = list(item.actions.select_related("owner").order_by("due_on", "pk"))
+    day = svc.meeting_day(item.meeting)
+    walk = build_walk(case, decisions, meeting_day=day)
+    return CaseScreen(item, case, decisions, walk, attendances, actions, day)
+
+
+def _cards(
+    request: HttpRequest,
+    screen: CaseScreen,
+    *,
+    posted: dict[str, AnswerForm] | None = None,
+    conflicts: dict[str, tuple[str, str]] | None = None,
+    correct: str | None = None,
+) -> list[Card]:
+    """Answered cards, then one open card, then what is still to come.
+
+    The open card is, in order of preference: the one just posted with an error, the one being
+    corrected, or the first point still needing an answer. People who may not record decisions
+    see its content without the form.
+    """
+    posted = posted or {}
+    conflicts = conflicts or {}
+    walk = screen.walk
+    correcting = walk.step(correct) if correct else None
+    if correcting is not None and not correcting.answered:
+        correcting = None
+    focus = next(iter(posted), None) or (correcting and correcting.point)
+    if focus is None and walk.current is not None:
+        focus = walk.current.point
+    if screen.locked:
+        focus = None
+    can_record = has_capability(request.user, C.RECORD_DECISIONS)
+    cards: list[Card] = []
+    for step in walk.steps:
+        conflict, posted_text = conflicts.get(step.point, ("", ""))
+        if step.point != focus:
+            mode = "answered" if step.answered else "upcoming"
+            cards.append(Card(step, mode, conflict=conflict, posted_text=posted_text))
+            continue
+        card = Card(step, "open", conflict=conflict, posted_text=posted_text, autofocus=True)
+        card.correcting = step.decision
+        if step.point in posted:
+            _preview(screen, step, posted[step.point])
+        if can_record:
+            initial = {**initial_for(step), "supersedes": step.decision and step.decision.pk}
+            card.form = posted.get(step.point) or AnswerForm(step, initial=initial)
+            card.rows = field_rows(card.form, step.dom_id)
+            card.show_override = bool(step.hard_stops or card.form.errors.get("override_reason"))
+            card.focus_id = _focus_id(card.rows)
+        cards.append(card)
+    return cards
+
+
+def _focus_id(rows: list[FieldRow]) -> str:
+    """The first control: in a radio group, the checked choice (arrow keys move from there)."""
+    if not rows:
+        return ""
+    first = rows[0]
+    if first.choices:
+        checked = [c for c in first.choices if c.checked and first.spec.kind == "radio"]
+        return (checked or first.choices)[0].dom_id
+    return first.dom_id
+
+
+def _preview(screen: CaseScreen, step: Step, form: AnswerForm) -> None:
+    """Show the alerts of the answer that was just refused, not those of the pre-filled one."""
+    if not hasattr(form, "cleaned_data"):
+        return
+    try:
+        _step, _clean, evaluation = evaluate_answer(
+            screen.case,
+            screen.decisions,
+            meeting_day=screen.day,
+            point=step.point,
+            answer=form.answer(),
+        )
+    except AnswerError:
+        return
+    step.alerts = [alert_for(c) for c in (*evaluation.hard_stops, *evaluation.warnings)]
+
+
+def _case_context(request: HttpRequest, screen: CaseScreen, **extra: Any) -> dict[str, Any]:
+    item, case = screen.item, screen.case
+    order = list(
+        AgendaItem.objects.filter(meeting_id=item.meeting_id)
+        .order_by("position", "pk")
+        .values_list("pk", flat=True)
+    )
+    index = order.index(item.pk)
+    last_bev = case_last_bev(case)
+    reassessments = sorted(case.reassessments.all(), key=lambda r: r.cycle)
+    courses = [c for c in case.treatment_courses.all() if c.stopped_on is None]
+    context = {
+        "screen": screen,
+        "item": item,
+        "meeting": item.meeting,
+        "case": case,
+        "patient": case.patient,
+        "walk": screen.walk,
+        "cards": screen.cards,
+        "quorum": screen.quorum,
+        "locked": screen.locked,
+        "markers": marker_facts(case),
+        "course": max(courses, key=lambda c: c.started_on, default=None),
+        "last_bev": last_bev,
+        "earliest_surgery": add_days(last_bev, 42) if last_bev else None,
+        "latest_reassessment": reassessments[-1] if reassessments else None,
+        "timeline": timeline_for_case(case, today=screen.day),
+        "position": index + 1,
+        "count": len(order),
+        "previous_id": order[index - 1] if index > 0 else None,
+        "next_id": order[index + 1] if index + 1 < len(order) else None,
+        "age": _age(case.patient.date_of_birth, screen.day),
+        "outcome_rows": _outcome_rows(screen),
+        "plan": screen.walk.plan,
+        "can_sign_off": has_capability(request.user, C.SIGN_OFF) and not screen.locked,
+        "can_record": has_capability(request.user, C.RECORD_DECISIONS) and not screen.locked,
+        "can_edit_facts": has_capability(request.user, C.EDIT_CASES) and not screen.locked,
+        "can_manage": has_capability(request.user, C.MANAGE_MEETINGS) and not screen.locked,
+        "is_chair": has_capability(request.user, C.OVERRIDE_HARD_STOPS),
+        "fact_form": extra.pop("fact_form", None) or FactForm(),
+        "fact_versions": ",".join(f"{r.marker}:{r.version}" for r in case.molecular_results.all()),
+        "action_form": extra.pop("action_form", None)
+        or ActionForm(owners=_members(), initial={"due_on": screen.day + dt.timedelta(days=14)}),
+        "defer_form": extra.pop("defer_form", None) or DeferForm(),
+        "page_url": reverse("cases:agenda-item-detail", args=[item.pk]),
+    }
+    context.update(extra)
+    return context
+
+
+def case_last_bev(case: Any) -> dt.date | None:
+    doses = [
+        a.given_on
+        for c in case.treatment_courses.all()
+        for a in c.administrations.all()
+        if a.agent == "bevacizumab"
+    ]
+    return max(doses, default=None)
+
+
+def _age(born: dt.date, day: dt.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _outcome_rows(screen: CaseScreen) -> list[dict[str, Any]]:
+    rows = []
+    for step in screen.walk.steps:
+        d = step.decision
+        rows.append(
+            {
+                "step": step,
+                "decision": d,
+                "answer": step.answer_text if d else "",
+                "recommended": step.recommended_text,
+            }
+        )
+    return rows
+
+
+def _render_case(
+    request: HttpRequest,
+    screen: CaseScreen,
+    *,
+    partial: str | None = None,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    template = "cases/meeting_case.html"
+    if partial:
+        template += f"#{partial}"
+    return render(request, template, _case_context(request, screen, **extra), status=status)
+
+
+@require_GET
+@capability_required(C.VIEW_CLINICAL)
+def agenda_item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = _item_or_404(item_id)
+    screen = _load(item)
+    access_log_record(user=request.user, case_id=item.case_id, context="meeting")
+    correct = request.GET.get("correct") or None
+    if correct and correct not in DecisionPoint.values:
+        correct = None
+    screen.cards = _cards(request, screen, correct=correct)
+    return _render_case(request, screen, partial=_target(request, CASE_PARTIALS))
+
+
+@require_POST
+@capability_required(C.RECORD_DECISIONS)
+def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpResponse:
+    """Record (or, with ``supersedes``, correct) the answer to one decision point."""
+    item = _item_or_404(item_id)
+    screen = _load(item)
+    step = screen.walk.step(point)
+    if step is None:
+        problem = "That decision point does not apply to this case any more."
+        return _case_response(request, screen, status=422, walk_problem=problem)
+    form = AnswerForm(step, request.POST)
+    if not form.is_valid():
+        return _case_response(request, screen, posted={point: form}, status=422)
+    try:
+        if form.cleaned_data.get("supersedes"):
+            svc.decision_correct(
+                user=request.user,
+                decision_id=form.cleaned_data["supersedes"],
+                answer=form.answer(),
+                correction_reason=form.cleaned_data["correction_reason"],
+                deviation_reason=form.cleaned_data["deviation_reason"],
+                override_reason=form.cleaned_data["override_reason"],
+            )
+        else:
+            svc.decision_record(
+                user=request.user,
+                agenda_item_id=item.pk,
+                point=point,
+                answer=form.answer(),
+                deviation_reason=form.cleaned_data["deviation_reason"],
+                override_reason=form.cleaned_data["override_reason"],
+            )
+    except ValidationError as error:
+        _add_errors(form, error)
+        return _case_response(request, screen, posted={point: form}, status=422)
+    except ConflictError as error:
+        fresh = _load(_item_or_404(item_id))
+        text = describe_answer(point, form.answer())
+        return _case_response(request, fresh, conflicts={point: (str(error), text)}, status=409)
+    fresh = _load(_item_or_404(item_id))
+    return _case_response(request, fresh, event="decision-recorded")
+
+
+def _case_response(
+    request: HttpRequest,
+    screen: CaseScreen,
+    *,
+    posted: dict[str, AnswerForm] | None = None,
+    conflicts: dict[str, tuple[str, str]] | None = None,
+    status: int = 200,
+    event: str = "",
+    partial: str = "walk",
+    **extra: Any,
+) -> HttpResponse:
+    """After a write: the partial (htmx), the redirect (success) or the page with the message."""
+    if status == 200 and not request.htmx:
+        anchor = screen.walk.current.dom_id if screen.walk.current else "outcome"
+        return redirect(reverse("cases:agenda-item-detail", args=[screen.item.pk]) + f"#{anchor}")
+    screen.cards = _cards(request, screen, posted=posted, conflicts=conflicts)
+    response = _render_case(
+        request, screen, partial=partial if request.htmx else None, status=status, **extra
+    )
+    if event:
+        trigger_client_event(response, event)
+    return response
+
+
+@require_POST
+@capability_required(C.EDIT_CASES)
+def meeting_fact_correct(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = _item_or_404(item_id)
+    form = FactForm(request.POST)
+    status = 422
+    if form.is_valid():
+        try:
+            svc.meeting_fact_correct(
+                user=request.user,
+                agenda_item_id=item.pk,
+                marker=form.cleaned_data["marker"],
+                status=form.cleaned_data["status"],
+                reported_on=form.cleaned_data["reported_on"],
+                method=form.cleaned_data["method"],
+                expected_version=form.expected_version(),
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        except ConflictError as error:
+            form.add_error(None, str(error))
+            status = 409
+        else:
+            return _case_response(request, _load(item), event="fact-changed")
+    return _case_response(request, _load(item), status=status, fact_form=form, fact_open=True)
+
+
+@require_POST
+@capability_required(C.RECORD_DECISIONS)
+def action_create(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = _item_or_404(item_id)
+    form = ActionForm(request.POST, owners=_members())
+    if form.is_valid():
+        try:
+            svc.action_create(
+                user=request.user,
+                agenda_item_id=item.pk,
+                description=form.cleaned_data["description"],
+                owner_id=form.cleaned_data["owner"].pk,
+                due_on=form.cleaned_data["due_on"],
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        except ConflictError as error:
+            form.add_error(None, str(error))
+        else:
+            if not request.htmx:
+                return redirect(reverse("cases:agenda-item-detail", args=[item.pk]) + "#outcome")
+            return _case_response(request, _load(item), partial="outcome", status=201)
+    return _case_response(request, _load(item), partial="outcome", status=422, action_form=form)
+
+
+@require_POST
+@capability_required(C.MANAGE_MEETINGS)
+def agenda_item_defer(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = _item_or_404(item_id)
+    form = DeferForm(request.POST)
+    if form.is_valid():
+        try:
+            svc.agenda_item_defer(
+                user=request.user, agenda_item_id=item.pk, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        except ConflictError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "The case was deferred from this meeting.")
+            return _redirect_page(request, item)
+    return _case_response(request, _load(item), partial="outcome", status=422, defer_form=form)
+
+
+@require_POST
+@capability_required(C.SIGN_OFF)
+def outcome_sign_off(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = _item_or_404(item_id)
+    try:
+        result = svc.outcome_sign_off(user=request.user, agenda_item_id=item.pk)
+    except (ValidationError, ConflictError, PermissionDenied) as error:
+        text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        return _case_response(
+            request, _load(item), partial="outcome", status=409, sign_off_problem=text
+        )
+    when = (
+        f" Next reassessment due {result.next_reassessment_on:%d %b %Y}."
+        if result.next_reassessment_on
+        else ""
+    )
+    messages.success(request, f"Outcome signed off and locked.{when}")
+    return _redirect_page(request, item)
+
+
+def _redirect_page(request: HttpRequest, item: AgendaItem) -> HttpResponse:
+    url = reverse("cases:agenda-item-detail", args=[item.pk]) + "#outcome"
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_GET
+@capability_required(C.VIEW_CLINICAL)
+def outcome_print(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = _item_or_404(item_id)
+    screen = _load(item)
+    access_log_record(user=request.user, case_id=item.case_id, context="meeting-print")
+    attendances = list(
+        Attendance.objects.filter(meeting_id=item.meeting_id)
+        .select_related("member")
+        .order_by("discipline")
+    )
+    context = _case_context(request, screen)
+    context["attendance_list"] = attendances
+    context["printed_at"] = timezone.now()
+    return render(request, "cases/meeting_print.html", context)
