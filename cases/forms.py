@@ -371,9 +371,7 @@ class SurgeryEditForm(SurgeryForm, VersionedForm):
 
 class ActionStatusForm(VersionedForm):
     status = forms.ChoiceField(choices=m.ActionStatus.choices, label="Status")
-    not_done_reason = forms.CharField(
-        label="Reason (if not done)", max_length=300, required=False
-    )
+    not_done_reason = forms.CharField(label="Reason (if not done)", max_length=300, required=False)
 
 
 class AgendaListingForm(forms.Form):

@@ -244,7 +244,9 @@ def with_minimum_dataset(cases: QuerySet[m.Case], *, as_of: dt.date) -> QuerySet
             has_ras=flag(ras_known),
             has_braf=flag(Q(_result_is(m.Marker.BRAF_V600E, ("wild_type", "mutant")))),
             has_ecog=flag(Q(ecog__isnull=False)),
-            has_recent_imaging=flag(Q(last_scan__gt=oldest_recent)),
+            # NULL-safe: with no scan the flag is false, never NULL (NULL would match neither
+            # the ready nor the incomplete list).
+            has_recent_imaging=flag(Q(last_scan__isnull=False, last_scan__gt=oldest_recent)),
         )
         .annotate(
             is_complete=flag(
