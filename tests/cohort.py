@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import pytest
 from django.utils import timezone
 
 from cases import models as m
@@ -85,3 +86,9 @@ def upcoming_meeting(chair: m.User, *, days: int = 7) -> m.Meeting:
     return m.Meeting.objects.create(
         scheduled_for=timezone.now() + dt.timedelta(days=days), chair=chair
     )
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """Password hashing is deliberately slow; these tests sign in, they do not test hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
