@@ -49,6 +49,7 @@ def _clinicians() -> Any:
     )
 
 
+@capability_required(Capability.VIEW_CLINICAL)
 @require_GET
 def case_list(request: HttpRequest) -> HttpResponse:
     """Search by name or number, filter by stage and clinician; htmx swaps just the results."""
@@ -81,6 +82,7 @@ def _advice(case: m.Case, today: Any) -> tuple[Any, str]:
     return advice, ""
 
 
+@capability_required(Capability.VIEW_CLINICAL)
 @require_GET
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = get_object_or_404(m.Case, pk=case_id)

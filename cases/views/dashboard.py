@@ -85,6 +85,9 @@ def _context() -> dict[str, Any]:
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    if not _can(request, Capability.VIEW_CLINICAL):
+        # Roles that manage the system but see no patients (administrator) land here.
+        return render(request, "cases/dashboard_no_access.html")
     base = _context()
     today, meeting = base["today"], base["meeting"]
     panels = [_panel(spec, today=today, meeting=meeting) for spec in w.WORKLISTS]
@@ -103,6 +106,7 @@ def _can(request: HttpRequest, capability: Capability) -> bool:
     return has_capability(request.user, capability)
 
 
+@capability_required(Capability.VIEW_CLINICAL)
 @require_GET
 def worklist_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """One worklist in full, paginated; its panel alone for htmx (swapped in place)."""
@@ -124,6 +128,7 @@ def worklist_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "cases/worklist_detail.html", context)
 
 
+@capability_required(Capability.VIEW_CLINICAL)
 @require_GET
 def worklist_refresh(request: HttpRequest, slug: str) -> HttpResponse:
     """The dashboard panel of one worklist (capped), for htmx refresh."""
