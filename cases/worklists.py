@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.postgres.aggregates import BoolOr
 from django.db.models import (
-    BooleanField,
+    Case,
     Count,
     DateField,
     Exists,
@@ -37,7 +38,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from cases import models as m
@@ -46,6 +50,9 @@ from cases.mapping import rule_constants
 from cases.services.agenda import completeness_day
 
 DUE_WINDOW_DAYS = 14
+# A LIMIT on the candidate subquery keeps PostgreSQL from flattening it into the outer query,
+# so the minimum-dataset subqueries run for the candidates only; far above any real agenda.
+CANDIDATE_FENCE = 100_000
 PENDING_DAYS = 14
 ACTIVE = ~Q(stage=m.Stage.LEFT_PATHWAY)
 
@@ -205,17 +212,51 @@ def next_meeting(*, now: dt.datetime | None = None) -> m.Meeting | None:
     )
 
 
-def _result_is(marker: str, statuses: tuple[str, ...]) -> Exists:
-    return Exists(
-        m.MolecularResult.objects.filter(case=OuterRef("pk"), marker=marker, status__in=statuses)
+# The minimum dataset as a bitmask of what is missing: 0 means complete. One expression, so
+# each subquery appears once in the SQL (PostgreSQL does not share repeated subqueries).
+MISSING_MMR, MISSING_RAS, MISSING_BRAF, MISSING_ECOG, MISSING_IMAGING = 1, 2, 4, 8, 16
+MISSING_WORDS = (
+    (MISSING_MMR, "MMR/MSI status"),
+    (MISSING_RAS, "RAS status (KRAS and NRAS, extended testing)"),
+    (MISSING_BRAF, "BRAF V600E status"),
+    (MISSING_ECOG, "ECOG performance status"),
+    (MISSING_IMAGING, "Imaging less than 8 weeks old"),
+)
+
+
+def _any_result(marker: str, *statuses: str) -> BoolOr:
+    """True when the case has this marker with one of these results; NULL when it has not."""
+    return BoolOr(Value(True), filter=Q(marker=marker, status__in=statuses))
+
+
+def _missing_results() -> Coalesce:
+    """Bits for MMR, RAS and BRAF, from one pass over the case's (at most five) results."""
+
+    def bit(known: Any, value: int) -> Case:
+        return Case(When(known, then=Value(0)), default=Value(value))
+
+    kras_mutant, nras_mutant = _any_result("kras", "mutant"), _any_result("nras", "mutant")
+    both_wild = Q(_any_result("kras", "wild_type")) & Q(_any_result("nras", "wild_type"))
+    per_case = (
+        m.MolecularResult.objects.filter(case=OuterRef("pk"))
+        .order_by()
+        .values("case")
+        .annotate(
+            bits=bit(Q(_any_result("mmr_msi", "dmmr_msi_h", "pmmr_mss")), MISSING_MMR)
+            + bit(Q(kras_mutant) | Q(nras_mutant) | both_wild, MISSING_RAS)
+            + bit(Q(_any_result("braf_v600e", "wild_type", "mutant")), MISSING_BRAF)
+        )
+        .values("bits")
     )
+    # A case with no results at all misses all three.
+    everything = MISSING_MMR + MISSING_RAS + MISSING_BRAF
+    return Coalesce(Subquery(per_case, output_field=IntegerField()), Value(everything))
 
 
 def with_minimum_dataset(cases: QuerySet[m.Case], *, as_of: dt.date) -> QuerySet[m.Case]:
-    """Annotate the minimum-dataset items (the SQL twin of ``missing_minimum_dataset``).
+    """Annotate ``missing_mask`` (the SQL twin of ``missing_minimum_dataset``; 0 = complete).
 
-    ``has_mmr``, ``has_ras``, ``has_braf``, ``has_ecog``, ``has_recent_imaging`` and
-    ``is_complete``; a test proves the two versions agree.
+    ``missing_from_flags`` turns it back into the same words; a test proves the two agree.
     """
     last_scan = Subquery(
         m.Reassessment.objects.filter(case=OuterRef("pk"), imaging_performed_on__isnull=False)
@@ -224,49 +265,23 @@ def with_minimum_dataset(cases: QuerySet[m.Case], *, as_of: dt.date) -> QuerySet
         output_field=DateField(),
     )
     # Python: missing when (as_of − last scan) ≥ 56 days, so present when last scan > as_of − 56.
+    # With no scan the comparison is NULL and the CASE falls to its default: missing.
     oldest_recent = as_of - dt.timedelta(days=IMAGING_MAX_AGE_DAYS)
-    ras_known = (
-        Q(_result_is(m.Marker.KRAS, ("mutant",)))
-        | Q(_result_is(m.Marker.NRAS, ("mutant",)))
-        | (
-            Q(_result_is(m.Marker.KRAS, ("wild_type",)))
-            & Q(_result_is(m.Marker.NRAS, ("wild_type",)))
-        )
+    imaging = Case(
+        When(GreaterThan(last_scan, Value(oldest_recent)), then=Value(0)),
+        default=Value(MISSING_IMAGING),
     )
-
-    def flag(condition: Q) -> ExpressionWrapper:
-        return ExpressionWrapper(condition, output_field=BooleanField())
-
-    return (
-        cases.annotate(last_scan=last_scan)
-        .annotate(
-            has_mmr=flag(Q(_result_is(m.Marker.MMR_MSI, ("dmmr_msi_h", "pmmr_mss")))),
-            has_ras=flag(ras_known),
-            has_braf=flag(Q(_result_is(m.Marker.BRAF_V600E, ("wild_type", "mutant")))),
-            has_ecog=flag(Q(ecog__isnull=False)),
-            # NULL-safe: with no scan the flag is false, never NULL (NULL would match neither
-            # the ready nor the incomplete list).
-            has_recent_imaging=flag(Q(last_scan__isnull=False, last_scan__gt=oldest_recent)),
-        )
-        .annotate(
-            is_complete=flag(
-                Q(has_mmr=True, has_ras=True, has_braf=True, has_ecog=True)
-                & Q(has_recent_imaging=True)
-            )
+    ecog = Case(When(ecog__isnull=False, then=Value(0)), default=Value(MISSING_ECOG))
+    return cases.annotate(
+        missing_mask=ExpressionWrapper(
+            _missing_results() + ecog + imaging, output_field=IntegerField()
         )
     )
 
 
 def missing_from_flags(case: m.Case) -> list[str]:
-    """The words of ``missing_minimum_dataset`` from the SQL annotations (no queries)."""
-    items = (
-        ("has_mmr", "MMR/MSI status"),
-        ("has_ras", "RAS status (KRAS and NRAS, extended testing)"),
-        ("has_braf", "BRAF V600E status"),
-        ("has_ecog", "ECOG performance status"),
-        ("has_recent_imaging", "Imaging less than 8 weeks old"),
-    )
-    return [words for flag, words in items if not getattr(case, flag)]
+    """The words of ``missing_minimum_dataset`` from the SQL annotation (no queries)."""
+    return [words for bit, words in MISSING_WORDS if case.missing_mask & bit]
 
 
 def meeting_candidates(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
@@ -285,7 +300,7 @@ def meeting_candidates(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case
     next_due = Subquery(
         open_cycles.order_by("due_on").values("due_on")[:1], output_field=DateField()
     )
-    candidates = (
+    due_for_discussion = (
         m.Case.objects.filter(
             stage__in=[m.Stage.WORKUP, m.Stage.CONVERSION, m.Stage.SURGERY_PLANNED]
         )
@@ -293,20 +308,25 @@ def meeting_candidates(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case
             Q(due_by_meeting) | Q(scanned_not_judged) | (Q(stage=m.Stage.WORKUP) & Q(never_listed))
         )
         .exclude(listed_here)
+        .values("pk")
+    )
+    # Select the candidates first (a semi-join), so the minimum-dataset subqueries run for them
+    # only, not for every case on the pathway.
+    candidates = (
+        m.Case.objects.filter(pk__in=due_for_discussion[:CANDIDATE_FENCE])
         .select_related("patient", "responsible_clinician")
         .annotate(next_due=next_due)
     )
-    return with_minimum_dataset(candidates, as_of=completeness_day(meeting, today=today)).order_by(
-        "next_due", "id"
-    )
+    as_of = completeness_day(meeting, today=today)
+    return with_minimum_dataset(candidates, as_of=as_of).order_by("next_due", "id")
 
 
 def meeting_ready(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
-    return meeting_candidates(meeting, today=today).filter(is_complete=True)
+    return meeting_candidates(meeting, today=today).filter(missing_mask=0)
 
 
 def meeting_incomplete(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
-    return meeting_candidates(meeting, today=today).filter(is_complete=False)
+    return meeting_candidates(meeting, today=today).filter(missing_mask__gt=0)
 
 
 # --- The registry the dashboard walks --------------------------------------------------------

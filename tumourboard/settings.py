@@ -292,3 +292,15 @@ LOGGING = {
 PATHWAY_FLR_MIN_PERCENT_SLV = env_int("PATHWAY_FLR_MIN_PERCENT_SLV", 30)
 PATHWAY_BEV_MIN_DAYS = env_int("PATHWAY_BEV_MIN_DAYS", 42)
 PATHWAY_REASSESS_MONTHS = env_int("PATHWAY_REASSESS_MONTHS", 2)
+
+# --- Benchmarks (bench/harness.py) -----------------------------------------------------------
+
+# Serves /bench/ok/, a trivial page the harness times as its baseline. Never in production.
+BENCHMARK_VIEWS = env_bool("BENCHMARK_VIEWS", default=False) and not PRODUCTION
+
+# PostgreSQL's JIT compiler spends seconds compiling the worklist queries that then run in
+# milliseconds (measured with bench/dashboard_bench.py): an interactive app is better off
+# without it. DATABASE_JIT=true turns it back on.
+if not env_bool("DATABASE_JIT", default=False):
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = f"{_db_options.get('options', '')} -c jit=off".strip()
