@@ -99,6 +99,8 @@ def time_page(client: Any, page: Page, *, runs: int, warmup: int = 2) -> PageRes
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(page.path, headers=page.headers)
+    # Read the count now: the next request resets the connection's query log.
+    query_count = len(queries)
     for _ in range(max(warmup - 1, 0)):
         client.get(page.path, headers=page.headers)
     samples = []
@@ -110,7 +112,7 @@ def time_page(client: Any, page: Page, *, runs: int, warmup: int = 2) -> PageRes
         label=page.label,
         path=page.path,
         status=response.status_code,
-        queries=len(queries),
+        queries=query_count,
         runs=runs,
         median_ms=statistics.median(samples),
         p95_ms=_percentile(samples, 0.95),

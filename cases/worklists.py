@@ -54,7 +54,8 @@ DUE_WINDOW_DAYS = 14
 # so the minimum-dataset subqueries run for the candidates only; far above any real agenda.
 CANDIDATE_FENCE = 100_000
 PENDING_DAYS = 14
-ACTIVE = ~Q(stage=m.Stage.LEFT_PATHWAY)
+# Rows of cases still on the pathway (a plain join on the case, no subquery over all cases).
+ON_PATHWAY = ~Q(case__stage=m.Stage.LEFT_PATHWAY)
 
 
 def _days_after(expression: Any, days: int) -> ExpressionWrapper:
@@ -78,9 +79,9 @@ class AddMonths(Func):
 
 
 def _open_reassessments() -> QuerySet[m.Reassessment]:
-    return m.Reassessment.objects.filter(
-        reassessed_on__isnull=True, case__in=m.Case.objects.filter(ACTIVE)
-    ).select_related("case__patient")
+    return m.Reassessment.objects.filter(ON_PATHWAY, reassessed_on__isnull=True).select_related(
+        "case__patient"
+    )
 
 
 def reassessments_due(*, today: dt.date) -> QuerySet[m.Reassessment]:
@@ -110,9 +111,7 @@ def results_pending(*, today: dt.date) -> QuerySet[m.MolecularResult]:
     cutoff = today - dt.timedelta(days=PENDING_DAYS)
     return (
         m.MolecularResult.objects.filter(
-            status=m.MarkerStatus.PENDING,
-            requested_on__lt=cutoff,
-            case__in=m.Case.objects.filter(ACTIVE),
+            ON_PATHWAY, status=m.MarkerStatus.PENDING, requested_on__lt=cutoff
         )
         .select_related("case__patient")
         .order_by("requested_on", "id")
@@ -124,10 +123,10 @@ def results_pending(*, today: dt.date) -> QuerySet[m.MolecularResult]:
 
 def _planned_surgery() -> QuerySet[m.Surgery]:
     return m.Surgery.objects.filter(
+        ON_PATHWAY,
         performed_on__isnull=True,
         cancelled_on__isnull=True,
         planned_on__isnull=False,
-        case__in=m.Case.objects.filter(ACTIVE),
     ).select_related("case__patient")
 
 
@@ -150,7 +149,8 @@ def bevacizumab_interval(*, today: dt.date) -> QuerySet[m.Surgery]:
         .filter(urgency=m.Urgency.ELECTIVE)
         .annotate(last_bev=last_bevacizumab_dose())
         .annotate(earliest_safe=_days_after(F("last_bev"), days))
-        .filter(last_bev__isnull=False, planned_on__lt=F("earliest_safe"))
+        # No bevacizumab: earliest_safe is NULL and the comparison excludes the row.
+        .filter(planned_on__lt=F("earliest_safe"))
         .order_by("planned_on", "id")
     )
 
@@ -190,7 +190,7 @@ def actions_attention(*, today: dt.date) -> QuerySet[m.Action]:
         meeting__scheduled_for__gt=OuterRef("completed_at"),
     )
     return (
-        m.Action.objects.filter(case__in=m.Case.objects.filter(ACTIVE))
+        m.Action.objects.filter(ON_PATHWAY)
         .filter(
             Q(status=m.ActionStatus.OPEN, due_on__lt=today)
             | Q(Q(status=m.ActionStatus.NOT_DONE) & ~Exists(discussed_since))
@@ -447,10 +447,7 @@ def reassessments_due_by_week(*, today: dt.date, weeks: int = 8) -> list[tuple[d
     end = today + dt.timedelta(days=7 * weeks - 1)
     due_days = (
         m.Reassessment.objects.filter(
-            reassessed_on__isnull=True,
-            due_on__gte=today,
-            due_on__lte=end,
-            case__in=m.Case.objects.filter(ACTIVE),
+            ON_PATHWAY, reassessed_on__isnull=True, due_on__gte=today, due_on__lte=end
         )
         .order_by()
         .values_list("due_on")

@@ -196,3 +196,12 @@ def test_every_dashboard_page_and_partial_runs_a_fixed_number_of_queries(client,
     large = dashboard_queries(client, urls)
     assert small == large
     assert small["/", False] < 30
+
+
+def test_the_benchmark_baseline_page_exists_only_when_switched_on(settings):
+    from cases.views.bench import benchmark_urlpatterns
+
+    settings.DEBUG, settings.BENCHMARK_VIEWS = False, False
+    assert benchmark_urlpatterns(settings) == []
+    settings.BENCHMARK_VIEWS = True
+    assert [p.name for p in benchmark_urlpatterns(settings)] == ["bench-ok"]
