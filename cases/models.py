@@ -482,8 +482,12 @@ BIOLOGIC_AGENTS = (
 )
 
 
-class AgentAdministration(models.Model):
-    """One dose of one agent: the last bevacizumab dose is a query, never a typed field."""
+class AgentAdministration(Versioned):
+    """One dose of one agent: the last bevacizumab dose is a query, never a typed field.
+
+    Versioned so that a correction of a dose date is protected against lost updates like every
+    other clinical record.
+    """
 
     course = models.ForeignKey(
         TreatmentCourse, on_delete=models.CASCADE, related_name="administrations"
@@ -491,7 +495,9 @@ class AgentAdministration(models.Model):
     agent = models.CharField(max_length=15, choices=Agent.choices)
     given_on = models.DateField()
     cycle_number = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Why a dose was given when the rules would not expect it (e.g. bevacizumab after an
+    # operation): the form asks for it, so an unusual entry is never a silent typo.
+    note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["course", "given_on", "agent"]

@@ -361,7 +361,7 @@ def test_an_impossible_result_date_is_refused(chair, item):
             expected_version=kras.version,
         )
     assert "future" in error.value.message_dict["reported_on"][0]
-    with pytest.raises(ValidationError, match="not possible for this marker"):
+    with pytest.raises(ValidationError, match="HER2 can be"):
         svc.meeting_fact_correct(user=chair, agenda_item_id=item.pk, marker="her2", status="mutant")
 
 

@@ -345,3 +345,15 @@ CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
 MDT_CORE_DISCIPLINES = env_list(
     "MDT_CORE_DISCIPLINES", "hpb_surgeon,medical_oncologist,radiologist,clinical_oncologist"
 )
+
+# --- Benchmarks (bench/harness.py) -----------------------------------------------------------
+
+# Serves /bench/ok/, a trivial page the harness times as its baseline. Never in production.
+BENCHMARK_VIEWS = env_bool("BENCHMARK_VIEWS", default=False) and not PRODUCTION
+
+# PostgreSQL's JIT compiler spends seconds compiling the worklist queries that then run in
+# milliseconds (measured with bench/dashboard_bench.py): an interactive app is better off
+# without it. DATABASE_JIT=true turns it back on.
+if not env_bool("DATABASE_JIT", default=False):
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = f"{_db_options.get('options', '')} -c jit=off".strip()

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from cases.views.bench import benchmark_urlpatterns
 from cases.views.health import healthz
 
 urlpatterns = [
@@ -11,3 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cases.urls")),
 ]
+
+# Baseline page for bench/harness.py: only with DEBUG or BENCHMARK_VIEWS (never in production).
+urlpatterns += benchmark_urlpatterns(settings)

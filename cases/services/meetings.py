@@ -29,8 +29,6 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from cases.models import (
-    MARKER_STATUSES,
-    UNREPORTED_STATUSES,
     Action,
     AgendaItem,
     AgendaStatus,
@@ -45,6 +43,7 @@ from cases.models import (
 )
 from cases.permissions import Capability, has_capability, require
 from cases.selectors import case_clinical_record
+from cases.services import records
 from cases.services.common import ConflictError, update_versioned
 from cases.services.reminders import reminders_sync_for_case
 from cases.walk import (
@@ -476,7 +475,12 @@ def meeting_fact_correct(
     """
     require(user, C.EDIT_CASES)
     item = _lock_open_item(agenda_item_id)
-    return molecular_result_record(
+    existing = MolecularResult.objects.filter(case_id=item.case_id, marker=marker).first()
+    # The card asks only for the new result: keep what the record already says about the request.
+    if existing is not None:
+        requested_on = requested_on or existing.requested_on
+        method = method or existing.method
+    return records.molecular_result_record(
         user=user,
         case_id=item.case_id,
         marker=marker,
@@ -486,74 +490,6 @@ def meeting_fact_correct(
         method=method,
         expected_version=expected_version,
     )
-
-
-@transaction.atomic
-def molecular_result_record(
-    *,
-    user: User,
-    case_id: int,
-    marker: str,
-    status: str,
-    reported_on: dt.date | None = None,
-    requested_on: dt.date | None = None,
-    method: str = "",
-    expected_version: int | None = None,
-) -> MolecularResult:
-    """Create or update one marker's result with a compare-and-set on its version.
-
-    A minimal version for the meeting screen; the case-entry work owns the full one, and
-    ``meeting_fact_correct`` should delegate to it once both exist.
-    """
-    require(user, C.EDIT_CASES)
-    errors: dict[str, str] = {}
-    if marker not in MARKER_STATUSES:
-        raise ValidationError({"marker": "Choose a marker."})
-    if status not in MARKER_STATUSES[marker]:
-        allowed = ", ".join(MARKER_STATUSES[marker])
-        raise ValidationError(
-            {"status": f"That result is not possible for this marker ({allowed})."}
-        )
-    existing = MolecularResult.objects.filter(case_id=case_id, marker=marker).first()
-    requested_on = requested_on or (existing.requested_on if existing else None)
-    today = timezone.localdate()
-    if status in UNREPORTED_STATUSES:
-        reported_on = None
-    elif reported_on is None:
-        errors["reported_on"] = "Enter the date the result was reported."
-    elif reported_on > today:
-        errors["reported_on"] = "A result cannot be reported in the future."
-    elif requested_on and reported_on < requested_on:
-        errors["reported_on"] = "The report date cannot be before the test was requested."
-    if status == "pending" and requested_on is None:
-        errors["requested_on"] = "Enter the date the test was requested."
-    if requested_on and requested_on > today:
-        errors["requested_on"] = "A test cannot be requested in the future."
-    if errors:
-        raise ValidationError(errors)
-    fields = {
-        "status": status,
-        "reported_on": reported_on,
-        "requested_on": requested_on,
-        "method": (method or "").strip()[:120],
-    }
-    if existing is None:
-        if expected_version is not None:
-            raise ConflictError()
-        try:
-            with transaction.atomic():
-                result = MolecularResult.objects.create(case_id=case_id, marker=marker, **fields)
-        except IntegrityError:
-            raise ConflictError() from None
-    else:
-        if expected_version is None:
-            raise ConflictError()
-        update_versioned(
-            MolecularResult, pk=existing.pk, expected_version=expected_version, changes=fields
-        )
-        result = MolecularResult.objects.get(pk=existing.pk)
-    reminders_sync_for_case(case_id=case_id)
-    return result
 
 
 # --- Sign-off ------------------------------------------------------------------------------------

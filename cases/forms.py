@@ -1,0 +1,416 @@
+"""Forms for the coordinator's screens: they turn posted text into typed values.
+
+The clinical rules live in the services (``cases/services/records.py``), which raise
+``ValidationError`` keyed by field; ``add_service_errors`` puts those messages next to the fields
+of the form the user filled in, so the form shows every message in one place. Edit forms carry
+the ``version`` of the record the editor loaded: the service refuses to save over a newer one.
+
+ModelForms are used for their fields and widgets only. Record-level checks (uniqueness, check
+constraints) are the service's job, with clinical wording, so the forms skip Django's generic
+model-constraint validation (``validate_unique`` below).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from cases import models as m
+
+MAX_VERSION = 2**31 - 1
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def date_field(label: str, *, required: bool = False, help_text: str = "") -> forms.DateField:
+    return forms.DateField(label=label, required=required, widget=DateInput(), help_text=help_text)
+
+
+class VersionedForm(forms.Form):
+    """Carries the version the editor saw; posted back so a stale save is refused."""
+
+    version = forms.IntegerField(
+        widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION, required=True
+    )
+
+
+def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's field-keyed messages on the form; unknown keys become form-wide."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        target = field if field in form.fields or field == NON_FIELD_ERRORS else None
+        if target == NON_FIELD_ERRORS:
+            target = None
+        for item in errors:
+            form.add_error(target, item)
+
+
+class ServiceModelForm(forms.ModelForm):
+    def validate_unique(self) -> None:
+        """The service checks uniqueness and constraints, with clinical wording."""
+
+
+def _blank_choice(choices: list[tuple[str, str]], label: str = "—") -> list[tuple[str, str]]:
+    return [("", label), *choices]
+
+
+# --- Patient and case ------------------------------------------------------------------------
+
+
+class PatientForm(ServiceModelForm):
+    class Meta:
+        model = m.Patient
+        fields = ["hospital_number", "nhs_number", "family_name", "given_name", "date_of_birth"]
+        widgets = {"date_of_birth": DateInput()}
+        labels = {"nhs_number": "NHS number"}
+        help_texts = {"nhs_number": "Ten digits; leave empty if not known."}
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class PatientEditForm(PatientForm, VersionedForm):
+    class Meta(PatientForm.Meta):
+        pass
+
+
+ECOG_CHOICES = [("", "Not assessed"), *[(str(n), str(n)) for n in range(5)]]
+
+
+class CaseForm(ServiceModelForm):
+    ecog = forms.TypedChoiceField(
+        label="ECOG performance status",
+        choices=ECOG_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    responsible_clinician = forms.ModelChoiceField(
+        queryset=m.User.objects.none(), required=False, label="Responsible clinician"
+    )
+    coordinator = forms.ModelChoiceField(
+        queryset=m.User.objects.none(), required=False, label="Coordinator"
+    )
+
+    class Meta:
+        model = m.Case
+        fields = [
+            "primary_site",
+            "sidedness_reported",
+            "primary_symptom",
+            "diagnosed_on",
+            "ecog",
+            "ecog_assessed_on",
+            "stage",
+            "exit_reason",
+            "responsible_clinician",
+            "coordinator",
+        ]
+        widgets = {"diagnosed_on": DateInput(), "ecog_assessed_on": DateInput()}
+        labels = {
+            "sidedness_reported": "Side as written on the referral",
+            "diagnosed_on": "Date of diagnosis",
+            "ecog_assessed_on": "ECOG assessed on",
+        }
+        help_texts = {
+            "sidedness_reported": "For information only: the app derives the side from the site.",
+            "exit_reason": "Only when the case has left the pathway.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        active = m.User.objects.filter(is_active=True).order_by("last_name", "first_name")
+        self.fields["responsible_clinician"].queryset = active.filter(
+            role__in=[m.Role.CLINICIAN, m.Role.CHAIR]
+        )
+        self.fields["coordinator"].queryset = active.filter(role=m.Role.COORDINATOR)
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        kwargs = {
+            name: data[name]
+            for name in self.Meta.fields
+            if name not in ("responsible_clinician", "coordinator")
+        }
+        kwargs["responsible_clinician_id"] = getattr(data["responsible_clinician"], "pk", None)
+        kwargs["coordinator_id"] = getattr(data["coordinator"], "pk", None)
+        return kwargs
+
+
+class CaseEditForm(CaseForm, VersionedForm):
+    class Meta(CaseForm.Meta):
+        pass
+
+
+# --- Molecular results -----------------------------------------------------------------------
+
+
+class MolecularResultForm(forms.Form):
+    """One marker's result. ``version`` is empty for a marker not yet recorded."""
+
+    status = forms.ChoiceField(label="Result")
+    method = forms.CharField(
+        label="Method", max_length=120, required=False, help_text="Assay and extent tested."
+    )
+    requested_on = date_field("Requested on", help_text="Needed while the result is pending.")
+    reported_on = date_field("Reported on")
+    version = forms.IntegerField(
+        widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION, required=False
+    )
+
+    def __init__(self, *args: Any, marker: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.marker = marker
+        self.fields["status"].choices = [
+            (value, m.MarkerStatus(value).label) for value in m.MARKER_STATUSES[marker]
+        ]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "marker": self.marker,
+            "status": data["status"],
+            "method": data["method"],
+            "requested_on": data["requested_on"],
+            "reported_on": data["reported_on"],
+            "expected_version": data["version"],
+        }
+
+
+# --- Reassessment ----------------------------------------------------------------------------
+
+
+class ReassessmentForm(ServiceModelForm):
+    r0_achievable = forms.NullBooleanField(
+        label="R0 achievable (HPB MDT)",
+        required=False,
+        widget=forms.Select(
+            choices=[("unknown", "Not assessed"), ("true", "Yes"), ("false", "No")]
+        ),
+    )
+    flr_percent_slv = forms.DecimalField(
+        label="FLR (% of standard liver volume)",
+        required=False,
+        min_value=0,
+        max_value=100,
+        max_digits=4,
+        decimal_places=1,
+        error_messages={
+            "min_value": "The future liver remnant is a percentage from 0 to 100.",
+            "max_value": "The future liver remnant is a percentage from 0 to 100.",
+            "max_digits": "The future liver remnant is a percentage from 0 to 100.",
+        },
+    )
+    flr_segments_remaining = forms.IntegerField(
+        label="Segments remaining",
+        required=False,
+        min_value=0,
+        max_value=8,
+        error_messages={
+            "min_value": "The liver has 8 segments: enter 0 to 8.",
+            "max_value": "The liver has 8 segments: enter 0 to 8.",
+        },
+    )
+
+    class Meta:
+        model = m.Reassessment
+        fields = [
+            "due_on",
+            "imaging_booked_for",
+            "imaging_performed_on",
+            "modality",
+            "response",
+            "reassessed_on",
+            "hpb_mdt_reviewed",
+            "r0_achievable",
+            "flr_percent_slv",
+            "flr_segments_remaining",
+            "extrahepatic_disease",
+            "pet_complete_metabolic_response",
+            "combined_resection_technically_feasible",
+            "planned_hepatectomy_extent",
+        ]
+        widgets = {
+            "due_on": DateInput(),
+            "imaging_booked_for": DateInput(),
+            "imaging_performed_on": DateInput(),
+            "reassessed_on": DateInput(),
+        }
+        labels = {
+            "due_on": "Due on",
+            "imaging_booked_for": "Scan booked for",
+            "imaging_performed_on": "Scan performed on",
+            "reassessed_on": "Formal reassessment on",
+            "pet_complete_metabolic_response": "PET complete metabolic response",
+            "combined_resection_technically_feasible": "Synchronous resection feasible",
+        }
+        help_texts = {
+            "due_on": "Leave empty on a new cycle to use the engine's date (2 months after the "
+            "last reassessment).",
+            "reassessed_on": "Recording it opens the next cycle.",
+        }
+
+    def __init__(self, *args: Any, due_required: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["due_on"].required = due_required
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class ReassessmentEditForm(ReassessmentForm, VersionedForm):
+    class Meta(ReassessmentForm.Meta):
+        pass
+
+
+# --- Treatment -------------------------------------------------------------------------------
+
+
+class TreatmentCourseForm(ServiceModelForm):
+    agents = forms.MultipleChoiceField(
+        choices=m.Agent.choices, widget=forms.CheckboxSelectMultiple, label="Agents"
+    )
+
+    class Meta:
+        model = m.TreatmentCourse
+        fields = ["intent", "backbone", "agents", "started_on", "stopped_on", "stop_reason"]
+        widgets = {"started_on": DateInput(), "stopped_on": DateInput()}
+        labels = {"started_on": "Cycle 1 day 1", "stopped_on": "Stopped on"}
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class TreatmentCourseEditForm(TreatmentCourseForm, VersionedForm):
+    class Meta(TreatmentCourseForm.Meta):
+        pass
+
+
+class AdministrationForm(ServiceModelForm):
+    agent = forms.ChoiceField(label="Agent")
+    cycle_number = forms.IntegerField(label="Cycle", required=False, min_value=1, max_value=200)
+
+    class Meta:
+        model = m.AgentAdministration
+        fields = ["agent", "given_on", "cycle_number", "note"]
+        widgets = {"given_on": DateInput()}
+        labels = {"given_on": "Given on"}
+        help_texts = {
+            "note": "Needed for bevacizumab given after an operation: say why (wound healing)."
+        }
+
+    def __init__(self, *args: Any, course: m.TreatmentCourse, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].choices = [(a, m.Agent(a).label) for a in course.agents]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class AdministrationEditForm(AdministrationForm, VersionedForm):
+    class Meta(AdministrationForm.Meta):
+        pass
+
+
+class RadiotherapyForm(ServiceModelForm):
+    class Meta:
+        model = m.Radiotherapy
+        fields = ["kind", "started_on", "completed_on"]
+        widgets = {"started_on": DateInput(), "completed_on": DateInput()}
+        labels = {"completed_on": "Last fraction on"}
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class RadiotherapyEditForm(RadiotherapyForm, VersionedForm):
+    class Meta(RadiotherapyForm.Meta):
+        pass
+
+
+class SurgeryForm(ServiceModelForm):
+    class Meta:
+        model = m.Surgery
+        fields = [
+            "kind",
+            "urgency",
+            "hepatectomy_extent",
+            "planned_on",
+            "performed_on",
+            "margin",
+            "cancelled_on",
+            "cancel_reason",
+        ]
+        widgets = {
+            "planned_on": DateInput(),
+            "performed_on": DateInput(),
+            "cancelled_on": DateInput(),
+        }
+        labels = {"planned_on": "Planned for", "performed_on": "Performed on"}
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class SurgeryEditForm(SurgeryForm, VersionedForm):
+    class Meta(SurgeryForm.Meta):
+        pass
+
+
+# --- Actions and agenda ----------------------------------------------------------------------
+
+
+class ActionStatusForm(VersionedForm):
+    status = forms.ChoiceField(choices=m.ActionStatus.choices, label="Status")
+    not_done_reason = forms.CharField(label="Reason (if not done)", max_length=300, required=False)
+
+
+class AgendaListingForm(forms.Form):
+    meeting = forms.ModelChoiceField(queryset=m.Meeting.objects.none(), label="Meeting")
+    late_reason = forms.CharField(
+        label="Reason for listing after the agenda froze",
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    incomplete_reason = forms.CharField(
+        label="Reason for listing without the minimum dataset",
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, meetings: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["meeting"].queryset = meetings
+
+
+# --- Search ----------------------------------------------------------------------------------
+
+
+class CaseSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Name, hospital or NHS number",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    stage = forms.ChoiceField(
+        label="Stage", required=False, choices=_blank_choice(m.Stage.choices, "Any stage")
+    )
+    clinician = forms.ModelChoiceField(
+        queryset=m.User.objects.none(), required=False, label="Clinician", empty_label="Anyone"
+    )
+
+    def __init__(self, *args: Any, clinicians: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["clinician"].queryset = clinicians

@@ -1,0 +1,217 @@
+"""The coordinator dashboard: worklists with counts, two charts, and listing a case on a meeting.
+
+Every worklist renders on the page itself (it works without JavaScript); with htmx its
+"show all" and page links swap the worklist in place, and its refresh button reloads just it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+
+from cases import models as m
+from cases import worklists as w
+from cases.completeness import missing_minimum_dataset
+from cases.forms import AgendaListingForm, add_service_errors
+from cases.permissions import Capability, capability_required, has_capability
+from cases.plots import cohort_chart, due_per_week_chart
+from cases.selectors import case_clinical_record
+from cases.services.agenda import agenda_frozen_at, agenda_item_add, completeness_day
+from cases.services.audit import access_log_record
+
+DASHBOARD_ROWS = 8
+PAGE_ROWS = 50
+
+
+@dataclass
+class Panel:
+    """One worklist as shown: its count, the rows on show, and where "show all" goes."""
+
+    spec: w.WorklistSpec
+    count: int
+    rows: list[Any]
+    meeting: m.Meeting | None
+    page: Any = None  # a Paginator page on the full worklist
+    capped: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def template(self) -> str:
+        return f"cases/dashboard.html#{self.spec.partial}"
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.rows)
+
+
+def _decorate(spec: w.WorklistSpec, rows: list[Any], today: dt.date) -> list[Any]:
+    """Day counts the tables show; computed on the rows on screen, so no queries."""
+    for row in rows:
+        if spec.slug == "results-pending":
+            row.days_pending = (today - row.requested_on).days
+        elif spec.slug in ("reassessments-overdue", "reimaging-unbooked"):
+            row.days_overdue = (today - row.due_on).days
+        elif spec.slug == "meeting-incomplete":
+            row.missing = w.missing_from_flags(row)
+        elif spec.slug == "actions":
+            row.days_overdue = (today - row.due_on).days
+    return rows
+
+
+def _panel(spec: w.WorklistSpec, *, today: dt.date, meeting: m.Meeting | None) -> Panel:
+    rows = w.worklist_queryset(spec, today=today, meeting=meeting)
+    if rows is None:
+        return Panel(spec, 0, [], meeting)
+    count = rows.count()
+    shown = list(rows[:DASHBOARD_ROWS]) if count else []
+    return Panel(spec, count, _decorate(spec, shown, today), meeting)
+
+
+def _context() -> dict[str, Any]:
+    return {"today": timezone.localdate(), "meeting": w.next_meeting()}
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if not _can(request, Capability.VIEW_CLINICAL):
+        # Roles that manage the system but see no patients (administrator) land here.
+        return render(request, "cases/dashboard_no_access.html")
+    base = _context()
+    today, meeting = base["today"], base["meeting"]
+    panels = [_panel(spec, today=today, meeting=meeting) for spec in w.WORKLISTS]
+    context = base | {
+        "panels": panels,
+        "cohort": cohort_chart(w.cohort_by_stage()),
+        "due_weeks": due_per_week_chart(w.reassessments_due_by_week(today=today)),
+        "frozen_at": agenda_frozen_at(meeting) if meeting else None,
+        "frozen": meeting is not None and timezone.now() >= agenda_frozen_at(meeting),
+        "can_list": _can(request, Capability.LIST_CASES),
+    }
+    return render(request, "cases/dashboard.html", context)
+
+
+def _can(request: HttpRequest, capability: Capability) -> bool:
+    return has_capability(request.user, capability)
+
+
+@capability_required(Capability.VIEW_CLINICAL)
+@require_GET
+def worklist_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """One worklist in full, paginated; its panel alone for htmx (swapped in place)."""
+    spec = w.WORKLISTS_BY_SLUG.get(slug)
+    if spec is None:
+        raise Http404("No such worklist.")
+    base = _context()
+    today, meeting = base["today"], base["meeting"]
+    rows = w.worklist_queryset(spec, today=today, meeting=meeting)
+    if rows is None:
+        panel = Panel(spec, 0, [], meeting, capped=False)
+    else:
+        page = Paginator(rows, PAGE_ROWS).get_page(request.GET.get("page"))
+        rows_on_page = _decorate(spec, list(page.object_list), today)
+        panel = Panel(spec, page.paginator.count, rows_on_page, meeting, page=page, capped=False)
+    context = base | {"panel": panel, "can_list": _can(request, Capability.LIST_CASES)}
+    if request.htmx:
+        return render(request, panel.template, context)
+    return render(request, "cases/worklist_detail.html", context)
+
+
+@capability_required(Capability.VIEW_CLINICAL)
+@require_GET
+def worklist_refresh(request: HttpRequest, slug: str) -> HttpResponse:
+    """The dashboard panel of one worklist (capped), for htmx refresh."""
+    spec = w.WORKLISTS_BY_SLUG.get(slug)
+    if spec is None:
+        raise Http404("No such worklist.")
+    base = _context()
+    panel = _panel(spec, today=base["today"], meeting=base["meeting"])
+    context = base | {"panel": panel, "can_list": _can(request, Capability.LIST_CASES)}
+    if request.htmx:
+        return render(request, panel.template, context)
+    return redirect(reverse("cases:home") + f"#{spec.partial}")
+
+
+# --- Listing a case on a meeting -------------------------------------------------------------
+
+
+def _listable_meetings() -> Any:
+    start_of_today = timezone.make_aware(
+        dt.datetime.combine(timezone.localdate(), dt.time.min), timezone.get_current_timezone()
+    )
+    return m.Meeting.objects.filter(
+        ~Q(status=m.MeetingStatus.CLOSED), scheduled_for__gte=start_of_today
+    ).order_by("scheduled_for", "id")
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@capability_required(Capability.LIST_CASES)
+@require_http_methods(["GET", "POST"])
+def agenda_add(request: HttpRequest, case_id: int) -> HttpResponse:
+    """List a case on a meeting, after the completeness check (and the freeze check)."""
+    case = get_object_or_404(m.Case.objects.select_related("patient"), pk=case_id)
+    access_log_record(user=request.user, case_id=case.pk, context="agenda-listing")
+    meetings = _listable_meetings()
+    form = AgendaListingForm(
+        request.POST if request.method == "POST" else None,
+        meetings=meetings,
+        initial={"meeting": meetings.first()},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            meeting = form.cleaned_data["meeting"]
+            try:
+                item = agenda_item_add(
+                    user=request.user,
+                    meeting_id=meeting.pk,
+                    case_id=case.pk,
+                    late_reason=form.cleaned_data["late_reason"],
+                    incomplete_reason=form.cleaned_data["incomplete_reason"],
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    f"{case.reference} listed as item {item.position} on {meeting}.",
+                )
+                return redirect(_safe_next(request, reverse("cases:case-detail", args=[case.pk])))
+        status = 422
+    chosen = form.cleaned_data.get("meeting") if form.is_bound and form.is_valid() else None
+    meeting = chosen or meetings.first()
+    missing: list[str] = []
+    if meeting is not None:
+        today = timezone.localdate()
+        missing = missing_minimum_dataset(
+            case_clinical_record(case_id=case.pk), today=completeness_day(meeting, today=today)
+        )
+    context = {
+        "case": case,
+        "form": form,
+        "meeting": meeting,
+        "missing": missing,
+        "frozen": meeting is not None and timezone.now() >= agenda_frozen_at(meeting),
+        "frozen_at": agenda_frozen_at(meeting) if meeting else None,
+        "next": _safe_next(request, ""),
+    }
+    return render(request, "cases/agenda_add.html", context, status=status)
