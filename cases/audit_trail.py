@@ -150,7 +150,7 @@ def _diff(
 
 
 def _label(f: models.Field[Any, Any]) -> str:
-    return capfirst(str(f.verbose_name))
+    return capfirst(str(f.verbose_name).replace("nhs ", "NHS "))
 
 
 def _value(event: Any, f: models.Field[Any, Any]) -> Any:

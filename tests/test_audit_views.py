@@ -169,3 +169,15 @@ def test_bad_query_parameters_do_not_break_the_pages(auditor_client):
     for params in ({"page": "x"}, {"page": "-3"}, {"q": "TB" + "9" * 40}, {"q": "\x00"}):
         assert auditor_client.get("/audit/", params).status_code == 200, params
         assert auditor_client.get("/audit/access/", {**params, "user": "\x00"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("role", "audit", "administration"),
+    [("auditor", True, False), ("admin", False, True), ("clinician", False, False)],
+)
+def test_the_navigation_offers_only_the_screens_the_role_may_use(role, audit, administration):
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(make_user(role))
+    html = client.get("/").content.decode()
+    assert ('href="/audit/"' in html) == audit
+    assert ('href="/admin/"' in html) == administration

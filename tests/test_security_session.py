@@ -122,7 +122,8 @@ def production(code: str) -> subprocess.CompletedProcess[str]:
         ALLOWED_HOSTS="mdt.example.org",
         DJANGO_SETTINGS_MODULE="tumourboard.settings",
     )
-    env.pop("OTP_REQUIRED", None)
+    for name in ("OTP_REQUIRED", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):  # as a server would run
+        env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=BASE_DIR,
