@@ -16,7 +16,7 @@ FIND_PYTHON = for candidate in "$$PYTHON" python3.12 python3.13 python3.14 \
 	    command -v "$$candidate"; exit 0; fi; \
 	done; echo "No Python 3.12 or newer found: install one, or set PYTHON=/path/to/python3.12" >&2; exit 1
 
-.PHONY: run test venv check bench clean-var
+.PHONY: run test venv check audit bench clean-var
 
 run: venv ## Run the app with demo data on embedded services
 	$(PY) -m tumourboard.embedded run
@@ -31,6 +31,10 @@ check: venv ## Static checks (what CI runs besides the tests)
 	$(PY) -m tumourboard.embedded manage makemigrations --check --dry-run
 	TUMOURBOARD_PROFILE=production SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  ALLOWED_HOSTS=tumourboard.example.org $(PY) manage.py check --deploy --fail-level WARNING
+	$(VENV)/bin/bandit -q -r cases tumourboard -ll
+
+audit: venv ## Known vulnerabilities in the pinned packages (needs PyPI's JSON API; README, "Security")
+	$(VENV)/bin/pip-audit --strict -r requirements.txt -r requirements-dev.txt
 
 venv: $(VENV)/.installed
 

@@ -1,4 +1,9 @@
-"""Django admin for every model: for administrators and data fixes, audited like any other write.
+"""Django admin for every model, gated by the role matrix like every other screen.
+
+Only roles that may manage users reach the admin site (``cases/admin_site.py``), and each model
+admin below asks for the capability the matrix gives for reading or changing that kind of data,
+so administrators manage accounts here but neither see nor change patient data. Any change made
+here is audited by the database triggers like every other write.
 
 Decisions and reminders are read-only here: decisions are append-only by design (a database
 trigger refuses edits anyway) and reminders belong to the dispatcher.
@@ -8,10 +13,53 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from cases import models
+from cases.permissions import Capability, has_capability
+
+
+class CapabilityAdmin(admin.ModelAdmin):
+    """Model admin permissions from the role matrix; ``is_superuser`` grants nothing extra."""
+
+    view_capability = Capability.VIEW_CLINICAL
+    edit_capability: Capability | None = Capability.EDIT_CASES
+
+    def has_view_permission(self, request, obj=None):
+        return has_capability(request.user, self.view_capability) or self.has_change_permission(
+            request, obj
+        )
+
+    def has_change_permission(self, request, obj=None):
+        cap = self.edit_capability
+        return cap is not None and has_capability(request.user, cap)
+
+    def has_add_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+
+class CapabilityInline(admin.TabularInline):
+    def has_view_permission(self, request, obj=None):
+        return has_capability(request.user, Capability.VIEW_CLINICAL)
+
+    def has_change_permission(self, request, obj=None):
+        return has_capability(request.user, Capability.EDIT_CASES)
+
+    def has_add_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
 
 
 @admin.register(models.User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(CapabilityAdmin, BaseUserAdmin):
+    view_capability = Capability.MANAGE_USERS
+    edit_capability = Capability.MANAGE_USERS
+
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Tumour board", {"fields": ("role", "discipline")}),
@@ -20,25 +68,25 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("role", "discipline", "is_active")
 
 
-class MolecularResultInline(admin.TabularInline):
+class MolecularResultInline(CapabilityInline):
     model = models.MolecularResult
     extra = 0
 
 
-class ReassessmentInline(admin.TabularInline):
+class ReassessmentInline(CapabilityInline):
     model = models.Reassessment
     extra = 0
     fields = ("cycle", "due_on", "imaging_booked_for", "imaging_performed_on", "reassessed_on")
 
 
 @admin.register(models.Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(CapabilityAdmin):
     list_display = ("hospital_number", "family_name", "given_name", "date_of_birth")
     search_fields = ("hospital_number", "nhs_number", "family_name", "given_name")
 
 
 @admin.register(models.Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(CapabilityAdmin):
     list_display = ("reference", "patient", "primary_site", "stage", "responsible_clinician")
     list_filter = ("stage", "primary_site")
     search_fields = ("patient__hospital_number", "patient__family_name")
@@ -48,75 +96,70 @@ class CaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.MolecularResult)
-class MolecularResultAdmin(admin.ModelAdmin):
+class MolecularResultAdmin(CapabilityAdmin):
     list_display = ("case", "marker", "status", "requested_on", "reported_on")
     list_filter = ("marker", "status")
     raw_id_fields = ("case",)
 
 
 @admin.register(models.Reassessment)
-class ReassessmentAdmin(admin.ModelAdmin):
+class ReassessmentAdmin(CapabilityAdmin):
     list_display = ("case", "cycle", "due_on", "imaging_booked_for", "reassessed_on")
     raw_id_fields = ("case",)
 
 
-class AgentAdministrationInline(admin.TabularInline):
+class AgentAdministrationInline(CapabilityInline):
     model = models.AgentAdministration
     extra = 0
 
 
 @admin.register(models.TreatmentCourse)
-class TreatmentCourseAdmin(admin.ModelAdmin):
+class TreatmentCourseAdmin(CapabilityAdmin):
     list_display = ("case", "intent", "backbone", "agents", "started_on", "stopped_on")
     raw_id_fields = ("case",)
     inlines = [AgentAdministrationInline]
 
 
 @admin.register(models.AgentAdministration)
-class AgentAdministrationAdmin(admin.ModelAdmin):
+class AgentAdministrationAdmin(CapabilityAdmin):
     list_display = ("course", "agent", "given_on")
     list_filter = ("agent",)
     raw_id_fields = ("course",)
 
 
 @admin.register(models.Radiotherapy)
-class RadiotherapyAdmin(admin.ModelAdmin):
+class RadiotherapyAdmin(CapabilityAdmin):
     list_display = ("case", "kind", "started_on", "completed_on")
     raw_id_fields = ("case",)
 
 
 @admin.register(models.Surgery)
-class SurgeryAdmin(admin.ModelAdmin):
+class SurgeryAdmin(CapabilityAdmin):
     list_display = ("case", "kind", "urgency", "planned_on", "performed_on", "margin")
     raw_id_fields = ("case",)
 
 
-class AttendanceInline(admin.TabularInline):
+class AttendanceInline(CapabilityInline):
     model = models.Attendance
     extra = 0
 
 
 @admin.register(models.Meeting)
-class MeetingAdmin(admin.ModelAdmin):
+class MeetingAdmin(CapabilityAdmin):
+    edit_capability = Capability.MANAGE_MEETINGS
     list_display = ("title", "scheduled_for", "chair", "status")
     inlines = [AttendanceInline]
 
 
 @admin.register(models.AgendaItem)
-class AgendaItemAdmin(admin.ModelAdmin):
+class AgendaItemAdmin(CapabilityAdmin):
+    edit_capability = Capability.MANAGE_MEETINGS
     list_display = ("meeting", "position", "case", "status", "signed_off_at")
     raw_id_fields = ("case", "meeting")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(CapabilityAdmin):
+    edit_capability = None
 
 
 @admin.register(models.Decision)
@@ -126,7 +169,7 @@ class DecisionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.Action)
-class ActionAdmin(admin.ModelAdmin):
+class ActionAdmin(CapabilityAdmin):
     list_display = ("description", "case", "owner", "due_on", "status")
     list_filter = ("status",)
     raw_id_fields = ("case", "agenda_item")
@@ -134,5 +177,59 @@ class ActionAdmin(admin.ModelAdmin):
 
 @admin.register(models.Reminder)
 class ReminderAdmin(ReadOnlyAdmin):
+    view_capability = Capability.MANAGE_REMINDERS
     list_display = ("kind", "case", "due_at", "state", "attempts")
     list_filter = ("kind", "state")
+
+
+class AccountSecurityAdmin(CapabilityAdmin):
+    """Models of other apps (groups, 2FA devices, axes lockouts) belong to whoever manages
+    users, not to ``is_superuser``; the app's own limits still apply (axes logs stay read-only).
+    """
+
+    view_capability = Capability.MANAGE_USERS
+    edit_capability = Capability.MANAGE_USERS
+    app_admin: type[admin.ModelAdmin] = admin.ModelAdmin
+
+    def _app_allows(self, name, request, *args):
+        method = getattr(self.app_admin, name)
+        if method is getattr(admin.ModelAdmin, name):
+            return True  # Django's default asks for model permissions: the matrix decides here
+        return method(self, request, *args)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and self._app_allows(
+            "has_view_permission", request, obj
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._app_allows(
+            "has_change_permission", request, obj
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request) and self._app_allows(
+            "has_add_permission", request
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._app_allows(
+            "has_delete_permission", request, obj
+        )
+
+
+def _manage_with_capability(site: admin.AdminSite) -> None:
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, CapabilityAdmin):
+            continue
+        app_admin = type(model_admin)
+        managed = type(
+            f"Managed{app_admin.__name__}",
+            (AccountSecurityAdmin, app_admin),
+            {"__module__": __name__, "app_admin": app_admin},
+        )
+        site.unregister(model)
+        site.register(model, managed)
+
+
+_manage_with_capability(admin.site)

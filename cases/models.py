@@ -10,6 +10,7 @@ that services compare-and-set, so two people editing one record never overwrite 
 
 from __future__ import annotations
 
+import pghistory
 import pgtrigger
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
@@ -18,6 +19,30 @@ from django.db import models
 from django.db.models import F, Q
 
 from cases.mapping import sidedness_of
+
+# --- Audit trail ------------------------------------------------------------------------------
+
+
+def audited(**options):
+    """Record every insert, update and delete of the model in an append-only event table.
+
+    Database triggers write the events, so bulk updates, admin edits and raw SQL cannot skip
+    them. Each event row carries a full snapshot (the new row; the old row for a delete) and
+    the context of the change (who, from which URL or command) as JSON in the row itself, and
+    the event tables refuse UPDATE and DELETE. See ``cases/services/audit.py``.
+    """
+    return pghistory.track(
+        pghistory.InsertEvent(),
+        pghistory.UpdateEvent(),
+        pghistory.DeleteEvent(),
+        context_field=pghistory.ContextJSONField(),
+        append_only=True,
+        # One trigger call per statement, reading the transition table: a bulk insert of
+        # 100,000 rows costs one INSERT … SELECT, not 100,000 nested inserts.
+        level=pghistory.Statement,
+        **options,
+    )
+
 
 # --- Vocabulary (values exactly as pathway-spec §A.1) ----------------------------------------
 
@@ -152,6 +177,8 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor (read-only)"
 
 
+# Role and account changes are audited too; the password hash and sign-in times are not copied.
+@audited(exclude=["password", "last_login"])
 class User(AbstractUser):
     """A member of staff. The role decides what they may change (README permission matrix)."""
 
@@ -187,6 +214,7 @@ class Versioned(models.Model):
 # --- Patient and case ------------------------------------------------------------------------
 
 
+@audited()
 class Patient(Versioned):
     hospital_number = models.CharField(max_length=20, unique=True)
     nhs_number = models.CharField(max_length=10, blank=True)
@@ -230,6 +258,7 @@ class ExitReason(models.TextChoices):
     DIED = "died", "Died"
 
 
+@audited()
 class Case(Versioned):
     """One cancer episode followed through the conversion pathway."""
 
@@ -299,6 +328,7 @@ class Case(Versioned):
         return sidedness_of(self.primary_site)
 
 
+@audited()
 class MolecularResult(Versioned):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="molecular_results")
     marker = models.CharField(max_length=12, choices=Marker.choices)
@@ -362,6 +392,7 @@ class Response(models.TextChoices):
     PROGRESSION = "progressive_disease", "Progressive disease"
 
 
+@audited()
 class Reassessment(Versioned):
     """One 2-monthly resectability reassessment: the scan and the HPB verdict on it."""
 
@@ -444,6 +475,7 @@ class Intent(models.TextChoices):
     PALLIATIVE = "palliative", "Palliative"
 
 
+@audited()
 class TreatmentCourse(Versioned):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="treatment_courses")
     intent = models.CharField(max_length=15, choices=Intent.choices, default=Intent.CONVERSION)
@@ -482,6 +514,7 @@ BIOLOGIC_AGENTS = (
 )
 
 
+@audited()
 class AgentAdministration(Versioned):
     """One dose of one agent: the last bevacizumab dose is a query, never a typed field.
 
@@ -515,6 +548,7 @@ class AgentAdministration(Versioned):
         return f"{self.get_agent_display()} on {self.given_on:%d %b %Y}"
 
 
+@audited()
 class Radiotherapy(Versioned):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="radiotherapy")
     kind = models.CharField(max_length=20, choices=PelvicRadiotherapy.choices)
@@ -549,6 +583,7 @@ class SurgeryKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
+@audited()
 class Surgery(Versioned):
     PRIMARY_KINDS = (SurgeryKind.PRIMARY_RESECTION, SurgeryKind.SYNCHRONOUS_RESECTION)
     LIVER_KINDS = (
@@ -626,6 +661,7 @@ class MeetingStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+@audited()
 class Meeting(models.Model):
     title = models.CharField(max_length=100, default="Colorectal MDT")
     scheduled_for = models.DateTimeField()
@@ -643,6 +679,7 @@ class Meeting(models.Model):
         return f"{self.title}, {self.scheduled_for:%d %b %Y %H:%M}"
 
 
+@audited()
 class Attendance(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendances")
     member = models.ForeignKey(User, on_delete=models.PROTECT, related_name="attendances")
@@ -665,6 +702,7 @@ class AgendaStatus(models.TextChoices):
     DEFERRED = "deferred", "Deferred"
 
 
+@audited()
 class AgendaItem(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="agenda_items")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="agenda_items")
@@ -730,6 +768,7 @@ class DecisionPoint(models.TextChoices):
     OUTCOME = "outcome", "Outcome and next reassessment"
 
 
+@audited()
 @pgtrigger.register(
     pgtrigger.Protect(name="decision_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
 )
@@ -785,6 +824,7 @@ class ActionStatus(models.TextChoices):
     NOT_DONE = "not_done", "Not done"
 
 
+@audited()
 class Action(Versioned):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="actions")
     agenda_item = models.ForeignKey(
@@ -843,6 +883,7 @@ class ReminderState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+@audited()
 class Reminder(models.Model):
     """A message due at a time. PostgreSQL is the schedule; Celery only dispatches (DESIGN §5)."""
 
@@ -916,6 +957,7 @@ class AttemptOutcome(models.TextChoices):
     ABANDONED = "abandoned", "Abandoned (worker stopped)"
 
 
+@audited()
 class ReminderAttempt(models.Model):
     """One try at sending a reminder, with its outcome and error: the history behind the log."""
 
@@ -958,3 +1000,35 @@ class DispatchHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"Dispatch last ran at {self.last_run_at:%d %b %Y %H:%M:%S}"
+
+
+# --- Access log ------------------------------------------------------------------------------
+
+
+@pgtrigger.register(
+    pgtrigger.Protect(name="case_access_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+)
+class CaseAccess(models.Model):
+    """Who opened which patient's case, where and when. Append-only (a trigger refuses edits).
+
+    The case is referenced without a database constraint so the log outlives a deleted case.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(
+        Case, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    context = models.CharField(max_length=40, help_text="The screen, e.g. case-page")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "case access"
+        verbose_name_plural = "case access log"
+        indexes = [
+            models.Index(fields=["case", "-at"], name="case_access_case_idx"),
+            models.Index(fields=["user", "-at"], name="case_access_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} opened case {self.case_id} ({self.context})"

@@ -1,7 +1,9 @@
 """Who may do what: one matrix, checked in services (the rule) and in views (a clear 403 early).
 
-The README's permission matrix is generated from ``ROLE_CAPABILITIES`` and a test keeps the two
-in step.
+The README's permission matrix is generated from ``ROLE_CAPABILITIES``
+(``python manage.py permission_matrix``) and a test keeps the two in step. The role-matrix test
+walks every URL pattern and checks each view against ``required_capability``, which
+``capability_required`` records on the view (docs/architecture.md, "Permissions").
 """
 
 from __future__ import annotations
@@ -82,7 +84,13 @@ def require(user: Any, capability: Capability) -> None:
 def capability_required(
     capability: Capability,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """View decorator: 403 for a signed-in user whose role lacks the capability."""
+    """View decorator: 403 for a signed-in user whose role lacks the capability.
+
+    It runs before the view body, so the check comes before any object lookup: a role without
+    the capability gets 403 even for an id that does not exist (no probing for valid ids).
+    ``wrapper.required_capability`` tells the role-matrix test what the view demands; outer
+    decorators built with ``functools.wraps`` (``require_POST`` and the like) carry it along.
+    """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -90,6 +98,20 @@ def capability_required(
             require(request.user, capability)
             return view(request, *args, **kwargs)
 
+        wrapper.required_capability = capability  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
+
+
+def matrix_markdown() -> str:
+    """The README's permission table: one row per capability, one column per role."""
+    roles = list(ROLE_CAPABILITIES)
+    lines = [
+        "| may … | " + " | ".join(roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for capability in Capability:
+        marks = ["yes" if capability in ROLE_CAPABILITIES[role] else "–" for role in roles]
+        lines.append(f"| {LABELS[capability]} (`{capability}`) | " + " | ".join(marks) + " |")
+    return "\n".join(lines) + "\n"

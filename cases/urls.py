@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases.views import api, case, dashboard, meeting, reminders
+from cases.views import api, audit, case, dashboard, meeting, reminders
 
 app_name = "cases"
 
@@ -94,4 +94,11 @@ urlpatterns += [
         case.action_status,
         name="action-status",
     ),
+]
+
+# --- Audit (issue 7) ---------------------------------------------------------------------------
+urlpatterns += [
+    path("audit/", audit.case_list, name="audit-case-list"),
+    path("audit/cases/<int:case_id>/", audit.case_detail, name="audit-case"),
+    path("audit/access/", audit.access_list, name="audit-access-list"),
 ]

@@ -1,4 +1,8 @@
-"""Shared fixtures: one user per role, and a small builder for clinical records."""
+"""Shared fixtures: one user per role, and a small builder for clinical records.
+
+Test patients carry sentinel identities (``tests/phi_guard.py``): the run fails if one of them
+shows up in a log record or an email.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,24 @@ import datetime as dt
 import itertools
 
 import pytest
+from django.test import override_settings
 
 from cases import models as m
+from tests import phi_guard
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(phi_guard, "phi_guard")
+
 
 _numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Tests sign in often; the production hasher is slow on purpose. Not a security test."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 def make_user(role: str, username: str | None = None, discipline: str = "") -> m.User:
@@ -34,9 +52,10 @@ def users(db) -> dict[str, m.User]:
 def make_patient(**overrides) -> m.Patient:
     n = next(_numbers)
     fields = {
-        "hospital_number": f"H{n:07d}",
-        "family_name": "Testpatient",
-        "given_name": "Alex",
+        # Sentinels: the PHI guard fails the run if these reach a log or an email.
+        "hospital_number": f"{phi_guard.HOSPITAL_PREFIX}{n:06d}",
+        "family_name": phi_guard.FAMILY_NAME,
+        "given_name": phi_guard.GIVEN_NAME,
         "date_of_birth": dt.date(1960, 5, 17),
     }
     fields.update(overrides)

@@ -9,6 +9,7 @@ Every variable is listed with its default in the README's configuration table.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -75,7 +76,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with our own site: only roles that may manage users get in (cases/admin_site.py).
+    "cases.apps.TumourBoardAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -84,6 +86,10 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "pgtrigger",
+    "pghistory",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "cases",
 ]
 
@@ -94,12 +100,29 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # --- security (issue 7; docs/architecture.md) ---
+    # An htmx request sent to sign-in gets a full-page redirect, not a login form in a fragment.
+    "cases.middleware.HtmxLoginRedirectMiddleware",
+    # Nothing a signed-in user sees is kept by the browser or a proxy.
+    "cases.middleware.NoStoreMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Idle (30 min) and absolute (12 h) session limits.
+    "cases.middleware.SessionLifetimeMiddleware",
+    # --- end security ---
     # Login is the default: only views marked @login_not_required are public.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # --- security ---
+    # Second factor before anything else when OTP_REQUIRED.
+    "cases.middleware.TwoFactorRequiredMiddleware",
+    # Who made each database change: the audit triggers store it with every event.
+    "cases.middleware.AuditContextMiddleware",
+    # --- end security ---
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns an axes lockout into the "locked for 15 minutes" page; axes wants to be last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tumourboard.urls"
@@ -217,6 +240,35 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 
+# --- Security: sign-in hardening, two factors, session limits (issue 7) -----------------------
+
+# Axes first: it refuses a locked-out username before the password is even checked.
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# Per username, not per address: a hospital puts hundreds of staff behind one NAT address, and a
+# per-address lock would shut them all out after five typos between them. axes.W006 warns about
+# exactly this choice; it is deliberate (README, "Security").
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+# The lock ends 15 minutes after it began, as the page says, however often someone retries.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A page that says what happened and for how long (cases/views/auth.py).
+AXES_LOCKOUT_CALLABLE = "cases.views.auth.locked_out"
+
+# TOTP second factor after the password. Required in production; the local demo may switch it
+# off, and then says so on the sign-in page.
+OTP_REQUIRED = env_bool("OTP_REQUIRED", default=PRODUCTION)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Tumour board")
+
+# Signed-in sessions end 12 hours after sign-in whatever the activity (idle limit above).
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
+
 # --- Internationalisation --------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-gb"
@@ -283,9 +335,24 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Database errors quote row values ("Key (hospital_number)=(...)", "Failing row contains
+    # (...)"): the filter blanks them out before anything is written.
+    "filters": {"redact_phi": {"()": "cases.log_redaction.RedactDatabaseValues"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_phi"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # SQL parameters are patient data: never log queries, at any LOG_LEVEL.
+        "django.db.backends": {"level": "WARNING"},
+        # No error emails (Django's mail_admins handler would send request data): errors go to
+        # the console handler above, through the filter.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # --- Clinical rule constants (pathway-spec section E; the values in force are in every answer) --

@@ -1,15 +1,26 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 
+from cases.middleware import two_factor_exempt
+from cases.views import auth
 from cases.views.bench import benchmark_urlpatterns
 from cases.views.health import healthz
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", auth.SignInView.as_view(), name="login"),
+    path("login/verify/", auth.two_factor_verify, name="two-factor-verify"),
+    path("login/setup/", auth.two_factor_setup, name="two-factor-setup"),
+    path("logout/", two_factor_exempt(auth_views.LogoutView.as_view()), name="logout"),
     path("healthz", healthz, name="healthz"),
+    # One front door: the admin's own login page would skip the second factor's prompts.
+    path(
+        "admin/login/",
+        login_not_required(RedirectView.as_view(pattern_name="login", query_string=True)),
+    ),
     path("admin/", admin.site.urls),
     path("", include("cases.urls")),
 ]

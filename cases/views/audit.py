@@ -1,0 +1,101 @@
+"""Audit screens for the auditor role: pick a case, read its whole history and every override;
+see who opened which patient. Read-only; opening a case here is itself logged."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from cases import models as m
+from cases.audit_trail import case_history, overrides_and_deviations
+from cases.permissions import Capability, capability_required
+from cases.services.audit import access_log_record
+
+PAGE_SIZE = 50
+ACCESS_SHOWN = 200
+_REFERENCE = re.compile(r"^TB0*(\d{1,12})$", re.IGNORECASE)
+
+
+def _param(request: HttpRequest, name: str, limit: int) -> str:
+    """A query-string value as safe text: trimmed, bounded, no NUL (PostgreSQL refuses it)."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:limit]
+
+
+def _flagged_decisions() -> Q:
+    return Q(agenda_items__decisions__follows_recommendation=False) | ~Q(
+        agenda_items__decisions__overridden_hard_stops=[]
+    )
+
+
+def _search(queryset, query: str):
+    """A case reference (TB000123), a hospital number, or the start of a family name."""
+    if not query:
+        return queryset
+    reference = _REFERENCE.match(query)
+    if reference:
+        return queryset.filter(pk=int(reference.group(1)))
+    return queryset.filter(
+        Q(patient__hospital_number__iexact=query) | Q(patient__family_name__istartswith=query)
+    )
+
+
+@capability_required(Capability.VIEW_AUDIT)
+@require_GET
+def case_list(request: HttpRequest) -> HttpResponse:
+    query = _param(request, "q", 100)
+    flagged_only = request.GET.get("flagged") == "1"
+    cases = (
+        m.Case.objects.select_related("patient")
+        .annotate(flagged=Count("agenda_items__decisions", filter=_flagged_decisions()))
+        .order_by("-updated_at", "-id")
+    )
+    cases = _search(cases, query)
+    if flagged_only:
+        cases = cases.filter(flagged__gt=0)
+    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cases/audit_case_list.html",
+        {"page": page, "query": query, "flagged_only": flagged_only},
+    )
+
+
+@capability_required(Capability.VIEW_AUDIT)
+@require_GET
+def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    # A deleted case keeps its history: the events outlive the row.
+    case = m.Case.objects.select_related("patient").filter(pk=case_id).first()
+    if case is None and not m.Case.pgh_event_model.objects.filter(pgh_obj_id=case_id).exists():
+        raise Http404("No such case.")
+    access_log_record(user=request.user, case_id=case_id, context="audit-case")
+    accesses = m.CaseAccess.objects.filter(case_id=case_id).select_related("user")
+    return render(
+        request,
+        "cases/audit_case_detail.html",
+        {
+            "case": case,
+            "case_id": case_id,
+            "reference": f"TB{case_id:06d}",
+            "history": case_history(case_id),
+            "decisions": overrides_and_deviations(case_id),
+            "accesses": accesses[:ACCESS_SHOWN],
+            "access_count": accesses.count(),
+        },
+    )
+
+
+@capability_required(Capability.VIEW_AUDIT)
+@require_GET
+def access_list(request: HttpRequest) -> HttpResponse:
+    """Who opened which case, newest first; optionally one user's accesses."""
+    username = _param(request, "user", 150)
+    accesses = m.CaseAccess.objects.select_related("user").order_by("-at", "-id")
+    if username:
+        accesses = accesses.filter(user__username=username)
+    page = Paginator(accesses, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "cases/audit_access_list.html", {"page": page, "username": username})
