@@ -44,8 +44,9 @@ def _page(item):
 
 
 def _post_answer(client, item, point, data, **headers):
+    """Post an answer as the card's form does: it names the case it was shown for."""
     url = reverse("cases:decision-record", args=[item.pk, point])
-    return client.post(url, data, headers=headers)
+    return client.post(url, {"patient_check": item.case.reference, **data}, headers=headers)
 
 
 def test_the_case_page_shows_the_summary_the_walk_and_the_outcome(client, chair, item):
@@ -91,6 +92,21 @@ def test_an_htmx_answer_swaps_in_the_walk_with_the_next_card_focused(client, cha
     assert "<html" not in body
     open_card = body.split('id="card-resectability"')[1].split("</article>")[0]
     assert "data-autofocus" in open_card
+
+
+def test_an_answer_given_on_another_patients_screen_is_refused(client, chair, item):
+    """A stale tab of another case posting here: nothing is recorded against this patient."""
+    client.force_login(chair)
+    page = client.get(_page(item)).content.decode()
+    assert f'name="patient_check" value="{item.case.reference}"' in page
+    assert f"Answering for <strong>{item.case.patient}</strong>" in page
+    other = make_case()
+    response = _post_answer(
+        client, item, "data_completeness", {"choice": "proceed", "patient_check": other.reference}
+    )
+    assert response.status_code == 409
+    assert "was not given on" in response.content.decode()
+    assert not m.Decision.objects.filter(agenda_item=item).exists()
 
 
 def test_a_hard_stop_without_a_reason_is_refused_in_place(client, chair, item):
@@ -394,7 +410,7 @@ def test_the_meeting_screens_run_the_same_number_of_queries_for_5_and_50_cases(c
                 client,
                 "post",
                 reverse("cases:decision-record", args=[item.pk, "resectability"]),
-                {"choice": "not_resectable"},
+                {"choice": "not_resectable", "patient_check": item.case.reference},
                 HTMX | {"HX-Target": "walk"},
             ),
             "print": _count(client, "get", reverse("cases:outcome-print", args=[item.pk])),

@@ -562,6 +562,14 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
     """Record (or, with ``supersedes``, correct) the answer to one decision point."""
     item = _item_or_404(item_id)
     screen = _load(item)
+    # Every answer form names the case it was shown for: an answer typed into a stale tab or
+    # window of another patient is refused, never recorded against this one (hazard H04c).
+    if request.POST.get("patient_check") != screen.case.reference:
+        problem = (
+            f"This answer was not given on {screen.case.reference}'s screen, so it was not "
+            "recorded. Check the patient's name at the top of the card and answer again."
+        )
+        return _case_response(request, screen, status=409, walk_problem=problem)
     step = screen.walk.step(point)
     if step is None:
         problem = "That decision point does not apply to this case any more."
