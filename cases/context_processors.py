@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from cases.permissions import Capability, has_capability
 from cases.reminder_selectors import dispatch_status
 
 
@@ -18,7 +17,4 @@ def reminders(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {
-        "dispatch": SimpleLazyObject(dispatch_status),
-        "can_manage_reminders": has_capability(user, Capability.MANAGE_REMINDERS),
-    }
+    return {"dispatch": SimpleLazyObject(dispatch_status)}
