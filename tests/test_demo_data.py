@@ -89,3 +89,25 @@ def test_the_same_seed_gives_the_same_cohort(cohort):
         return list(new.values_list("primary_site", "stage", "ecog", "diagnosed_on"))
 
     assert load() == load()
+
+
+def test_every_worklist_has_something_to_show(cohort):
+    """A demo where a worklist is always empty would not show what the dashboard is for."""
+    from django.utils import timezone
+
+    from cases import worklists
+
+    today = timezone.localdate()
+    for name in (
+        "reassessments_due",
+        "reassessments_overdue",
+        "reimaging_unbooked",
+        "results_pending",
+        "bevacizumab_interval",
+        "scrt_window",
+        "actions_attention",
+    ):
+        assert getattr(worklists, name)(today=today).exists(), name
+    meeting = worklists.next_meeting()
+    assert worklists.meeting_ready(meeting, today=today).exists()
+    assert worklists.meeting_incomplete(meeting, today=today).exists()

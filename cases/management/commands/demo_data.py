@@ -26,7 +26,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import models as m
+from cases.completeness import missing_minimum_dataset
 from cases.pathway.calendar import add_months
+from cases.selectors import case_clinical_record
 from cases.services.reminders import reminders_sync_for_cases
 
 DEMO_PASSWORD_DEFAULT = "tumourboard-demo"  # noqa: S105 (printed for the demo on purpose)
@@ -368,9 +370,21 @@ class CohortBuilder:
         )
 
     def _open_reassessment(self, cycle: int, due: date) -> m.Reassessment:
-        # Some scans are booked, some not yet: the coordinator's "unbooked" worklist.
-        booked = due - timedelta(days=self.rng.randint(0, 5)) if self.rng.random() < 0.6 else None
-        return m.Reassessment(cycle=cycle, due_on=due, imaging_booked_for=booked)
+        # Some scans are booked, some not yet: the coordinator's "unbooked" worklist. A booked
+        # scan whose day has come is done and awaits the MDT: the case is ready to list.
+        soon = (due - self.today).days <= 21
+        chance = 0.85 if soon else 0.4
+        booked = (
+            due - timedelta(days=self.rng.randint(3, 10)) if self.rng.random() < chance else None
+        )
+        performed = booked if booked is not None and booked <= self.today else None
+        return m.Reassessment(
+            cycle=cycle,
+            due_on=due,
+            imaging_booked_for=booked,
+            imaging_performed_on=performed,
+            modality=m.Modality.CT if performed else "",
+        )
 
     # --- one case ------------------------------------------------------------------------
 
@@ -444,6 +458,9 @@ class CohortBuilder:
         converted_on = min(
             self.today - timedelta(days=10), add_months(start, 2 * rng.randint(2, 4))
         )
+        if stage == m.Stage.SURGERY_PLANNED:
+            # Converted at a recent meeting: the operation is being booked now.
+            converted_on = self.today - timedelta(days=rng.randint(10, 30))
         last_dose = converted_on - timedelta(days=rng.randint(0, 10))
         draft.courses.append(self.course(case, results, start, last_dose))
         draft.reassessments = self.reassessments(
@@ -454,22 +471,32 @@ class CohortBuilder:
         )
         final.r0_achievable, final.flr_percent_slv, final.flr_segments_remaining = True, 36, 4
         draft.reassessments.append(final)
+        scrt_late = False
         if case.primary_site in ("rectum", "rectosigmoid") and rng.random() < 0.6:
-            rt_start = converted_on + timedelta(days=7)
+            if stage == m.Stage.SURGERY_PLANNED and rng.random() < 0.5:
+                # Short-course RT given months ago and the primary's operation now planned
+                # beyond the 6-month window: a dashboard warning the coordinator must see.
+                completed = self.today - timedelta(days=rng.randint(150, 175))
+                scrt_late = True
+            else:
+                completed = min(converted_on + timedelta(days=11), self.today - timedelta(days=1))
             draft.radiotherapy.append(
                 m.Radiotherapy(
                     kind=m.PelvicRadiotherapy.SHORT_COURSE_5X5,
-                    started_on=rt_start,
-                    completed_on=rt_start + timedelta(days=4),
+                    started_on=completed - timedelta(days=4),
+                    completed_on=completed,
                 )
             )
         kind = rng.choice(
             [m.SurgeryKind.ONE_STAGE_HEPATECTOMY, m.SurgeryKind.SYNCHRONOUS_RESECTION]
         )
         if stage == m.Stage.SURGERY_PLANNED:
-            # Most are planned after the 6-week bevacizumab gap; a few are not (a hard stop).
-            gap = rng.randint(30, 41) if rng.random() < 0.15 else rng.randint(42, 70)
+            # Most are planned after the 6-week bevacizumab gap; some are not (a hard stop).
+            gap = rng.randint(30, 41) if rng.random() < 0.3 else rng.randint(42, 70)
             planned = max(self.today + timedelta(days=3), last_dose + timedelta(days=gap))
+            if scrt_late:
+                kind = m.SurgeryKind.SYNCHRONOUS_RESECTION
+                planned = add_months(completed, 6) + timedelta(days=rng.randint(3, 20))
             draft.surgeries.append(
                 m.Surgery(kind=kind, planned_on=planned, hepatectomy_extent="minor")
             )
@@ -635,22 +662,35 @@ class Command(BaseCommand):
     def _meeting(
         self, rng: random.Random, today: date, users: dict[str, m.User], drafts: list[CaseDraft]
     ) -> dict[str, int]:
-        """Next week's MDT with an agenda of cases whose reassessment is due around then."""
-        days_ahead = (1 - today.weekday()) % 7 or 7  # next Tuesday
+        """Next week's MDT with an agenda: mostly cases whose scan is done, a few still incomplete
+        (listed with the reason, as the listing rule requires)."""
+        days_ahead = (1 - today.weekday()) % 7  # the next Tuesday at least two days away
+        days_ahead += 7 if days_ahead < 2 else 0
         start = datetime.combine(today + timedelta(days=days_ahead), datetime.min.time())
         scheduled = timezone.make_aware(start.replace(hour=8))
         meeting = m.Meeting.objects.create(
             title="Colorectal MDT", scheduled_for=scheduled, chair=users["chair"]
         )
-        candidates = [
+        listable = (m.Stage.CONVERSION, m.Stage.WORKUP, m.Stage.SURGERY_PLANNED)
+        candidates = [d for d in drafts if d.case.stage in listable]
+        scanned = [
             d.case
-            for d in drafts
-            if d.case.stage in (m.Stage.CONVERSION, m.Stage.WORKUP, m.Stage.SURGERY_PLANNED)
+            for d in candidates
+            if any(r.imaging_performed_on and not r.reassessed_on for r in d.reassessments)
         ]
-        chosen = rng.sample(candidates, k=min(12, len(candidates)))
+        others = [d.case for d in candidates if d.case not in set(scanned)]
+        chosen = rng.sample(scanned, k=min(9, len(scanned)))
+        chosen += rng.sample(others, k=min(12 - len(chosen), len(others)))
         items = [
             m.AgendaItem(meeting=meeting, case=case, position=i + 1, listed_by=users["coordinator"])
             for i, case in enumerate(chosen)
         ]
         m.AgendaItem.objects.bulk_create(items)
+        for item in items:
+            missing = missing_minimum_dataset(
+                case_clinical_record(case_id=item.case_id), today=scheduled.date()
+            )
+            if missing:
+                item.incomplete_reason = "Discussed while awaiting: " + "; ".join(missing)
+                item.save(update_fields=["incomplete_reason"])
         return {"meetings": 1, "agenda items": len(items)}
