@@ -86,3 +86,22 @@ def _fast_password_hashing(django_test_environment):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL that points a child process (worker, manage.py) at the test database, over
+    TCP or through the socket directory of the embedded PostgreSQL."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    user = quote(db["USER"] or "")
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    host = db["HOST"] or db["OPTIONS"].get("host", "")
+    if host.startswith("/"):
+        return f"postgres://{user}{password}@/{db['NAME']}?host={quote(host, safe='')}"
+    return f"postgres://{user}{password}@{host or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test

@@ -21,7 +21,7 @@ from django.utils import timezone
 from cases import models as m
 from cases.middleware import AuditContextMiddleware
 from cases.services.audit import access_log_record
-from tests.conftest import make_case, make_patient, make_user
+from tests.conftest import make_case, make_patient, make_user, test_database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -270,8 +270,7 @@ def test_a_change_made_by_a_background_task_is_labelled_with_the_task():
 @pytest.mark.django_db(transaction=True)
 def test_a_change_made_by_a_management_command_is_labelled_with_the_command():
     case = make_case()
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    url = test_database_url()
     code = f"from cases.models import Case; Case.objects.filter(pk={case.pk}).update(ecog=0)"
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],

@@ -29,7 +29,7 @@ from tests.celery_harness import (
     wait_for,
     worker_env,
 )
-from tests.conftest import make_case, make_patient, make_user
+from tests.conftest import make_case, make_patient, make_user, test_database_url
 from tests.test_services_reminders_dispatch import (
     SENTINEL_DOB,
     SENTINEL_FAMILY,
@@ -72,8 +72,7 @@ def lease(settings):
 @pytest.fixture
 def make_worker(transactional_db, smtp, redis_url, lease):
     """Start workers on the test database; all are stopped before the database is flushed."""
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    database_url = test_database_url()
     started: list[Worker] = []
 
     def start(**extra: str) -> Worker:
