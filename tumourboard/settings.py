@@ -352,6 +352,8 @@ LOGGING = {
         # No error emails (Django's mail_admins handler would send request data): errors go to
         # the console handler above, through the filter.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Its start-up banner on every manage.py command is noise; sign-in events stay at INFO.
+        "axes.apps": {"level": "WARNING"},
     },
 }
 
