@@ -1,26 +1,154 @@
-"""Reads: each selector runs a fixed number of queries whatever the size of the database."""
+"""Reads: each selector runs a fixed number of queries whatever the size of the database.
+
+A case's clinical record is read in ONE query: the case row carries each of its child tables as
+a JSON array (``ARRAY(SELECT jsonb_build_object(...) ...)``), turned back into model instances
+and put where ``prefetch_related`` would have put them, so ``case.reassessments.all()`` and the
+rest run no query. That replaced nine queries per record (one per related table) on every
+screen that shows a case; ``tests/test_performance_record.py`` proves the instances are equal,
+field by field and type by type, to what ``prefetch_related`` loads.
+"""
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
 
-from cases.models import Case, Reassessment
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import DEFAULT_DB_ALIAS, models
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Cast, JSONObject
+
+from cases.models import (
+    Action,
+    AgendaItem,
+    AgentAdministration,
+    Case,
+    Decision,
+    Meeting,
+    MolecularResult,
+    Radiotherapy,
+    Reassessment,
+    Surgery,
+    TreatmentCourse,
+    User,
+)
+
+# --- Child rows as JSON in the parent's row --------------------------------------------------
+
+
+def _json_rows(model: type[models.Model], **filters: Any) -> ArraySubquery:
+    """Every ``model`` row matching ``filters``, each as a JSON object of all its columns, in
+    the model's default order (pk breaks ties). Decimals travel as text, so none is rounded."""
+    columns = {
+        field.attname: Cast(field.attname, models.TextField())
+        if isinstance(field, models.DecimalField)
+        else F(field.attname)
+        for field in model._meta.concrete_fields
+    }
+    ordering = [*model._meta.ordering, "pk"]
+    rows = model._default_manager.filter(**filters).order_by(*ordering)
+    return ArraySubquery(rows.values(row=JSONObject(**columns)))
+
+
+def _instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) -> list[Any]:
+    """Model instances from ``_json_rows`` output, as if loaded by the ORM (not "adding")."""
+    fields = model._meta.concrete_fields
+    names = [field.attname for field in fields]
+    return [
+        model.from_db(
+            DEFAULT_DB_ALIAS, names, [field.to_python(row[field.attname]) for field in fields]
+        )
+        for row in rows or []
+    ]
+
+
+def _prefill(instance: models.Model, accessor: str, objects: list[Any]) -> None:
+    """Make ``instance.<accessor>.all()`` return ``objects`` without a query.
+
+    This stores a result cache exactly where ``prefetch_related`` stores one (Django's own
+    ``prefetch_one_level`` does the same), and points each child back at its parent.
+    """
+    manager = getattr(instance, accessor)
+    for obj in objects:
+        setattr(obj, manager.field.name, instance)
+    queryset = manager.get_queryset()  # builds the related queryset, runs nothing
+    queryset._result_cache = objects
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[manager.field.remote_field.cache_name] = queryset
+
+
+def _by_parent(objects: list[Any], attname: str) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for obj in objects:
+        grouped[getattr(obj, attname)].append(obj)
+    return grouped
+
+
+# The case's own child tables, as (accessor, model).
+_CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
+    ("molecular_results", MolecularResult),
+    ("reassessments", Reassessment),
+    ("treatment_courses", TreatmentCourse),
+    ("radiotherapy", Radiotherapy),
+    ("surgeries", Surgery),
+    ("agenda_items", AgendaItem),
+)
+
+
+def _record_query(*, with_history: bool) -> QuerySet[Case]:
+    case = OuterRef("pk")
+    arrays = {f"json_{name}": _json_rows(model, case=case) for name, model in _CASE_CHILDREN}
+    arrays["json_administrations"] = _json_rows(AgentAdministration, course__case=case)
+    arrays["json_meetings"] = _json_rows(Meeting, agenda_items__case=case)
+    if with_history:
+        arrays["json_decisions"] = _json_rows(Decision, agenda_item__case=case)
+        arrays["json_actions"] = _json_rows(Action, case=case)
+    return Case.objects.select_related("patient", "responsible_clinician", "coordinator").annotate(
+        **arrays
+    )
+
+
+def _record(case_id: int, *, with_history: bool) -> Case:
+    case = _record_query(with_history=with_history).get(pk=case_id)
+    for name, model in _CASE_CHILDREN:
+        _prefill(case, name, _instances(model, getattr(case, f"json_{name}")))
+    doses = _by_parent(_instances(AgentAdministration, case.json_administrations), "course_id")
+    for course in case.treatment_courses.all():
+        _prefill(course, "administrations", doses[course.pk])
+    meetings = {meeting.pk: meeting for meeting in _instances(Meeting, case.json_meetings)}
+    for item in case.agenda_items.all():
+        item.meeting = meetings[item.meeting_id]
+    if with_history:
+        _attach_history(case)
+    for name in [name for name in vars(case) if name.startswith("json_")]:
+        delattr(case, name)  # the JSON is in the instances now
+    return case
+
+
+def _attach_history(case: Case) -> None:
+    """Decisions under their agenda items, actions under the case, and the people named on them
+    (one more query, for those users only)."""
+    decisions = _instances(Decision, case.json_decisions)
+    actions = _instances(Action, case.json_actions)
+    people = User.objects.in_bulk(
+        {d.recorded_by_id for d in decisions} | {a.owner_id for a in actions}
+    )
+    for decision in decisions:
+        decision.recorded_by = people[decision.recorded_by_id]
+    for action in actions:
+        action.owner = people[action.owner_id]
+    by_item = _by_parent(decisions, "agenda_item_id")
+    for item in case.agenda_items.all():
+        _prefill(item, "decisions", by_item[item.pk])
+    _prefill(case, "actions", actions)
 
 
 def case_clinical_record(*, case_id: int) -> Case:
-    """A case with everything the engine and the timeline need, in seven queries."""
-    return (
-        Case.objects.select_related("patient", "responsible_clinician", "coordinator")
-        .prefetch_related(
-            "molecular_results",
-            "reassessments",
-            "treatment_courses__administrations",
-            "radiotherapy",
-            "surgeries",
-            "agenda_items__meeting",
-        )
-        .get(pk=case_id)
-    )
+    """A case with everything the engine and the timeline need, in one query."""
+    return _record(case_id, with_history=False)
 
 
 # --- Coordinator screens (dashboard work) ----------------------------------------------------
@@ -29,22 +157,9 @@ def case_clinical_record(*, case_id: int) -> Case:
 def case_page_record(*, case_id: int) -> Case:
     """The clinical record plus what the case page's history shows: MDT decisions and actions.
 
-    Eleven queries whatever the size of the record.
+    Two queries whatever the size of the record (the second loads the people named on them).
     """
-    return (
-        Case.objects.select_related("patient", "responsible_clinician", "coordinator")
-        .prefetch_related(
-            "molecular_results",
-            "reassessments",
-            "treatment_courses__administrations",
-            "radiotherapy",
-            "surgeries",
-            "agenda_items__meeting",
-            "agenda_items__decisions__recorded_by",
-            "actions__owner",
-        )
-        .get(pk=case_id)
-    )
+    return _record(case_id, with_history=True)
 
 
 def case_search(
