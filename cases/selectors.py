@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import DEFAULT_DB_ALIAS, models
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Cast, JSONObject
+from django.db.models import Expression, OuterRef, Q, QuerySet, Subquery
 
 from cases.models import (
     Action,
@@ -37,18 +37,31 @@ from cases.models import (
 # --- Child rows as JSON in the parent's row --------------------------------------------------
 
 
+class _WholeRow(Expression):
+    """``to_jsonb(t)`` for the query's own table ``t``: the whole row as one JSON object keyed
+    by column name. Far cheaper for Django to build than a jsonb_build_object of every field."""
+
+    output_field = models.JSONField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        table = compiler.quote_name(compiler.query.get_initial_alias())
+        return f"to_jsonb({table})", []
+
+
 def _json_rows(model: type[models.Model], **filters: Any) -> ArraySubquery:
-    """Every ``model`` row matching ``filters``, each as a JSON object of all its columns, in
-    the model's default order (pk breaks ties). Decimals travel as text, so none is rounded."""
-    columns = {
-        field.attname: Cast(field.attname, models.TextField())
-        if isinstance(field, models.DecimalField)
-        else F(field.attname)
-        for field in model._meta.concrete_fields
-    }
+    """Every ``model`` row matching ``filters`` as a JSON array, in the model's default order
+    (pk breaks ties)."""
     ordering = [*model._meta.ordering, "pk"]
     rows = model._default_manager.filter(**filters).order_by(*ordering)
-    return ArraySubquery(rows.values(row=JSONObject(**columns)))
+    return ArraySubquery(rows.values(row=_WholeRow()))
+
+
+def _value(field: models.Field, raw: Any) -> Any:
+    """A JSON value as the ORM would have loaded it. JSON numbers arrive as floats: a decimal
+    is rebuilt from the float's shortest text at the field's scale, so 33.3 stays 33.3."""
+    if isinstance(field, models.DecimalField) and raw is not None:
+        return Decimal(str(raw)).quantize(Decimal(1).scaleb(-field.decimal_places))
+    return field.to_python(raw)
 
 
 def _instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) -> list[Any]:
@@ -57,7 +70,7 @@ def _instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None)
     names = [field.attname for field in fields]
     return [
         model.from_db(
-            DEFAULT_DB_ALIAS, names, [field.to_python(row[field.attname]) for field in fields]
+            DEFAULT_DB_ALIAS, names, [_value(field, row[field.column]) for field in fields]
         )
         for row in rows or []
     ]
