@@ -48,11 +48,11 @@ class _WholeRow(Expression):
         return f"to_jsonb({table})", []
 
 
-def _json_rows(model: type[models.Model], **filters: Any) -> ArraySubquery:
-    """Every ``model`` row matching ``filters`` as a JSON array, in the model's default order
+def json_rows(model: type[models.Model], *where: Q, **filters: Any) -> ArraySubquery:
+    """Every ``model`` row matching the filters as a JSON array, in the model's default order
     (pk breaks ties)."""
     ordering = [*model._meta.ordering, "pk"]
-    rows = model._default_manager.filter(**filters).order_by(*ordering)
+    rows = model._default_manager.filter(*where, **filters).order_by(*ordering)
     return ArraySubquery(rows.values(row=_WholeRow()))
 
 
@@ -64,8 +64,8 @@ def _value(field: models.Field, raw: Any) -> Any:
     return field.to_python(raw)
 
 
-def _instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) -> list[Any]:
-    """Model instances from ``_json_rows`` output, as if loaded by the ORM (not "adding")."""
+def instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) -> list[Any]:
+    """Model instances from ``json_rows`` output, as if loaded by the ORM (not "adding")."""
     fields = model._meta.concrete_fields
     names = [field.attname for field in fields]
     return [
@@ -111,48 +111,74 @@ _CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
 )
 
 
-def _record_query(*, with_history: bool) -> QuerySet[Case]:
-    case = OuterRef("pk")
-    arrays = {f"json_{name}": _json_rows(model, case=case) for name, model in _CASE_CHILDREN}
-    arrays["json_administrations"] = _json_rows(AgentAdministration, course__case=case)
-    arrays["json_meetings"] = _json_rows(Meeting, agenda_items__case=case)
-    if with_history:
-        arrays["json_decisions"] = _json_rows(Decision, agenda_item__case=case)
-        arrays["json_actions"] = _json_rows(Action, case=case)
-    return Case.objects.select_related("patient", "responsible_clinician", "coordinator").annotate(
-        **arrays
-    )
+def record_arrays(case: Any) -> dict[str, ArraySubquery]:
+    """The JSON arrays of the clinical record of the case ``case`` points at (an OuterRef),
+    to annotate onto any query that has the case in its row (see ``attach_record``)."""
+    arrays = {f"json_{name}": json_rows(model, case=case) for name, model in _CASE_CHILDREN}
+    arrays["json_administrations"] = json_rows(AgentAdministration, course__case=case)
+    arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
+    return arrays
 
 
-def _record(case_id: int, *, with_history: bool) -> Case:
-    case = _record_query(with_history=with_history).get(pk=case_id)
+def attach_record(case: Case, source: Any) -> Case:
+    """Fill ``case``'s related managers from the arrays ``record_arrays`` put on ``source``
+    (the case itself, or the row of another query that carried them)."""
     for name, model in _CASE_CHILDREN:
-        _prefill(case, name, _instances(model, getattr(case, f"json_{name}")))
-    doses = _by_parent(_instances(AgentAdministration, case.json_administrations), "course_id")
+        _prefill(case, name, instances(model, getattr(source, f"json_{name}")))
+    doses = _by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
     for course in case.treatment_courses.all():
         _prefill(course, "administrations", doses[course.pk])
-    meetings = {meeting.pk: meeting for meeting in _instances(Meeting, case.json_meetings)}
+    meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
     for item in case.agenda_items.all():
         item.meeting = meetings[item.meeting_id]
-    if with_history:
-        _attach_history(case)
-    for name in [name for name in vars(case) if name.startswith("json_")]:
-        delattr(case, name)  # the JSON is in the instances now
+    for name in [name for name in vars(source) if name.startswith("json_")]:
+        delattr(source, name)  # the JSON is in the instances now
     return case
 
 
-def _attach_history(case: Case) -> None:
-    """Decisions under their agenda items, actions under the case, and the people named on them
-    (one more query, for those users only)."""
-    decisions = _instances(Decision, case.json_decisions)
-    actions = _instances(Action, case.json_actions)
-    people = User.objects.in_bulk(
-        {d.recorded_by_id for d in decisions} | {a.owner_id for a in actions}
+def people_named(decisions: Any, actions: Any) -> ArraySubquery:
+    """The users who recorded these decisions or own these actions (querysets), as JSON."""
+    return json_rows(
+        User,
+        Q(pk__in=decisions.values("recorded_by")) | Q(pk__in=actions.values("owner")),
     )
+
+
+def attach_people(decisions: list[Decision], actions: list[Action], people_json: Any) -> None:
+    people = {user.pk: user for user in instances(User, people_json)}
     for decision in decisions:
         decision.recorded_by = people[decision.recorded_by_id]
     for action in actions:
         action.owner = people[action.owner_id]
+
+
+def _record(case_id: int, *, with_history: bool) -> Case:
+    arrays = record_arrays(OuterRef("pk"))
+    if with_history:
+        decisions = Decision.objects.filter(agenda_item__case=OuterRef(OuterRef("pk")))
+        actions = Action.objects.filter(case=OuterRef(OuterRef("pk")))
+        arrays["json_decisions"] = json_rows(Decision, agenda_item__case=OuterRef("pk"))
+        arrays["json_actions"] = json_rows(Action, case=OuterRef("pk"))
+        arrays["json_people"] = people_named(decisions, actions)
+    case = (
+        Case.objects.select_related("patient", "responsible_clinician", "coordinator")
+        .annotate(**arrays)
+        .get(pk=case_id)
+    )
+    history = [
+        case.__dict__.pop(f"json_{name}", None) for name in ("decisions", "actions", "people")
+    ]
+    attach_record(case, case)
+    if with_history:
+        _attach_history(case, *history)
+    return case
+
+
+def _attach_history(case: Case, decisions_json: Any, actions_json: Any, people_json: Any) -> None:
+    """Decisions under their agenda items, actions under the case, with the people named."""
+    decisions = instances(Decision, decisions_json)
+    actions = instances(Action, actions_json)
+    attach_people(decisions, actions, people_json)
     by_item = _by_parent(decisions, "agenda_item_id")
     for item in case.agenda_items.all():
         _prefill(item, "decisions", by_item[item.pk])
@@ -170,7 +196,7 @@ def case_clinical_record(*, case_id: int) -> Case:
 def case_page_record(*, case_id: int) -> Case:
     """The clinical record plus what the case page's history shows: MDT decisions and actions.
 
-    Two queries whatever the size of the record (the second loads the people named on them).
+    One query whatever the size of the record.
     """
     return _record(case_id, with_history=True)
 

@@ -96,12 +96,12 @@ def _same(left, right) -> None:
         assert _fields(a) == _fields(b), type(a).__name__
 
 
-def test_it_loads_the_same_record_as_prefetch_related_in_two_queries(
+def test_it_loads_the_same_record_as_prefetch_related_in_one_query(
     django_assert_num_queries,
 ):
     case = _rich_case()
     classic = _classic(case.pk)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         record = case_page_record(case_id=case.pk)
     with django_assert_num_queries(0):
         assert _fields(record) == _fields(classic)
