@@ -12,7 +12,7 @@
 4. One table, printed and written to bench/results/app-<time>.json.
 
     make bench                      # or: python bench/app_bench.py [--reload] [--runs 20]
-        [--load-seconds 10] [--workers 3] [--port 8765]
+        [--load-seconds 8] [--workers 3] [--port 8765]
 
 The decision-walk POST changes what it posts to, so each timed POST answers the first point
 of a fresh agenda item on a far-future "Bench MDT" meeting (which the dashboard does not show).
@@ -288,7 +288,7 @@ def _locust(base: str, page: Page, cookie: str, seconds: int, workdir: Path) -> 
     cmd = [str(BENCH_VENV / "bin" / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"),
            "--headless", "-u", str(CONCURRENCY), "-r", str(CONCURRENCY),
            "--run-time", f"{seconds}s", "-H", base, "--csv", str(prefix), "--only-summary",
-           "--loglevel", "WARNING", "--stop-timeout", "5"]  # fmt: skip
+           "--loglevel", "WARNING"]  # fmt: skip
     subprocess.run(cmd, env=env, capture_output=True, check=False, timeout=seconds + 60)
     with open(f"{prefix}_stats.csv", newline="") as stats:
         row = next(r for r in csv.DictReader(stats) if r["Name"] == "page")
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", nargs="?", default="all", choices=["all", "inprocess"])
     parser.add_argument("--reload", action="store_true", help="rebuild both databases")
     parser.add_argument("--runs", type=int, default=20, help="timed requests per page")
-    parser.add_argument("--load-seconds", type=int, default=10, help="locust run per page")
+    parser.add_argument("--load-seconds", type=int, default=8, help="locust run per page")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--database-url", default=BIG_URL)

@@ -15,10 +15,10 @@ from cases.services import meetings as svc
 from tests.conftest import make_user
 from tests.meeting_factory import (
     attend_all,
+    list_case,
     make_conversion_case,
     make_core_members,
     make_meeting,
-    list_case,
 )
 
 pytestmark = pytest.mark.django_db
