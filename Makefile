@@ -16,7 +16,7 @@ FIND_PYTHON = for candidate in "$$PYTHON" python3.12 python3.13 python3.14 \
 	    command -v "$$candidate"; exit 0; fi; \
 	done; echo "No Python 3.12 or newer found: install one, or set PYTHON=/path/to/python3.12" >&2; exit 1
 
-.PHONY: run test venv check audit bench clean-var
+.PHONY: run test venv check audit bench bench-venv clean-var
 
 run: venv ## Run the app with demo data on embedded services
 	$(PY) -m tumourboard.embedded run
@@ -46,6 +46,21 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
+
+# --- Benchmark (issue 8; README, "Performance") ---
+BENCH_VENV := var/bench-venv
+
+# Needs PostgreSQL on 127.0.0.1:5432 (databases tb_bench*) and Redis at REDIS_URL.
+bench: venv bench-venv ## The application benchmark: in process and over HTTP, at 10,000 patients
+	$(PY) bench/app_bench.py $(BENCH_ARGS)
+
+bench-venv: $(BENCH_VENV)/.installed
+
+$(BENCH_VENV)/.installed: requirements-bench.txt
+	@if [ ! -x $(BENCH_VENV)/bin/python ]; then "$$($(PY) -c 'import sys; print(sys.executable)')" -m venv $(BENCH_VENV); fi
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r requirements-bench.txt
+	@touch $@
+# --- end benchmark ---
 
 clean-var: ## Delete local embedded data (var/): the demo cohort is reloaded on next run
 	rm -rf var

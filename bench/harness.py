@@ -10,7 +10,8 @@ written as JSON to bench/results/.
     python bench/harness.py --user coordinator --runs 30 / /cases/ "/worklists/actions/panel/|htmx"
 
 A path suffixed with ``|htmx`` is requested as htmx does (HX-Request header). Set DATABASE_URL
-to the database to measure. As a library (see bench/dashboard_bench.py)::
+to the database to measure. As a library (see bench/dashboard_bench.py and bench/app_bench.py,
+which also signs in as several roles and times POSTs, each on a fresh object)::
 
     from bench.harness import Page, setup_django, time_pages, print_table, write_results
 
@@ -38,9 +39,15 @@ BASELINE_PATH = "/bench/ok/"
 
 @dataclass(frozen=True)
 class Page:
+    """One page to time. ``user`` signs in for it; a POST page names one request per timed
+    iteration in ``posts`` (path, form data), because a POST changes what it posts to."""
+
     label: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)
+    user: str = ""  # empty: the user given to time_pages
+    kind: str = "page"  # page or partial (htmx): the two have different targets
+    posts: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     @classmethod
     def parse(cls, spec: str) -> Page:
@@ -62,6 +69,8 @@ class PageResult:
     min_ms: float
     bytes: int
     ratio_to_baseline: float | None = None
+    user: str = ""
+    kind: str = "page"
 
 
 def setup_django(database_url: str | None = None) -> None:
@@ -93,20 +102,35 @@ def _percentile(samples: list[float], fraction: float) -> float:
     return ordered[index]
 
 
+def posts_needed(*, runs: int, warmup: int = 2) -> int:
+    """How many distinct POSTs a POST page needs: one per request time_page makes."""
+    return max(warmup, 1) + runs
+
+
 def time_page(client: Any, page: Page, *, runs: int, warmup: int = 2) -> PageResult:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    if page.posts and len(page.posts) < posts_needed(runs=runs, warmup=warmup):
+        raise ValueError(f"{page.label}: needs {posts_needed(runs=runs, warmup=warmup)} posts")
+    requests = iter(page.posts)
+
+    def request() -> Any:
+        if page.posts:
+            path, data = next(requests)
+            return client.post(path, data, headers=page.headers)
+        return client.get(page.path, headers=page.headers)
+
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(page.path, headers=page.headers)
+        response = request()
     # Read the count now: the next request resets the connection's query log.
     query_count = len(queries)
     for _ in range(max(warmup - 1, 0)):
-        client.get(page.path, headers=page.headers)
+        request()
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        client.get(page.path, headers=page.headers)
+        request()
         samples.append((time.perf_counter() - started) * 1000)
     return PageResult(
         label=page.label,
@@ -118,18 +142,32 @@ def time_page(client: Any, page: Page, *, runs: int, warmup: int = 2) -> PageRes
         p95_ms=_percentile(samples, 0.95),
         min_ms=min(samples),
         bytes=len(response.content),
+        user=page.user,
+        kind=page.kind,
     )
 
 
 def time_pages(pages: list[Page], *, username: str, runs: int = 20) -> list[PageResult]:
-    """Time every page, and the baseline first; each result carries its ratio to the baseline."""
-    client = _client(username)
-    baseline = time_page(client, Page("baseline: HttpResponse('ok')", BASELINE_PATH), runs=runs)
+    """Time every page, and the baseline first; each result carries its ratio to the baseline.
+
+    Each page is requested as its own ``user`` (or ``username``), signed in once per user.
+    """
+    clients: dict[str, Any] = {}
+
+    def client_for(user: str) -> Any:
+        if user not in clients:
+            clients[user] = _client(user)
+        return clients[user]
+
+    baseline_page = Page("baseline: HttpResponse('ok')", BASELINE_PATH, user=username)
+    baseline = time_page(client_for(username), baseline_page, runs=runs)
     if baseline.status != 200:
         raise SystemExit(f"the baseline page answered {baseline.status}: is BENCHMARK_VIEWS on?")
     results = [baseline]
     for page in pages:
-        result = time_page(client, page, runs=runs)
+        user = page.user or username
+        result = time_page(client_for(user), page, runs=runs)
+        result.user = user
         result.ratio_to_baseline = result.median_ms / baseline.median_ms
         results.append(result)
     baseline.ratio_to_baseline = 1.0

@@ -48,9 +48,10 @@ def mark_sign_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) ->
 class SessionLifetimeMiddleware:
     """Signs the user out 30 minutes after their last action or 12 hours after sign-in.
 
-    The session cookie and the database session also expire after the idle time
-    (``SESSION_COOKIE_AGE`` renewed on every request); this middleware adds the absolute limit
-    and keeps background polling from counting as activity.
+    The stored session also expires after the idle time (``SESSION_COOKIE_AGE``, renewed
+    whenever the session is saved); this middleware adds the absolute limit and keeps background
+    polling from counting as activity. Activity is written to the session at most once every
+    ``SESSION_ACTIVITY_RESOLUTION_SECONDS``, so a page view usually writes nothing.
     """
 
     def __init__(self, get_response: GetResponse) -> None:
@@ -82,7 +83,12 @@ class SessionLifetimeMiddleware:
         elif now - last_seen_at > settings.SESSION_COOKIE_AGE:
             reason = "idle"
         else:
-            if request.headers.get(BACKGROUND_HEADER) != "1":
+            if (
+                request.headers.get(BACKGROUND_HEADER) != "1"
+                and now - last_seen_at >= settings.SESSION_ACTIVITY_RESOLUTION_SECONDS
+            ):
+                # Recorded at most once a minute, so most requests do not write the session:
+                # the session ends up to that minute early, never late.
                 session[LAST_SEEN_AT] = now
             return
         logout(request)

@@ -1,26 +1,193 @@
-"""Reads: each selector runs a fixed number of queries whatever the size of the database."""
+"""Reads: each selector runs a fixed number of queries whatever the size of the database.
+
+A case's clinical record is read in ONE query: the case row carries each of its child tables as
+a JSON array (``ARRAY(SELECT jsonb_build_object(...) ...)``), turned back into model instances
+and put where ``prefetch_related`` would have put them, so ``case.reassessments.all()`` and the
+rest run no query. That replaced nine queries per record (one per related table) on every
+screen that shows a case; ``tests/test_performance_record.py`` proves the instances are equal,
+field by field and type by type, to what ``prefetch_related`` loads.
+"""
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
 
-from cases.models import Case, Reassessment
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import DEFAULT_DB_ALIAS, models
+from django.db.models import Expression, OuterRef, Q, QuerySet, Subquery
+
+from cases.models import (
+    Action,
+    AgendaItem,
+    AgentAdministration,
+    Case,
+    Decision,
+    Meeting,
+    MolecularResult,
+    Radiotherapy,
+    Reassessment,
+    Surgery,
+    TreatmentCourse,
+    User,
+)
+
+# --- Child rows as JSON in the parent's row --------------------------------------------------
+
+
+class _WholeRow(Expression):
+    """``to_jsonb(t)`` for the query's own table ``t``: the whole row as one JSON object keyed
+    by column name. Far cheaper for Django to build than a jsonb_build_object of every field."""
+
+    output_field = models.JSONField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        table = compiler.quote_name(compiler.query.get_initial_alias())
+        return f"to_jsonb({table})", []
+
+
+def json_rows(model: type[models.Model], *where: Q, **filters: Any) -> ArraySubquery:
+    """Every ``model`` row matching the filters as a JSON array, in the model's default order
+    (pk breaks ties)."""
+    ordering = [*model._meta.ordering, "pk"]
+    rows = model._default_manager.filter(*where, **filters).order_by(*ordering)
+    return ArraySubquery(rows.values(row=_WholeRow()))
+
+
+def _value(field: models.Field, raw: Any) -> Any:
+    """A JSON value as the ORM would have loaded it. JSON numbers arrive as floats: a decimal
+    is rebuilt from the float's shortest text at the field's scale, so 33.3 stays 33.3."""
+    if isinstance(field, models.DecimalField) and raw is not None:
+        return Decimal(str(raw)).quantize(Decimal(1).scaleb(-field.decimal_places))
+    return field.to_python(raw)
+
+
+def instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) -> list[Any]:
+    """Model instances from ``json_rows`` output, as if loaded by the ORM (not "adding")."""
+    fields = model._meta.concrete_fields
+    names = [field.attname for field in fields]
+    return [
+        model.from_db(
+            DEFAULT_DB_ALIAS, names, [_value(field, row[field.column]) for field in fields]
+        )
+        for row in rows or []
+    ]
+
+
+def _prefill(instance: models.Model, accessor: str, objects: list[Any]) -> None:
+    """Make ``instance.<accessor>.all()`` return ``objects`` without a query.
+
+    This stores a result cache exactly where ``prefetch_related`` stores one (Django's own
+    ``prefetch_one_level`` does the same), and points each child back at its parent.
+    """
+    manager = getattr(instance, accessor)
+    for obj in objects:
+        setattr(obj, manager.field.name, instance)
+    queryset = manager.get_queryset()  # builds the related queryset, runs nothing
+    queryset._result_cache = objects
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[manager.field.remote_field.cache_name] = queryset
+
+
+def _by_parent(objects: list[Any], attname: str) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for obj in objects:
+        grouped[getattr(obj, attname)].append(obj)
+    return grouped
+
+
+# The case's own child tables, as (accessor, model).
+_CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
+    ("molecular_results", MolecularResult),
+    ("reassessments", Reassessment),
+    ("treatment_courses", TreatmentCourse),
+    ("radiotherapy", Radiotherapy),
+    ("surgeries", Surgery),
+    ("agenda_items", AgendaItem),
+)
+
+
+def record_arrays(case: Any) -> dict[str, ArraySubquery]:
+    """The JSON arrays of the clinical record of the case ``case`` points at (an OuterRef),
+    to annotate onto any query that has the case in its row (see ``attach_record``)."""
+    arrays = {f"json_{name}": json_rows(model, case=case) for name, model in _CASE_CHILDREN}
+    arrays["json_administrations"] = json_rows(AgentAdministration, course__case=case)
+    arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
+    return arrays
+
+
+def attach_record(case: Case, source: Any) -> Case:
+    """Fill ``case``'s related managers from the arrays ``record_arrays`` put on ``source``
+    (the case itself, or the row of another query that carried them)."""
+    for name, model in _CASE_CHILDREN:
+        _prefill(case, name, instances(model, getattr(source, f"json_{name}")))
+    doses = _by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
+    for course in case.treatment_courses.all():
+        _prefill(course, "administrations", doses[course.pk])
+    meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
+    for item in case.agenda_items.all():
+        item.meeting = meetings[item.meeting_id]
+    for name in [name for name in vars(source) if name.startswith("json_")]:
+        delattr(source, name)  # the JSON is in the instances now
+    return case
+
+
+def people_named(decisions: Any, actions: Any) -> ArraySubquery:
+    """The users who recorded these decisions or own these actions (querysets), as JSON."""
+    return json_rows(
+        User,
+        Q(pk__in=decisions.values("recorded_by")) | Q(pk__in=actions.values("owner")),
+    )
+
+
+def attach_people(decisions: list[Decision], actions: list[Action], people_json: Any) -> None:
+    people = {user.pk: user for user in instances(User, people_json)}
+    for decision in decisions:
+        decision.recorded_by = people[decision.recorded_by_id]
+    for action in actions:
+        action.owner = people[action.owner_id]
+
+
+def _record(case_id: int, *, with_history: bool) -> Case:
+    arrays = record_arrays(OuterRef("pk"))
+    if with_history:
+        decisions = Decision.objects.filter(agenda_item__case=OuterRef(OuterRef("pk")))
+        actions = Action.objects.filter(case=OuterRef(OuterRef("pk")))
+        arrays["json_decisions"] = json_rows(Decision, agenda_item__case=OuterRef("pk"))
+        arrays["json_actions"] = json_rows(Action, case=OuterRef("pk"))
+        arrays["json_people"] = people_named(decisions, actions)
+    case = (
+        Case.objects.select_related("patient", "responsible_clinician", "coordinator")
+        .annotate(**arrays)
+        .get(pk=case_id)
+    )
+    history = [
+        case.__dict__.pop(f"json_{name}", None) for name in ("decisions", "actions", "people")
+    ]
+    attach_record(case, case)
+    if with_history:
+        _attach_history(case, *history)
+    return case
+
+
+def _attach_history(case: Case, decisions_json: Any, actions_json: Any, people_json: Any) -> None:
+    """Decisions under their agenda items, actions under the case, with the people named."""
+    decisions = instances(Decision, decisions_json)
+    actions = instances(Action, actions_json)
+    attach_people(decisions, actions, people_json)
+    by_item = _by_parent(decisions, "agenda_item_id")
+    for item in case.agenda_items.all():
+        _prefill(item, "decisions", by_item[item.pk])
+    _prefill(case, "actions", actions)
 
 
 def case_clinical_record(*, case_id: int) -> Case:
-    """A case with everything the engine and the timeline need, in seven queries."""
-    return (
-        Case.objects.select_related("patient", "responsible_clinician", "coordinator")
-        .prefetch_related(
-            "molecular_results",
-            "reassessments",
-            "treatment_courses__administrations",
-            "radiotherapy",
-            "surgeries",
-            "agenda_items__meeting",
-        )
-        .get(pk=case_id)
-    )
+    """A case with everything the engine and the timeline need, in one query."""
+    return _record(case_id, with_history=False)
 
 
 # --- Coordinator screens (dashboard work) ----------------------------------------------------
@@ -29,22 +196,9 @@ def case_clinical_record(*, case_id: int) -> Case:
 def case_page_record(*, case_id: int) -> Case:
     """The clinical record plus what the case page's history shows: MDT decisions and actions.
 
-    Eleven queries whatever the size of the record.
+    One query whatever the size of the record.
     """
-    return (
-        Case.objects.select_related("patient", "responsible_clinician", "coordinator")
-        .prefetch_related(
-            "molecular_results",
-            "reassessments",
-            "treatment_courses__administrations",
-            "radiotherapy",
-            "surgeries",
-            "agenda_items__meeting",
-            "agenda_items__decisions__recorded_by",
-            "actions__owner",
-        )
-        .get(pk=case_id)
-    )
+    return _record(case_id, with_history=True)
 
 
 def case_search(

@@ -3,7 +3,8 @@
 Each worklist is a queryset over the partial indexes written for it (reassessment_open_due_idx,
 molecular_pending_idx, surgery_planned_idx, action_open_idx). A page of a worklist costs two
 queries — its count and its rows — whatever the size of the database; nothing here loops over
-cases in Python.
+cases in Python. The dashboard's capped panels cost less: ``first_rows`` reads the count and the
+first rows of every worklist of the same shape in one query.
 
 Boundary readings (each is tested at the days either side):
 - reassessment due "in the next 14 days": due today up to and including today + 14;
@@ -308,6 +309,7 @@ def meeting_candidates(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case
             Q(due_by_meeting) | Q(scanned_not_judged) | (Q(stage=m.Stage.WORKUP) & Q(never_listed))
         )
         .exclude(listed_here)
+        .order_by()  # no sort: only membership matters here
         .values("pk")
     )
     # Select the candidates first (a semi-join), so the minimum-dataset subqueries run for them
@@ -457,3 +459,83 @@ def reassessments_due_by_week(*, today: dt.date, weeks: int = 8) -> list[tuple[d
     for day, n in due_days:
         buckets[(day - today).days // 7] += n
     return [(today + dt.timedelta(days=7 * k), buckets[k]) for k in range(weeks)]
+
+
+# --- The dashboard's capped panels: counts and first rows together ---------------------------
+
+
+def _count_of(rows: QuerySet[Any]) -> Coalesce:
+    """The number of rows, as a scalar subquery: PostgreSQL runs it once for the whole query."""
+    counted = rows.order_by().values(wl_one=Value(1)).annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _shape(rows: QuerySet[Any]) -> tuple[Any, ...]:
+    """Querysets with the same shape select the same columns, so UNION ALL can join them."""
+    return (rows.model, tuple(rows.query.annotations), repr(rows.query.select_related))
+
+
+def _in_order(rows: list[Any], ordering: tuple[str, ...]) -> list[Any]:
+    """Rows in ``ordering`` (ascending fields, NULLs last as in PostgreSQL): UNION ALL promises
+    no order across its parts, so each part's rows are put back in its own order."""
+    if any(name.startswith("-") for name in ordering):
+        raise ValueError("first_rows sorts ascending orderings only")
+    return sorted(
+        rows,
+        key=lambda row: [(getattr(row, name) is None, getattr(row, name)) for name in ordering],
+    )
+
+
+def first_rows(worklists: dict[str, QuerySet[Any]], *, limit: int) -> dict[str, tuple[int, list]]:
+    """(count, first ``limit`` rows) of each worklist, in one query per shape of worklist.
+
+    Each worklist becomes ``SELECT …, (SELECT count(*) …) … ORDER BY … LIMIT n``: the count is
+    a subquery PostgreSQL runs once, and the rows stop at the limit. A list with no rows
+    returns none and counts 0. Worklists of the same model and columns (the three reassessment
+    lists) are joined with UNION ALL.
+    """
+    result: dict[str, tuple[int, list]] = {slug: (0, []) for slug in worklists}
+    groups: dict[tuple[Any, ...], list[QuerySet[Any]]] = {}
+    for slug, rows in worklists.items():
+        part = rows.annotate(wl_slug=Value(slug), wl_total=_count_of(rows))[:limit]
+        groups.setdefault(_shape(rows), []).append(part)
+    for parts in groups.values():
+        combined = parts[0]
+        if len(parts) > 1:
+            combined = parts[0].union(*parts[1:], all=True).order_by()
+        for row in combined:
+            result[row.wl_slug] = (row.wl_total, [*result[row.wl_slug][1], row])
+    for slug, rows in worklists.items():
+        count, found = result[slug]
+        result[slug] = (count, _in_order(found, tuple(rows.query.order_by)))
+    return result
+
+
+def meeting_first_rows(
+    meeting: m.Meeting, *, today: dt.date, limit: int
+) -> dict[str, tuple[int, list[m.Case]]]:
+    """(count, first rows) of "ready" and "incomplete" for the meeting, in two queries.
+
+    Both lists are the meeting's candidates split by the minimum dataset. The first query
+    computes each candidate's dataset once and returns only (id, missing mask, next due date),
+    in ``meeting_candidates``' order; the lists are split, counted and cut here; the second
+    query loads the few cases on show. (One query that splits with window functions is slower:
+    PostgreSQL would compute the dataset subqueries twice per candidate.)
+    """
+    candidates = list(
+        meeting_candidates(meeting, today=today)
+        .select_related(None)
+        .values_list("pk", "missing_mask", "next_due")
+    )
+    ready = [row for row in candidates if row[1] == 0]
+    incomplete = [row for row in candidates if row[1] != 0]
+    shown = [*ready[:limit], *incomplete[:limit]]
+    cases = m.Case.objects.select_related("patient", "responsible_clinician").in_bulk(
+        [pk for pk, _mask, _due in shown]
+    )
+    for pk, mask, due in shown:
+        cases[pk].missing_mask, cases[pk].next_due = mask, due
+    return {
+        "meeting-ready": (len(ready), [cases[row[0]] for row in ready[:limit]]),
+        "meeting-incomplete": (len(incomplete), [cases[row[0]] for row in incomplete[:limit]]),
+    }

@@ -85,9 +85,11 @@ def _advice(case: m.Case, today: Any) -> tuple[Any, str]:
 @capability_required(Capability.VIEW_CLINICAL)
 @require_GET
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = get_object_or_404(m.Case, pk=case_id)
-    access_log_record(user=request.user, case_id=case.pk, context="case-page")
-    record = case_page_record(case_id=case.pk)
+    try:
+        record = case_page_record(case_id=case_id)
+    except m.Case.DoesNotExist:
+        raise Http404("No such case.") from None
+    access_log_record(user=request.user, case_id=record.pk, context="case-page")
     today = timezone.localdate()
     meeting = next_meeting()
     completeness_on = completeness_day(meeting, today=today) if meeting else today

@@ -70,13 +70,24 @@ def _decorate(spec: w.WorklistSpec, rows: list[Any], today: dt.date) -> list[Any
     return rows
 
 
-def _panel(spec: w.WorklistSpec, *, today: dt.date, meeting: m.Meeting | None) -> Panel:
-    rows = w.worklist_queryset(spec, today=today, meeting=meeting)
-    if rows is None:
-        return Panel(spec, 0, [], meeting)
-    count = rows.count()
-    shown = list(rows[:DASHBOARD_ROWS]) if count else []
-    return Panel(spec, count, _decorate(spec, shown, today), meeting)
+def _panels(
+    specs: tuple[w.WorklistSpec, ...], *, today: dt.date, meeting: m.Meeting | None
+) -> list[Panel]:
+    """The capped panels of these worklists: counts and first rows in one query per shape."""
+    querysets = {
+        spec.slug: rows
+        for spec in specs
+        if not spec.needs_meeting
+        and (rows := w.worklist_queryset(spec, today=today, meeting=meeting)) is not None
+    }
+    found = w.first_rows(querysets, limit=DASHBOARD_ROWS)
+    if meeting is not None and any(spec.needs_meeting for spec in specs):
+        found |= w.meeting_first_rows(meeting, today=today, limit=DASHBOARD_ROWS)
+    panels = []
+    for spec in specs:
+        count, shown = found.get(spec.slug, (0, []))
+        panels.append(Panel(spec, count, _decorate(spec, shown, today), meeting))
+    return panels
 
 
 def _context() -> dict[str, Any]:
@@ -90,7 +101,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, "cases/dashboard_no_access.html")
     base = _context()
     today, meeting = base["today"], base["meeting"]
-    panels = [_panel(spec, today=today, meeting=meeting) for spec in w.WORKLISTS]
+    panels = _panels(w.WORKLISTS, today=today, meeting=meeting)
     context = base | {
         "panels": panels,
         "cohort": cohort_chart(w.cohort_by_stage()),
@@ -136,7 +147,7 @@ def worklist_refresh(request: HttpRequest, slug: str) -> HttpResponse:
     if spec is None:
         raise Http404("No such worklist.")
     base = _context()
-    panel = _panel(spec, today=base["today"], meeting=base["meeting"])
+    [panel] = _panels((spec,), today=base["today"], meeting=base["meeting"])
     context = base | {"panel": panel, "can_list": _can(request, Capability.LIST_CASES)}
     if request.htmx:
         return render(request, panel.template, context)

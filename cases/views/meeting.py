@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from cases.models import (
+    Action,
     AgendaItem,
     AgendaStatus,
     Attendance,
@@ -35,7 +37,14 @@ from cases.models import (
 )
 from cases.pathway import add_days
 from cases.permissions import Capability, capability_required, has_capability
-from cases.selectors import case_clinical_record
+from cases.selectors import (
+    attach_people,
+    attach_record,
+    instances,
+    json_rows,
+    people_named,
+    record_arrays,
+)
 from cases.services import meetings as svc
 from cases.services.audit import access_log_record
 from cases.services.common import ConflictError
@@ -363,16 +372,43 @@ def _item_or_404(item_id: int) -> AgendaItem:
     return item
 
 
-def _load(item: AgendaItem) -> CaseScreen:
-    case = case_clinical_record(case_id=item.case_id)
-    decisions = list(
-        Decision.objects.filter(agenda_item=item).select_related("recorded_by").order_by("pk")
+def _load(item_id: int) -> CaseScreen:
+    """The agenda item, its case's whole clinical record, its decisions, the meeting's
+    attendance, the item's actions, the people named, and the agenda's order: one query."""
+    item_ref, meeting_ref = OuterRef("pk"), OuterRef("meeting_id")
+    decisions = Decision.objects.filter(agenda_item=OuterRef(item_ref))
+    actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
+    agenda = AgendaItem.objects.filter(meeting=meeting_ref).order_by("position", "pk")
+    item = (
+        AgendaItem.objects.select_related(
+            "meeting__chair",
+            "signed_off_by",
+            "listed_by",
+            "case__patient",
+            "case__responsible_clinician",
+            "case__coordinator",
+        )
+        .annotate(
+            **record_arrays(OuterRef("case_id")),
+            item_decisions=json_rows(Decision, agenda_item=item_ref),
+            item_attendances=json_rows(Attendance, meeting=meeting_ref),
+            item_actions=json_rows(Action, agenda_item=item_ref),
+            item_people=people_named(decisions, actions),
+            agenda_order=ArraySubquery(agenda.values("pk")),
+        )
+        .filter(pk=item_id)
+        .first()
     )
-    attendances = list(Attendance.objects.filter(meeting_id=item.meeting_id))
-    actions = list(item.actions.select_related("owner").order_by("due_on", "pk"))
+    if item is None:
+        raise Http404("No such agenda item")
+    case = attach_record(item.case, item)
+    screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
+    screen_actions = instances(Action, item.__dict__.pop("item_actions"))
+    attach_people(screen_decisions, screen_actions, item.__dict__.pop("item_people"))
+    attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
     day = svc.meeting_day(item.meeting)
-    walk = build_walk(case, decisions, meeting_day=day)
-    return CaseScreen(item, case, decisions, walk, attendances, actions, day)
+    walk = build_walk(case, screen_decisions, meeting_day=day)
+    return CaseScreen(item, case, screen_decisions, walk, attendances, screen_actions, day)
 
 
 def _cards(
@@ -452,11 +488,7 @@ def _preview(screen: CaseScreen, step: Step, form: AnswerForm) -> None:
 
 def _case_context(request: HttpRequest, screen: CaseScreen, **extra: Any) -> dict[str, Any]:
     item, case = screen.item, screen.case
-    order = list(
-        AgendaItem.objects.filter(meeting_id=item.meeting_id)
-        .order_by("position", "pk")
-        .values_list("pk", flat=True)
-    )
+    order = item.agenda_order  # loaded with the item (``_load``)
     index = order.index(item.pk)
     last_bev = case_last_bev(case)
     reassessments = sorted(case.reassessments.all(), key=lambda r: r.cycle)
@@ -546,9 +578,8 @@ def _render_case(
 @require_GET
 @capability_required(C.VIEW_CLINICAL)
 def agenda_item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
-    item = _item_or_404(item_id)
-    screen = _load(item)
-    access_log_record(user=request.user, case_id=item.case_id, context="meeting")
+    screen = _load(item_id)
+    access_log_record(user=request.user, case_id=screen.item.case_id, context="meeting")
     correct = request.GET.get("correct") or None
     if correct and correct not in DecisionPoint.values:
         correct = None
@@ -560,8 +591,8 @@ def agenda_item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
 @capability_required(C.RECORD_DECISIONS)
 def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpResponse:
     """Record (or, with ``supersedes``, correct) the answer to one decision point."""
-    item = _item_or_404(item_id)
-    screen = _load(item)
+    screen = _load(item_id)
+    item = screen.item
     # Every answer form names the case it was shown for: an answer typed into a stale tab or
     # window of another patient is refused, never recorded against this one (hazard H04c).
     if request.POST.get("patient_check") != screen.case.reference:
@@ -600,10 +631,10 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
         _add_errors(form, error)
         return _case_response(request, screen, posted={point: form}, status=422)
     except ConflictError as error:
-        fresh = _load(_item_or_404(item_id))
+        fresh = _load(item_id)
         text = describe_answer(point, form.answer())
         return _case_response(request, fresh, conflicts={point: (str(error), text)}, status=409)
-    fresh = _load(_item_or_404(item_id))
+    fresh = _load(item_id)
     return _case_response(request, fresh, event="decision-recorded")
 
 
@@ -654,8 +685,8 @@ def meeting_fact_correct(request: HttpRequest, item_id: int) -> HttpResponse:
             form.add_error(None, str(error))
             status = 409
         else:
-            return _case_response(request, _load(item), event="fact-changed")
-    return _case_response(request, _load(item), status=status, fact_form=form, fact_open=True)
+            return _case_response(request, _load(item.pk), event="fact-changed")
+    return _case_response(request, _load(item.pk), status=status, fact_form=form, fact_open=True)
 
 
 @require_POST
@@ -679,8 +710,8 @@ def action_create(request: HttpRequest, item_id: int) -> HttpResponse:
         else:
             if not request.htmx:
                 return redirect(reverse("cases:agenda-item-detail", args=[item.pk]) + "#outcome")
-            return _case_response(request, _load(item), partial="outcome", status=201)
-    return _case_response(request, _load(item), partial="outcome", status=422, action_form=form)
+            return _case_response(request, _load(item.pk), partial="outcome", status=201)
+    return _case_response(request, _load(item.pk), partial="outcome", status=422, action_form=form)
 
 
 @require_POST
@@ -700,7 +731,7 @@ def agenda_item_defer(request: HttpRequest, item_id: int) -> HttpResponse:
         else:
             messages.success(request, "The case was deferred from this meeting.")
             return _redirect_page(request, item)
-    return _case_response(request, _load(item), partial="outcome", status=422, defer_form=form)
+    return _case_response(request, _load(item.pk), partial="outcome", status=422, defer_form=form)
 
 
 @require_POST
@@ -712,7 +743,7 @@ def outcome_sign_off(request: HttpRequest, item_id: int) -> HttpResponse:
     except (ValidationError, ConflictError, PermissionDenied) as error:
         text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
         return _case_response(
-            request, _load(item), partial="outcome", status=409, sign_off_problem=text
+            request, _load(item.pk), partial="outcome", status=409, sign_off_problem=text
         )
     when = (
         f" Next reassessment due {result.next_reassessment_on:%d %b %Y}."
@@ -731,8 +762,8 @@ def _redirect_page(request: HttpRequest, item: AgendaItem) -> HttpResponse:
 @require_GET
 @capability_required(C.VIEW_CLINICAL)
 def outcome_print(request: HttpRequest, item_id: int) -> HttpResponse:
-    item = _item_or_404(item_id)
-    screen = _load(item)
+    screen = _load(item_id)
+    item = screen.item
     access_log_record(user=request.user, case_id=item.case_id, context="meeting-print")
     attendances = list(
         Attendance.objects.filter(meeting_id=item.meeting_id)
