@@ -176,6 +176,7 @@ def fresh_answers(count: int) -> tuple[tuple[str, dict[str, Any]], ...]:
     for item in items:
         step = build_walk(case_clinical_record(case_id=item.case_id), [], meeting_day=day).current
         data = {k: v for k, v in step.initial.items() if v is not None}
+        data["patient_check"] = item.case.reference  # the card's form names its case
         posts.append((f"/agenda/{item.pk}/points/{step.point}/", data))
     return tuple(posts)
 

@@ -91,7 +91,10 @@ def _world(size: int) -> dict[str, object]:
     return {
         "users": {"coordinator": coordinator, "chair": chair, "auditor": auditor},
         "item": item,
-        "answer": (f"/agenda/{fresh.pk}/points/{step.point}/", dict(step.initial)),
+        "answer": (
+            f"/agenda/{fresh.pk}/points/{step.point}/",
+            {**step.initial, "patient_check": fresh.case.reference},
+        ),
     }
 
 
