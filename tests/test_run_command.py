@@ -78,6 +78,8 @@ def test_it_serves_the_login_page_and_a_demo_user_signs_in(fresh_database_url, t
         [sys.executable, "-m", "tumourboard.embedded", "run"],
         cwd=BASE_DIR, env=env, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # As a shell starts a background job: SIGINT ignored. Ctrl-C must still stop it all.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"

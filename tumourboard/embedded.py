@@ -146,7 +146,15 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(port: int) -> int:
+    # Ctrl-C, and a plain `kill`, stop everything this started. Set explicitly: a shell that
+    # starts us in the background would otherwise leave SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     with services() as env:
         env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
         manage(env, "migrate", "--noinput")
