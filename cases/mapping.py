@@ -74,8 +74,14 @@ def age_on(date_of_birth: dt.date, day: dt.date) -> int:
 
 
 def _latest_verdict(case: Case) -> Reassessment | None:
-    """The most recent reassessment that carries an HPB verdict (formal or recorded)."""
-    judged = [r for r in case.reassessments.all() if r.reassessed_on or r.hpb_mdt_reviewed]
+    """The reassessment whose HPB verdict is current: the newest one with a scan, a verdict or a
+    formal review. A new scan with its verdict not yet entered counts as "not reviewed": the
+    previous scan's verdict must never stand in for it (stale-result hazard H05)."""
+    judged = [
+        r
+        for r in case.reassessments.all()
+        if r.imaging_performed_on or r.reassessed_on or r.hpb_mdt_reviewed
+    ]
     return max(judged, key=lambda r: r.cycle, default=None)
 
 
@@ -88,15 +94,19 @@ def _next_planned_surgery(case: Case) -> Surgery | None:
     return min(planned, key=lambda s: s.planned_on, default=None)
 
 
-def _last_performed_surgery(case: Case) -> Surgery | None:
-    done = [s for s in case.surgeries.all() if s.performed_on]
+def _last_resection_with_margin(case: Case) -> Surgery | None:
+    """The last operation with a pathology margin (R14): a later stoma has none."""
+    done = [s for s in case.surgeries.all() if s.performed_on and s.margin]
     return max(done, key=lambda s: s.performed_on, default=None)
 
 
 def _liver_cleared(case: Case) -> bool:
-    """Liver disease resected: a completed one-stage, second-stage or synchronous resection."""
+    """Liver disease resected: a completed one-stage, second-stage or synchronous resection
+    that left no macroscopic disease (an R2 resection did not clear the liver)."""
     clearing = {"one_stage_hepatectomy", "two_stage_hepatectomy_second", "synchronous_resection"}
-    return any(s.performed_on and s.kind in clearing for s in case.surgeries.all())
+    return any(
+        s.performed_on and s.kind in clearing and s.margin != "r2" for s in case.surgeries.all()
+    )
 
 
 def _chemo_before(case: Case, surgery_on: dt.date) -> tuple[float, str | None]:
@@ -172,8 +182,8 @@ def case_inputs(case: Case, *, today: dt.date) -> dict[str, object]:
         inputs["scrt_completion_date"] = max(scrt).isoformat()
     inputs["liver_metastases_cleared"] = _liver_cleared(case)
 
-    performed = _last_performed_surgery(case)
-    if performed is not None and performed.margin:
+    performed = _last_resection_with_margin(case)
+    if performed is not None:
         inputs["surgical_margin"] = performed.margin
         months, backbone = _chemo_before(case, performed.performed_on)
         inputs["preop_chemo_months_given"] = months

@@ -199,6 +199,7 @@ STATUS_LABELS = dict(MarkerStatus.choices)
 SHORT_STATUS = {"wild_type": "Wild-type", "wild_type_exon2_only": "Wild-type (exon 2 only)"}
 
 ANTI_EGFR = {"cetuximab", "panitumumab"}
+CHECKPOINT_INHIBITORS = {"pembrolizumab", "nivolumab", "ipilimumab"}
 FLUOROPYRIMIDINE = {"fluorouracil", "capecitabine"}
 CYTOTOXIC_PARTNER = {"oxaliplatin", "irinotecan"}
 MAX_SURGERY_DAYS_AHEAD = 730  # a surgery date further ahead than two years is a typing error
@@ -409,25 +410,48 @@ def proposal_from(answers: Mapping[str, Mapping[str, Any]]) -> dict[str, object]
     return proposal
 
 
+def _backbone(agents: set[str]) -> str | None:
+    """The cytotoxic backbone the A.2 families are made of: FOLFOX, CAPOX, FOLFIRI, FOLFOXIRI."""
+    fluoropyrimidines = agents & FLUOROPYRIMIDINE
+    partners = agents & CYTOTOXIC_PARTNER
+    if fluoropyrimidines == {"fluorouracil"} and partners == CYTOTOXIC_PARTNER:
+        return "folfoxiri"
+    if len(fluoropyrimidines) != 1 or len(partners) != 1:
+        return None
+    pair = (*fluoropyrimidines, *partners)
+    return BACKBONES.get(pair)
+
+
+BACKBONES = {
+    ("fluorouracil", "oxaliplatin"): "folfox",
+    ("fluorouracil", "irinotecan"): "folfiri",
+    ("capecitabine", "oxaliplatin"): "capox",
+}
+
+
 def regimen_family_of(agents: Iterable[str]) -> str | None:
-    """The recommended-regimen family a set of agents belongs to (None: none of them)."""
+    """The recommended-regimen family (A.2) a set of agents belongs to (None: none of them).
+
+    Checkpoint inhibitors alone count as the pembrolizumab family: nivolumab with ipilimumab is an
+    accepted alternative in dMMR disease (seed statement 3). Anti-EGFR doublets are FOLFOX or
+    FOLFIRI only (capecitabine is not a partner for anti-EGFR, seed statement 2).
+    """
     a = set(agents)
     if not a:
         return None
-    if a == {"pembrolizumab"}:
+    if a <= CHECKPOINT_INHIBITORS:
         return "pembrolizumab"
-    partners = a & CYTOTOXIC_PARTNER
-    chemo_only = a <= FLUOROPYRIMIDINE | CYTOTOXIC_PARTNER | {"bevacizumab"}
-    if partners == CYTOTOXIC_PARTNER and "bevacizumab" in a and chemo_only:
-        return "folfoxiri_bevacizumab"
-    if len(partners) != 1 or not a & FLUOROPYRIMIDINE:
-        return None
+    backbone = _backbone(a)
     biologics = a - FLUOROPYRIMIDINE - CYTOTOXIC_PARTNER
+    if backbone == "folfoxiri":
+        return "folfoxiri_bevacizumab" if biologics == {"bevacizumab"} else None
+    if backbone is None:
+        return None
     if not biologics:
         return "doublet_chemotherapy_pending_biomarkers"
     if biologics == {"bevacizumab"}:
         return "doublet_bevacizumab"
-    if len(biologics) == 1 and biologics <= ANTI_EGFR:
+    if len(biologics) == 1 and biologics <= ANTI_EGFR and backbone != "capox":
         return "doublet_anti_egfr"
     return None
 
@@ -452,7 +476,10 @@ class _Context:
             s.performed_on and s.kind in Surgery.PRIMARY_KINDS for s in surgeries
         )
         performed = [s for s in surgeries if s.performed_on]
-        self.last_operation = max(performed, key=lambda s: s.performed_on, default=None)
+        # The post-operative plan follows the last resection with a margin (a later stoma has
+        # none and must not hide it).
+        with_margin = [s for s in performed if s.margin]
+        self.last_operation = max(with_margin, key=lambda s: s.performed_on, default=None)
         self._cache: dict[str, tuple[dict[str, object], Advice]] = {}
 
     def advise(
@@ -902,19 +929,25 @@ def _systemic_therapy(ctx: _Context, decision: Decision | None) -> Step:
     )
 
 
+def _pelvic_recommended(ctx: _Context) -> list[str]:
+    """The pelvic choices that add no alert of their own.
+
+    Compared with "none" rather than with no alert at all: the deferral warning can already be
+    raised by the primary-management answer, and that must not make every pelvic choice wrong.
+    """
+    others = _without(ctx.answers, P.PELVIC_RADIOTHERAPY)
+
+    def codes(value: str) -> set[str]:
+        answer = {**others, P.PELVIC_RADIOTHERAPY: {"choice": value}}
+        return set(point_codes(P.PELVIC_RADIOTHERAPY, ctx.advise(answer)[1]))
+
+    baseline = codes("none")
+    return [value for value in PELVIC_LABELS if not codes(value) - baseline]
+
+
 def _pelvic_radiotherapy(ctx: _Context, decision: Decision | None) -> Step:
     _inputs, advice = ctx.advise(_without(ctx.answers, P.PELVIC_RADIOTHERAPY))
-    others = _without(ctx.answers, P.PELVIC_RADIOTHERAPY)
-    rec = [
-        value
-        for value in PELVIC_LABELS
-        if not any(
-            point_codes(
-                P.PELVIC_RADIOTHERAPY,
-                ctx.advise({**others, P.PELVIC_RADIOTHERAPY: {"choice": value}})[1],
-            )
-        )
-    ]
+    rec = _pelvic_recommended(ctx)
     lines = [
         Line(
             "Pelvic radiotherapy without an alert",
@@ -1443,7 +1476,8 @@ def _adherence(
             "answer_family": regimen_family_of(agents),
         }
     if point == P.PELVIC_RADIOTHERAPY:
-        return not alerted, {"alert_free": not alerted}
+        rec = _pelvic_recommended(ctx)
+        return answer["choice"] in rec, {"choices": rec}
     if point == P.LIVER_SURGERY:
         surgeries, sequence = _liver_recommendation(advice)
         follows = answer["surgery"] in surgeries and (

@@ -157,3 +157,38 @@ def test_a_proposal_may_only_set_proposal_keys(converted_case):
         facts_for_case(record, today=D(2026, 4, 5), proposal={"kras_status": "wild_type"})
     with pytest.raises(pathway.InputError, match="proposed_agents"):
         facts_for_case(record, today=D(2026, 4, 5), proposal={"proposed_agents": ["aspirin"]})
+
+
+def test_a_new_scan_without_its_verdict_is_not_reviewed_yet(converted_case):
+    """The previous scan's HPB verdict never stands in for a newer scan (hazard H05)."""
+    m.Reassessment.objects.filter(case=converted_case, cycle=2).update(
+        imaging_performed_on=D(2026, 5, 28)
+    )
+    inputs = case_inputs(case_clinical_record(case_id=converted_case.pk), today=D(2026, 6, 1))
+    assert inputs["hpb_mdt_reviewed"] is False
+    assert "r0_achievable" not in inputs
+    assert "flr_percent_slv" not in inputs
+
+
+def _perform(case, kind, on, margin):
+    return m.Surgery.objects.create(
+        case=case, kind=kind, planned_on=on, performed_on=on, margin=margin
+    )
+
+
+def test_an_r2_resection_does_not_clear_the_liver(converted_case):
+    m.Surgery.objects.filter(case=converted_case).delete()
+    _perform(converted_case, "one_stage_hepatectomy", D(2026, 5, 20), "r2")
+    inputs = case_inputs(case_clinical_record(case_id=converted_case.pk), today=D(2026, 6, 1))
+    assert inputs["liver_metastases_cleared"] is False
+    assert inputs["surgical_margin"] == "r2"
+
+
+def test_a_later_operation_without_a_margin_does_not_hide_the_postop_plan(converted_case):
+    m.Surgery.objects.filter(case=converted_case).delete()
+    _perform(converted_case, "one_stage_hepatectomy", D(2026, 5, 20), "r1")
+    _perform(converted_case, "defunctioning_stoma", D(2026, 5, 27), "")
+    record = case_clinical_record(case_id=converted_case.pk)
+    _inputs, advice = advice_for_case(record, today=D(2026, 6, 1))
+    assert advice.postop_chemo_recommended is True
+    assert "R1_MARGIN_POSTOP_CHEMO_STRONGLY_RECOMMENDED" in advice.warnings

@@ -190,6 +190,12 @@ def test_surgery_planned_inside_the_interval_alerts_at_once(case):
     assert not live(case, K.BEV_INTERVAL_BREACH).exists()
     assert m.Reminder.objects.get(kind=K.BEV_INTERVAL_BREACH).state == S.CANCELLED
 
+    # A stale date before the last dose is inside the interval too (R10 has no lower bound).
+    surgery.planned_on = dt.date(2026, 2, 10)
+    surgery.save()
+    sync(case)
+    assert live(case, K.BEV_INTERVAL_BREACH).get().event_on == dt.date(2026, 2, 10)
+
 
 def test_an_alert_keeps_its_first_due_time_across_syncs(case):
     bev_dose(case, dt.date(2026, 2, 20))
@@ -253,7 +259,8 @@ def test_a_pending_result_is_chased_after_14_days_and_cancelled_when_it_arrives(
     )
     sync(case)
     chase = live(case, K.RESULT_OUTSTANDING).get()
-    assert chase.due_at == at_eight(dt.date(2026, 3, 11))
+    # Pending more than 14 days: day 15, the day the dashboard lists it too.
+    assert chase.due_at == at_eight(dt.date(2026, 3, 12))
 
     result.status, result.reported_on = "mutant", dt.date(2026, 3, 5)
     result.save()

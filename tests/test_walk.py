@@ -123,6 +123,14 @@ def test_anti_egfr_in_ras_mutant_disease_is_a_hard_stop_on_the_systemic_therapy_
         (["fluorouracil", "oxaliplatin", "bevacizumab", "cetuximab"], None),
         (["oxaliplatin", "bevacizumab"], None),
         ([], None),
+        # Seed statement 3: nivolumab + ipilimumab is an accepted dMMR alternative.
+        (["nivolumab", "ipilimumab"], "pembrolizumab"),
+        # A.2: anti-EGFR doublets are FOLFOX or FOLFIRI; capecitabine is not a partner (D2).
+        (["capecitabine", "oxaliplatin", "cetuximab"], None),
+        # FOLFOXIRI needs its fluorouracil; CAPIRI is none of the A.2 backbones.
+        (["oxaliplatin", "irinotecan", "bevacizumab"], None),
+        (["capecitabine", "irinotecan", "bevacizumab"], None),
+        (["fluorouracil", "oxaliplatin", "irinotecan"], None),
     ],
 )
 def test_it_names_the_regimen_family_of_a_set_of_agents(agents, family):
@@ -328,3 +336,21 @@ def test_the_walk_runs_no_queries(django_assert_num_queries):
     case = case_clinical_record(case_id=make_conversion_case().pk)
     with django_assert_num_queries(0):
         build_walk(case, [], meeting_day=DAY)
+
+
+def test_resecting_an_asymptomatic_primary_early_does_not_break_the_pelvic_card():
+    """Primary resection (a deviation, with a reason) raises the deferral warning for the whole
+    case; the pelvic card must still offer "none" as alert-free, and follow it."""
+    case = make_conversion_case()
+    primary = _decision(
+        "primary_management", {"choice": "primary_resection"}, pk=1, follows=False,
+        deviation_reason="Patient's preference after counselling",
+    )  # fmt: skip
+    walk = _walk(case, [primary])
+    pelvic = walk.step("pelvic_radiotherapy")
+    assert pelvic.initial == {"choice": "none"}
+    _step, _clean, evaluation = evaluate_answer(
+        case_clinical_record(case_id=case.pk), [primary], meeting_day=DAY,
+        point="pelvic_radiotherapy", answer={"choice": "none"},
+    )  # fmt: skip
+    assert evaluation.follows

@@ -48,22 +48,19 @@ class InputError(ValueError):
         return InputError(f"{prefix}.{self.key}" if self.key else prefix, self.problem)
 
 
-# Ranges (V2). The upper bounds for age and segments are this engine's own plausibility limits:
-# nobody is older than 130, and the liver has 8 Couinaud segments, so more than 8 remaining
-# segments can only be an entry error.
-_INT_RANGES: dict[str, tuple[int, int]] = {
-    "age_years": (0, 130),
+# Ranges (V2), exactly as the specification gives them: no upper bound for age or segments
+# (the database applies its own plausibility limits to what it stores).
+_INT_RANGES: dict[str, tuple[int, int | None]] = {
+    "age_years": (0, None),
     "ecog": (0, 4),
-    "flr_segments_remaining": (0, 8),
+    "flr_segments_remaining": (0, None),
 }
 _NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "flr_percent_slv": (0, 100),
     "preop_chemo_months_given": (0, math.inf),
 }
-# V3 asks for a real calendar date. The window is a plausibility limit of this engine: it keeps
-# every derived date (up to +6 months) inside Python's date range, so valid input never fails.
-_DATE_MIN = date(1900, 1, 1)
-_DATE_MAX = date(2999, 12, 31)
+# V3: any real calendar date. A date whose derived dates would pass year 9999 still gets advice;
+# those derived dates are null (rules.py).
 _DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only, unlike \d
 
 _ENUMS: dict[str, type[StrEnum]] = {
@@ -159,13 +156,12 @@ def _parse_bool(key: str, value: object) -> bool:
 
 def _parse_int(key: str, value: object) -> int:
     low, high = _INT_RANGES[key]
+    bounds = f"from {low} to {high}" if high is not None else f"≥ {low}"
     # V1: a JSON integer; bool is a subclass of int in Python and is refused explicitly.
     if type(value) is not int:
-        raise InputError(
-            key, f"must be a whole number from {low} to {high}, got {describe_json(value)}"
-        )
-    if not low <= value <= high:
-        raise InputError(key, f"must be from {low} to {high}, got {_number_text(value)}")
+        raise InputError(key, f"must be a whole number {bounds}, got {describe_json(value)}")
+    if value < low or (high is not None and value > high):
+        raise InputError(key, f"must be {bounds}, got {_number_text(value)}")
     return value
 
 
@@ -190,8 +186,6 @@ def _parse_date(key: str, value: object) -> date:
         parsed = date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
     except ValueError:
         raise InputError(key, f"{value!r} is not a real calendar date") from None
-    if not _DATE_MIN <= parsed <= _DATE_MAX:
-        raise InputError(key, f"{value!r} is outside the accepted range {_DATE_MIN} to {_DATE_MAX}")
     return parsed
 
 

@@ -5,6 +5,7 @@ outputs and the alert codes it fired; `engine.advise` puts them together. Branch
 the rule or reading they implement.
 """
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -328,6 +329,14 @@ def primary_treatment_alerts(facts: CaseFacts, status: ConversionStatus) -> Code
 # ---------------------------------------------------------------------------------------------
 
 
+def _shifted(shift: Callable[[], date]) -> date | None:
+    """A derived date, or None when it would fall after year 9999 (no such calendar date)."""
+    try:
+        return shift()
+    except OverflowError:
+        return None
+
+
 def reassessment_dates(
     facts: CaseFacts, constants: RuleConstants
 ) -> tuple[date | None, date | None]:
@@ -336,8 +345,8 @@ def reassessment_dates(
     if anchor is None:
         return None, None
     return (
-        add_months(anchor, constants.reassess_months),
-        add_days(anchor, constants.reassess_days),
+        _shifted(lambda: add_months(anchor, constants.reassess_months)),
+        _shifted(lambda: add_days(anchor, constants.reassess_days)),
     )
 
 
@@ -348,8 +357,10 @@ def bevacizumab_surgery_timing(
     last_dose = facts.last_bevacizumab_dose_date
     if last_dose is None:
         return None, ()
-    earliest = add_days(last_dose, constants.bev_min_days)  # D3: given for any urgency
+    earliest = _shifted(lambda: add_days(last_dose, constants.bev_min_days))  # D3: any urgency
     planned = facts.planned_surgery_date
+    if earliest is None:  # G3: a date that does not exist compares with nothing
+        return None, ()
     # D1: strict "before": surgery on the earliest day is allowed. D2: bevacizumab need not
     # be among the proposed agents; the dates alone decide.
     if planned is None or planned >= earliest:
@@ -364,8 +375,10 @@ def scrt_surgery_window(facts: CaseFacts, constants: RuleConstants) -> tuple[dat
     scrt = facts.scrt_completion_date
     if scrt is None:
         return None, ()
-    latest = add_months(scrt, constants.scrt_max_delay_months)
+    latest = _shifted(lambda: add_months(scrt, constants.scrt_max_delay_months))
     planned = facts.planned_surgery_date
+    if latest is None:  # G3, as above
+        return None, ()
     # D4: only surgery that includes the primary; the last day itself is allowed.
     if facts.planned_surgery_includes_primary and planned is not None and planned > latest:
         return latest, (A.SCRT_TO_SURGERY_INTERVAL_GT_6_MONTHS,)

@@ -14,7 +14,8 @@ What implies what (each email goes out at REMINDER_SEND_HOUR, local time, on the
   PATHWAY_BEV_MIN_DAYS; an operation planned inside that interval → a breach alert at once;
 - SCRT completed, primary not yet operated on → window closing, REMINDER_SCRT_WARNING_DAYS before
   completion + 6 months (pathway-spec R11);
-- molecular result pending → result outstanding, on requested + REMINDER_RESULT_CHASE_DAYS;
+- molecular result pending → result outstanding, once pending more than
+  REMINDER_RESULT_CHASE_DAYS (the day it joins the dashboard's worklist);
 - open MDT action → action due to its owner on its due date, and action overdue to the case
   coordinator REMINDER_ACTION_OVERDUE_DAYS later.
 
@@ -211,7 +212,9 @@ def _bevacizumab_reminders(facts: CaseFacts) -> Iterator[Wanted]:
     prefix = f"c{facts.case_id}:bev{dose.isoformat()}"
     yield Wanted(f"{prefix}:ends", K.BEV_INTERVAL_ENDS, ends_on, send_time(ends_on), facts.team)
     for s in planned:
-        if dose <= s["planned_on"] < ends_on:
+        # Any date before the interval ends, as the engine and the worklist read it (even a
+        # stale date before the last dose).
+        if s["planned_on"] < ends_on:
             key = f"{prefix}:breach:surgery{s['id']}:{s['planned_on'].isoformat()}"
             yield Wanted(key, K.BEV_INTERVAL_BREACH, s["planned_on"], None, facts.team)
 
@@ -235,7 +238,8 @@ def _scrt_reminders(facts: CaseFacts) -> Iterator[Wanted]:
 
 
 def _result_reminders(facts: CaseFacts) -> Iterator[Wanted]:
-    chase = dt.timedelta(days=settings.REMINDER_RESULT_CHASE_DAYS)
+    # "Pending more than N days": the day the result joins the dashboard's worklist (day N + 1).
+    chase = dt.timedelta(days=settings.REMINDER_RESULT_CHASE_DAYS + 1)
     for r in facts.pending_results:
         chase_on = r["requested_on"] + chase
         key = f"c{facts.case_id}:result:{r['marker']}:{r['requested_on'].isoformat()}"
