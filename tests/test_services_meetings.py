@@ -273,12 +273,16 @@ def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
     with pytest.raises(ValidationError, match="corrected"):
         svc.decision_correct(
             user=chair,
+            agenda_item_id=item.pk,
+            point="resectability",
             decision_id=first.pk,
             answer={"choice": "not_resectable"},
             correction_reason="",
         )
     second = svc.decision_correct(
         user=chair,
+        agenda_item_id=item.pk,
+        point="resectability",
         decision_id=first.pk,
         answer={"choice": "resectability_unconfirmed"},
         correction_reason="HPB review not recorded",
@@ -290,12 +294,36 @@ def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
     with pytest.raises(ConflictError, match="corrected this answer"):
         svc.decision_correct(
             user=chair,
+            agenda_item_id=item.pk,
+            point="resectability",
             decision_id=first.pk,
             answer={"choice": "not_resectable"},
             correction_reason="stale",
         )
     with pytest.raises(Exception, match="decision_append_only"), transaction.atomic():
         m.Decision.objects.filter(pk=first.pk).update(answer={"choice": "converted_resectable"})
+
+
+def test_a_correction_cannot_land_on_another_patients_decision(chair, item):
+    """The decision to correct must be this item's answer to this point (hazard H04c)."""
+    other_item = list_case(item.meeting, make_conversion_case(), by=chair)
+    theirs = svc.decision_record(
+        user=chair,
+        agenda_item_id=other_item.pk,
+        point="resectability",
+        answer={"choice": "not_resectable"},
+    )
+    with pytest.raises(ValidationError, match="not this case's answer"):
+        svc.decision_correct(
+            user=chair,
+            agenda_item_id=item.pk,
+            point="resectability",
+            decision_id=theirs.pk,
+            answer={"choice": "resectability_unconfirmed"},
+            correction_reason="wrong tab",
+            deviation_reason="x",
+        )
+    assert not m.Decision.objects.filter(supersedes=theirs).exists()
 
 
 def test_a_coordinator_or_auditor_cannot_record_decisions(item):
@@ -425,6 +453,8 @@ def test_sign_off_locks_the_outcome_and_schedules_the_engines_reassessment(
     with pytest.raises(svc.OutcomeLockedError, match="signed off"):
         svc.decision_correct(
             user=chair,
+            agenda_item_id=item.pk,
+            point="outcome",
             decision_id=m.Decision.objects.get(point="outcome").pk,
             answer={"choice": "rediscuss"},
             correction_reason="late change",

@@ -275,6 +275,25 @@ def test_two_people_editing_the_same_case_the_second_is_told_and_keeps_their_inp
     assert (case.ecog, case.primary_symptom, case.version) == (2, "none", 2)
 
 
+def test_a_refused_patient_edit_does_not_show_its_input_as_the_record(client):
+    case = make_case()
+    patient = case.patient
+    editor = make_user("coordinator")
+    client.force_login(editor)
+    stale = {
+        "version": str(patient.version - 1 if patient.version > 1 else 99),
+        "hospital_number": "OTHER123", "family_name": "Wrongname", "given_name": "X",
+        "date_of_birth": "1960-05-17", "nhs_number": "",
+    }  # fmt: skip
+    response = client.post(f"/cases/{case.pk}/patient/", stale)
+    html = response.content.decode()
+    assert response.status_code == 409
+    header = re.search(r"← [^<]*", html).group(0)  # the case line above the form
+    assert patient.hospital_number in header
+    assert "OTHER123" not in header
+    assert 'value="OTHER123"' in html  # the user's input is kept in the form
+
+
 def test_marking_an_action_not_done_needs_the_reason(client, coordinator):
     record = full_record()
     url = f"/cases/{record['case'].pk}/actions/{record['action'].pk}/status/?next=dashboard"

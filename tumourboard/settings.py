@@ -170,6 +170,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "tumourboard",
+        # A Redis that does not answer must not hang requests: fail fast, fall back.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
 
@@ -239,7 +241,8 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 # database read). They are saved when they change, not on every request: activity is recorded
 # at most once a minute (SESSION_ACTIVITY_RESOLUTION_SECONDS, cases/middleware.py), which saves
 # an UPDATE and its transaction on almost every page while the idle limit still holds.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# PostgreSQL holds sessions; Redis caches them, and an unavailable Redis only costs a query.
+SESSION_ENGINE = "cases.sessions"
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_ACTIVITY_RESOLUTION_SECONDS = 60
 # --- end performance ---

@@ -322,17 +322,25 @@ def decision_record(
 def decision_correct(
     *,
     user: User,
+    agenda_item_id: int,
+    point: str,
     decision_id: int,
     answer: Mapping[str, Any],
     correction_reason: str,
     deviation_reason: str = "",
     override_reason: str = "",
 ) -> Decision:
-    """Correct an answer: a new decision supersedes it (the old one stays, unchanged)."""
+    """Correct an answer: a new decision supersedes it (the old one stays, unchanged).
+
+    The decision must be this agenda item's answer to this point: a correction can never land
+    on another patient's decision (hazard H04c).
+    """
     require(user, C.RECORD_DECISIONS)
-    old = Decision.objects.filter(pk=decision_id).first()
+    old = Decision.objects.filter(
+        pk=decision_id, agenda_item_id=agenda_item_id, point=point
+    ).first()
     if old is None:
-        raise ValidationError("That decision does not exist.")
+        raise ValidationError("That answer is not this case's answer to this point.")
     item = _lock_open_item(old.agenda_item_id)
     decisions = _decisions(item)
     current = current_decisions(decisions)[old.point]

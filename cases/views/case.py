@@ -7,6 +7,7 @@ someone else saved the record first — say so, keep the user's input, and write
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -247,7 +248,10 @@ def _split_errors(
 @require_http_methods(EDIT_METHODS)
 def case_update(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _case(request, case_id)
-    form = f.CaseEditForm(_data(request), instance=case, initial={"version": case.version})
+    # The form edits a copy: a refused save must not show its input as the record (header).
+    form = f.CaseEditForm(
+        _data(request), instance=copy.copy(case), initial={"version": case.version}
+    )
 
     def save(form: forms.BaseForm) -> Any:
         return records.case_update(
@@ -273,7 +277,10 @@ def case_update(request: HttpRequest, case_id: int) -> HttpResponse:
 def patient_update(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _case(request, case_id)
     patient = case.patient
-    form = f.PatientEditForm(_data(request), instance=patient, initial={"version": patient.version})
+    # The form edits a copy: a refused save must not show its input as the patient (header).
+    form = f.PatientEditForm(
+        _data(request), instance=copy.copy(patient), initial={"version": patient.version}
+    )
 
     def save(form: forms.BaseForm) -> Any:
         return records.patient_update(

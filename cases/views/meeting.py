@@ -612,6 +612,8 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
         if form.cleaned_data.get("supersedes"):
             svc.decision_correct(
                 user=request.user,
+                agenda_item_id=item.pk,
+                point=point,
                 decision_id=form.cleaned_data["supersedes"],
                 answer=form.answer(),
                 correction_reason=form.cleaned_data["correction_reason"],
