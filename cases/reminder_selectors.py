@@ -1,4 +1,5 @@
-"""Reads about reminders: the reminder log, the failed count for the dashboard, dispatch health."""
+"""Reads about reminders: the reminder log, and dispatch health (with the failed count the
+dashboard shows)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,6 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from cases.models import Reminder, ReminderState
-
-
-def reminders_failed_count() -> int:
-    """Reminders that could not be sent and need a person (shown on the coordinator dashboard)."""
-    return Reminder.objects.filter(state=ReminderState.FAILED).count()
 
 
 def reminder_log(*, state: str = "", kind: str = "") -> QuerySet[Reminder]:
@@ -37,10 +33,11 @@ def reminder_state_counts() -> dict[str, int]:
 class DispatchStatus:
     last_run_at: dt.datetime | None
     stale: bool
+    failed: int = 0  # reminders that could not be sent and need a person
 
 
 def dispatch_status(*, now: dt.datetime | None = None) -> DispatchStatus:
-    """Is the reminder dispatcher running? One query.
+    """Is the reminder dispatcher running, and how many reminders failed? One query.
 
     Stale when the last run is older than REMINDER_HEARTBEAT_STALE_SECONDS. Before the first run
     ever (a fresh install, the tests) there is no heartbeat to judge by, so it is stale only if
@@ -49,13 +46,14 @@ def dispatch_status(*, now: dt.datetime | None = None) -> DispatchStatus:
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.REMINDER_HEARTBEAT_STALE_SECONDS)
     with connection.cursor() as cursor:
-        # Both answers in one round trip (this runs on every staff page).
+        # All three answers in one round trip (this runs on every staff page).
         cursor.execute(
             "SELECT (SELECT last_run_at FROM cases_dispatchheartbeat WHERE id = 1), "
-            "EXISTS (SELECT 1 FROM cases_reminder WHERE state = %s AND due_at < %s)",
-            [ReminderState.PENDING, cutoff],
+            "EXISTS (SELECT 1 FROM cases_reminder WHERE state = %s AND due_at < %s), "
+            "(SELECT count(*) FROM cases_reminder WHERE state = %s)",
+            [ReminderState.PENDING, cutoff, ReminderState.FAILED],
         )
-        last_run_at, overdue = cursor.fetchone()
+        last_run_at, overdue, failed = cursor.fetchone()
     if last_run_at is None:
-        return DispatchStatus(None, stale=overdue)
-    return DispatchStatus(last_run_at, stale=last_run_at < cutoff)
+        return DispatchStatus(None, stale=overdue, failed=failed)
+    return DispatchStatus(last_run_at, stale=last_run_at < cutoff, failed=failed)

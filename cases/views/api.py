@@ -21,6 +21,8 @@ def advise(request: HttpRequest) -> JsonResponse:
         payload = json.loads(request.body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return _bad_request(f"input is not valid JSON: {error}")
+    except RecursionError:
+        return _bad_request("input is nested too deeply to be case data")
     try:
         result = advise_json(payload, rule_constants())
     except InputError as error:

@@ -4,16 +4,19 @@ see who opened which patient. Read-only; opening a case here is itself logged.""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
 from cases import models as m
 from cases.audit_trail import case_history, overrides_and_deviations
 from cases.permissions import Capability, capability_required
+from cases.search_tokens import search_text, search_token
 from cases.services.audit import access_log_record
 
 PAGE_SIZE = 50
@@ -45,9 +48,16 @@ def _search(queryset, query: str):
 
 
 @capability_required(Capability.VIEW_AUDIT)
-@require_GET
+@require_http_methods(["GET", "POST"])
 def case_list(request: HttpRequest) -> HttpResponse:
-    query = _param(request, "q", 100)
+    # The search is posted and kept behind a token: no name or number in a URL.
+    if request.method == "POST":
+        params = {"flagged": "1"} if request.POST.get("flagged") == "1" else {}
+        text = request.POST.get("q", "").replace("\x00", "").strip()[:100]
+        if text:
+            params["search"] = search_token(request, text)
+        return redirect(f"{reverse('cases:audit-case-list')}?{urlencode(params)}")
+    query = search_text(request, request.GET.get("search"))
     flagged_only = request.GET.get("flagged") == "1"
     cases = (
         m.Case.objects.select_related("patient")
@@ -61,7 +71,12 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "cases/audit_case_list.html",
-        {"page": page, "query": query, "flagged_only": flagged_only},
+        {
+            "page": page,
+            "query": query,
+            "search": request.GET.get("search", ""),
+            "flagged_only": flagged_only,
+        },
     )
 
 

@@ -16,11 +16,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import push_url
 
 from cases import forms as f
 from cases import models as m
@@ -29,6 +30,7 @@ from cases.completeness import missing_minimum_dataset
 from cases.mapping import advice_for_case
 from cases.pathway import InputError
 from cases.permissions import Capability, capability_required, has_capability
+from cases.search_tokens import search_text, search_token
 from cases.selectors import case_page_record, case_search
 from cases.services import records
 from cases.services.agenda import completeness_day
@@ -50,17 +52,38 @@ def _clinicians() -> Any:
     )
 
 
+def _results_url(request: HttpRequest) -> str:
+    """The results URL for a posted search: the filters as they are, the text as a token."""
+    params = request.POST.copy()
+    for name in ("csrfmiddlewaretoken", "page", "search"):
+        params.pop(name, None)
+    text = (params.pop("q", [""])[-1] or "").strip()[:100]
+    if text:
+        params["search"] = search_token(request, text)
+    return f"{reverse('cases:case-list')}?{params.urlencode()}"
+
+
 @capability_required(Capability.VIEW_CLINICAL)
-@require_GET
+@require_http_methods(["GET", "POST"])
 def case_list(request: HttpRequest) -> HttpResponse:
-    """Search by name or number, filter by stage and clinician; htmx swaps just the results."""
-    form = f.CaseSearchForm(request.GET, clinicians=_clinicians())
+    """Search by name or number, filter by stage and clinician; htmx swaps just the results.
+
+    The search text is posted and never put in a URL (``cases/search_tokens.py``).
+    """
+    if request.method == "POST":
+        url = _results_url(request)
+        if not request.htmx:
+            return redirect(url)
+        request.GET = QueryDict(url.partition("?")[2])
+    data = request.GET.copy()
+    data["q"] = search_text(request, request.GET.get("search"))
+    form = f.CaseSearchForm(data, clinicians=_clinicians())
     form.is_valid()  # an invalid filter is shown with its message and otherwise ignored
-    data = getattr(form, "cleaned_data", {})
-    clinician = data.get("clinician")
+    cleaned = getattr(form, "cleaned_data", {})
+    clinician = cleaned.get("clinician")
     cases = case_search(
-        query=data.get("q") or "",
-        stage=data.get("stage") or "",
+        query=cleaned.get("q") or "",
+        stage=cleaned.get("stage") or "",
         clinician_id=clinician.pk if clinician else None,
     )
     page = Paginator(cases, SEARCH_PAGE_ROWS).get_page(request.GET.get("page"))
@@ -68,7 +91,10 @@ def case_list(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
     if request.htmx and request.htmx.target == "case-results":
-        return render(request, "cases/case_list.html#case-results", context)
+        response = render(request, "cases/case_list.html#case-results", context)
+        if request.method == "POST":
+            push_url(response, f"{reverse('cases:case-list')}?{request.GET.urlencode()}")
+        return response
     return render(request, "cases/case_list.html", context)
 
 

@@ -24,6 +24,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from cases.forms import add_service_errors
+from cases.mapping import age_on, rule_constants
 from cases.models import (
     Action,
     AgendaItem,
@@ -103,8 +105,8 @@ def _chairs() -> Any:
 
 
 def _next_slot() -> dict[str, Any]:
-    tomorrow = timezone.localdate() + dt.timedelta(days=7)
-    return {"scheduled_for": dt.datetime.combine(tomorrow, dt.time(8)).strftime("%Y-%m-%dT%H:%M")}
+    next_week = timezone.localdate() + dt.timedelta(days=7)
+    return {"scheduled_for": dt.datetime.combine(next_week, dt.time(8)).strftime("%Y-%m-%dT%H:%M")}
 
 
 def _meeting_list(request: HttpRequest, form: MeetingForm, status: int = 200) -> HttpResponse:
@@ -151,20 +153,11 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
                 title=form.cleaned_data["title"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, f"Meeting created: {meeting}.")
             return redirect("cases:meeting-detail", meeting_id=meeting.pk)
     return _meeting_list(request, form, status=422)
-
-
-def _add_errors(form: Any, error: ValidationError) -> None:
-    """Service errors onto the form: per field where the form has that field."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 # --- The meeting page: attendance, quorum, agenda --------------------------------------------
@@ -241,7 +234,7 @@ def attendance_record(request: HttpRequest, meeting_id: int) -> HttpResponse:
                 user=request.user, meeting_id=meeting.pk, member_id=member.pk, discipline=discipline
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
             status = 422
         except ConflictError as error:
             problem, status = str(error), 409
@@ -261,6 +254,8 @@ def attendance_remove(request: HttpRequest, meeting_id: int) -> HttpResponse:
         svc.attendance_remove(
             user=request.user, meeting_id=meeting.pk, member_id=_int(request.POST.get("member"))
         )
+    except ValidationError as error:
+        problem, status = " ".join(error.messages), 422
     except ConflictError as error:
         problem, status = str(error), 409
     return _after_meeting_change(request, meeting, "attendance", status, problem)
@@ -506,14 +501,16 @@ def _case_context(request: HttpRequest, screen: CaseScreen, **extra: Any) -> dic
         "markers": marker_facts(case),
         "course": max(courses, key=lambda c: c.started_on, default=None),
         "last_bev": last_bev,
-        "earliest_surgery": add_days(last_bev, 42) if last_bev else None,
+        "earliest_surgery": (
+            add_days(last_bev, rule_constants().bev_min_days) if last_bev else None
+        ),
         "latest_reassessment": reassessments[-1] if reassessments else None,
         "timeline": timeline_for_case(case, today=screen.day),
         "position": index + 1,
         "count": len(order),
         "previous_id": order[index - 1] if index > 0 else None,
         "next_id": order[index + 1] if index + 1 < len(order) else None,
-        "age": _age(case.patient.date_of_birth, screen.day),
+        "age": age_on(case.patient.date_of_birth, screen.day),
         "outcome_rows": _outcome_rows(screen),
         "plan": screen.walk.plan,
         "can_sign_off": has_capability(request.user, C.SIGN_OFF) and not screen.locked,
@@ -540,10 +537,6 @@ def case_last_bev(case: Any) -> dt.date | None:
         if a.agent == "bevacizumab"
     ]
     return max(doses, default=None)
-
-
-def _age(born: dt.date, day: dt.date) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def _outcome_rows(screen: CaseScreen) -> list[dict[str, Any]]:
@@ -630,7 +623,7 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
                 override_reason=form.cleaned_data["override_reason"],
             )
     except ValidationError as error:
-        _add_errors(form, error)
+        add_service_errors(form, error)
         return _case_response(request, screen, posted={point: form}, status=422)
     except ConflictError as error:
         fresh = _load(item_id)
@@ -682,7 +675,7 @@ def meeting_fact_correct(request: HttpRequest, item_id: int) -> HttpResponse:
                 expected_version=form.expected_version(),
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         except ConflictError as error:
             form.add_error(None, str(error))
             status = 409
@@ -706,7 +699,7 @@ def action_create(request: HttpRequest, item_id: int) -> HttpResponse:
                 due_on=form.cleaned_data["due_on"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         except ConflictError as error:
             form.add_error(None, str(error))
         else:
@@ -727,7 +720,7 @@ def agenda_item_defer(request: HttpRequest, item_id: int) -> HttpResponse:
                 user=request.user, agenda_item_id=item.pk, reason=form.cleaned_data["reason"]
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         except ConflictError as error:
             form.add_error(None, str(error))
         else:

@@ -15,7 +15,6 @@ from cases.models import Case, ReminderKind, ReminderState
 from cases.permissions import Capability, capability_required
 from cases.reminder_selectors import reminder_log, reminder_state_counts
 from cases.services import reminders as reminder_services
-from cases.services.dispatch import case_path
 
 PAGE_SIZE = 50
 RETRY_MESSAGES = {
@@ -45,7 +44,7 @@ def reminder_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(reminder_log(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
     for reminder in page.object_list:
         reminder.case_reference = Case(pk=reminder.case_id).reference
-        reminder.case_url = case_path(reminder.case_id)
+        reminder.case_url = reverse("cases:case-detail", args=[reminder.case_id])
     counts = reminder_state_counts()
     context = {
         "page": page,

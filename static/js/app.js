@@ -1,18 +1,33 @@
 // Tumour board: the little JavaScript the app needs. No inline handlers anywhere (CSP).
 "use strict";
 
-// An expired session inside an htmx request: go to the login page instead of swapping it in.
+// Conflicts and validation errors come back with their own message: show it in place.
+// (An ended session is handled on the server: htmx is told to load the sign-in page whole.)
 document.addEventListener("htmx:beforeSwap", (event) => {
   const xhr = event.detail.xhr;
-  if (xhr && xhr.status === 401) {
-    event.detail.shouldSwap = false;
-    window.location.assign(xhr.getResponseHeader("X-Login-Url") || "/login/");
-  }
-  // Conflicts and validation errors come back with their own message: show it in place.
   if (xhr && (xhr.status === 409 || xhr.status === 422 || xhr.status === 400)) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }
+});
+
+// A refused or failed request must never pass silently: say so in the page's alert strip.
+function showProblem(text) {
+  const strip = document.getElementById("htmx-problem");
+  if (!strip) return;
+  strip.textContent = text;
+  strip.hidden = false;
+}
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  if (status === 403) {
+    showProblem("Your role may not do that. Nothing was changed.");
+  } else if (status >= 500) {
+    showProblem("Something went wrong on the server. Nothing was changed; please try again.");
+  }
+});
+document.addEventListener("htmx:sendError", () => {
+  showProblem("The server could not be reached. Nothing was changed; check the connection.");
 });
 
 // Move keyboard focus to the newly swapped card so the walk works without a mouse.

@@ -28,7 +28,7 @@ def test_a_coordinator_filters_the_log_and_retries_a_failed_reminder(page):
     m.DispatchHeartbeat.objects.create(last_run_at=timezone.now() - dt.timedelta(minutes=7))
 
     sign_in(page, "coord")
-    page.get_by_role("link", name="Reminders").click()
+    page.get_by_role("link", name="Reminders", exact=True).click()
     assert page.locator("#dispatch-banner").is_visible()
     assert page.locator("#reminder-table tbody tr").count() == 2
 

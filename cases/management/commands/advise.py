@@ -34,6 +34,8 @@ class Command(BaseCommand):
             self._fail(f"cannot read {options['file']}: {error.strerror}")
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             self._fail(f"input is not valid JSON: {error}")
+        except RecursionError:
+            self._fail("input is nested too deeply to be case data")
         try:
             result = advise_json(payload, rule_constants())
         except InputError as error:
