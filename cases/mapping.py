@@ -109,6 +109,17 @@ def _liver_cleared(case: Case) -> bool:
     )
 
 
+def last_bevacizumab_dose(case: Case) -> dt.date | None:
+    """The last recorded bevacizumab dose: a query over administrations, never a typed field."""
+    doses = [
+        a.given_on
+        for course in case.treatment_courses.all()
+        for a in course.administrations.all()
+        if a.agent == "bevacizumab"
+    ]
+    return max(doses, default=None)
+
+
 def _chemo_before(case: Case, surgery_on: dt.date) -> tuple[float, str | None]:
     """Months of systemic therapy given before an operation, and the last backbone used."""
     days = 0
@@ -159,14 +170,9 @@ def case_inputs(case: Case, *, today: dt.date) -> dict[str, object]:
     reassessed = [r.reassessed_on for r in case.reassessments.all() if r.reassessed_on]
     if reassessed:
         inputs["last_reassessment_date"] = max(reassessed).isoformat()
-    bev_doses = [
-        a.given_on
-        for course in case.treatment_courses.all()
-        for a in course.administrations.all()
-        if a.agent == "bevacizumab"
-    ]
-    if bev_doses:
-        inputs["last_bevacizumab_dose_date"] = max(bev_doses).isoformat()
+    last_bev = last_bevacizumab_dose(case)
+    if last_bev is not None:
+        inputs["last_bevacizumab_dose_date"] = last_bev.isoformat()
 
     planned = _next_planned_surgery(case)
     if planned is not None:

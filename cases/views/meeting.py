@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from cases.forms import add_service_errors
-from cases.mapping import age_on, rule_constants
+from cases.mapping import age_on, last_bevacizumab_dose, rule_constants
 from cases.models import (
     Action,
     AgendaItem,
@@ -485,7 +485,7 @@ def _case_context(request: HttpRequest, screen: CaseScreen, **extra: Any) -> dic
     item, case = screen.item, screen.case
     order = item.agenda_order  # loaded with the item (``_load``)
     index = order.index(item.pk)
-    last_bev = case_last_bev(case)
+    last_bev = last_bevacizumab_dose(case)
     reassessments = sorted(case.reassessments.all(), key=lambda r: r.cycle)
     courses = [c for c in case.treatment_courses.all() if c.stopped_on is None]
     context = {
@@ -527,16 +527,6 @@ def _case_context(request: HttpRequest, screen: CaseScreen, **extra: Any) -> dic
     }
     context.update(extra)
     return context
-
-
-def case_last_bev(case: Any) -> dt.date | None:
-    doses = [
-        a.given_on
-        for c in case.treatment_courses.all()
-        for a in c.administrations.all()
-        if a.agent == "bevacizumab"
-    ]
-    return max(doses, default=None)
 
 
 def _outcome_rows(screen: CaseScreen) -> list[dict[str, Any]]:
