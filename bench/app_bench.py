@@ -181,6 +181,17 @@ def fresh_answers(count: int) -> tuple[tuple[str, dict[str, Any]], ...]:
     return tuple(posts)
 
 
+AFTER_WRITE = "(after a write)"
+
+
+def _forget_panels() -> None:
+    """Empty this process's panel cache: every panel is computed afresh, as after a write to
+    the tables it reads (cases/data_version.py)."""
+    from django.core.cache import caches
+
+    caches["local"].clear()
+
+
 def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
     """The page set: each page as the role that uses it."""
     from cases.worklists import WORKLISTS
@@ -192,6 +203,16 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
         Page(f"panel {spec.slug}", f"/worklists/{spec.slug}/panel/", HTMX, "coordinator", "partial")
         for spec in WORKLISTS
     ]
+    if with_posts:  # in process only: the HTTP server's caches are in its own processes
+        # The same, with nothing cached: what the first view after a clinical write costs.
+        result.append(
+            Page(f"dashboard {AFTER_WRITE}", "/", user="coordinator", before_each=_forget_panels)
+        )
+        result += [
+            Page(f"panel {spec.slug} {AFTER_WRITE}", f"/worklists/{spec.slug}/panel/", HTMX,
+                 "coordinator", "partial", before_each=_forget_panels)
+            for spec in WORKLISTS
+        ]  # fmt: skip
     result += [
         Page("case list", "/cases/", user="coordinator"),
         Page("case page", case, user="coordinator"),

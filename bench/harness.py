@@ -27,6 +27,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,8 @@ class Page:
     user: str = ""  # empty: the user given to time_pages
     kind: str = "page"  # page or partial (htmx): the two have different targets
     posts: tuple[tuple[str, dict[str, Any]], ...] = ()
+    # Run before each request, untimed: e.g. empty the panel cache, as a clinical write would.
+    before_each: Callable[[], None] | None = None
 
     @classmethod
     def parse(cls, spec: str) -> Page:
@@ -121,14 +124,21 @@ def time_page(client: Any, page: Page, *, runs: int, warmup: int = 2) -> PageRes
             return client.post(path, data, headers=page.headers)
         return client.get(page.path, headers=page.headers)
 
+    def prepare() -> None:
+        if page.before_each is not None:
+            page.before_each()
+
+    prepare()
     with CaptureQueriesContext(connection) as queries:
         response = request()
     # Read the count now: the next request resets the connection's query log.
     query_count = len(queries)
     for _ in range(max(warmup - 1, 0)):
+        prepare()
         request()
     samples = []
     for _ in range(runs):
+        prepare()
         started = time.perf_counter()
         request()
         samples.append((time.perf_counter() - started) * 1000)

@@ -44,6 +44,51 @@ def audited(**options):
     )
 
 
+# --- Data version: what cached dashboard panels are keyed on -----------------------------------
+
+# When a transaction that wrote to a clinical table commits, that table's entry in the one
+# DataVersion row becomes the transaction's id (unique for the life of the cluster, never reused
+# even after a rollback). Whoever reads the row therefore sees a new value for a table exactly
+# when a change to it has become visible: see cases/data_version.py.
+#
+# Two steps, so that a bulk write costs one trigger call per statement and the version row is
+# locked only for an instant at commit, never for the rest of a transaction:
+# 1. a statement trigger on the clinical table notes the table once per transaction, as a row
+#    in DataChange (the setting remembers it was noted);
+# 2. a deferred trigger on that row, run at commit, writes the version and deletes the note.
+# "_created" names the version row itself: a table with no entry has not changed since the row
+# was created (by the migration, or by the first commit after a flush in the tests).
+NOTE_TABLE_CHANGED = """
+    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN
+        INSERT INTO cases_datachange (table_name) VALUES (TG_TABLE_NAME);
+        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);
+    END IF;
+    RETURN NULL;
+"""
+WRITE_DATA_VERSION = """
+    INSERT INTO cases_dataversion (id, versions)
+    VALUES (1, jsonb_build_object(
+        '_created', pg_current_xact_id()::text, NEW.table_name, pg_current_xact_id()::text))
+    ON CONFLICT (id) DO UPDATE SET versions = cases_dataversion.versions
+        || jsonb_build_object(NEW.table_name, pg_current_xact_id()::text);
+    DELETE FROM cases_datachange WHERE id = NEW.id;
+    RETURN NULL;
+"""
+
+
+def tracks_data_version():
+    """Register the trigger that versions this table's changes (step 1 above)."""
+    return pgtrigger.register(
+        pgtrigger.Trigger(
+            name="data_version",
+            level=pgtrigger.Statement,
+            when=pgtrigger.After,
+            operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+            func=NOTE_TABLE_CHANGED,
+        )
+    )
+
+
 # --- Vocabulary (values exactly as pathway-spec §A.1) ----------------------------------------
 
 
@@ -179,6 +224,7 @@ class Role(models.TextChoices):
 
 # Role and account changes are audited too; the password hash and sign-in times are not copied.
 @audited(exclude=["password", "last_login"])
+@tracks_data_version()
 class User(AbstractUser):
     """A member of staff. The role decides what they may change (README permission matrix)."""
 
@@ -215,6 +261,7 @@ class Versioned(models.Model):
 
 
 @audited()
+@tracks_data_version()
 class Patient(Versioned):
     hospital_number = models.CharField(max_length=20, unique=True)
     nhs_number = models.CharField(max_length=10, blank=True)
@@ -259,6 +306,7 @@ class ExitReason(models.TextChoices):
 
 
 @audited()
+@tracks_data_version()
 class Case(Versioned):
     """One cancer episode followed through the conversion pathway."""
 
@@ -329,6 +377,7 @@ class Case(Versioned):
 
 
 @audited()
+@tracks_data_version()
 class MolecularResult(Versioned):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="molecular_results")
     marker = models.CharField(max_length=12, choices=Marker.choices)
@@ -393,6 +442,7 @@ class Response(models.TextChoices):
 
 
 @audited()
+@tracks_data_version()
 class Reassessment(Versioned):
     """One 2-monthly resectability reassessment: the scan and the HPB verdict on it."""
 
@@ -476,6 +526,7 @@ class Intent(models.TextChoices):
 
 
 @audited()
+@tracks_data_version()
 class TreatmentCourse(Versioned):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="treatment_courses")
     intent = models.CharField(max_length=15, choices=Intent.choices, default=Intent.CONVERSION)
@@ -515,6 +566,7 @@ BIOLOGIC_AGENTS = (
 
 
 @audited()
+@tracks_data_version()
 class AgentAdministration(Versioned):
     """One dose of one agent: the last bevacizumab dose is a query, never a typed field.
 
@@ -542,13 +594,23 @@ class AgentAdministration(Versioned):
                 condition=Q(agent__in=Agent.values), name="administration_agent_valid"
             ),
         ]
-        indexes = [models.Index(fields=["agent", "course", "-given_on"])]
+        indexes = [
+            models.Index(fields=["agent", "course", "-given_on"]),
+            # The last bevacizumab dose of every planned operation's case (the dashboard's
+            # bevacizumab worklist): an index-only scan per course.
+            models.Index(
+                fields=["course", "given_on"],
+                condition=Q(agent="bevacizumab"),
+                name="administration_bev_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_agent_display()} on {self.given_on:%d %b %Y}"
 
 
 @audited()
+@tracks_data_version()
 class Radiotherapy(Versioned):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="radiotherapy")
     kind = models.CharField(max_length=20, choices=PelvicRadiotherapy.choices)
@@ -584,6 +646,7 @@ class SurgeryKind(models.TextChoices):
 
 
 @audited()
+@tracks_data_version()
 class Surgery(Versioned):
     PRIMARY_KINDS = (SurgeryKind.PRIMARY_RESECTION, SurgeryKind.SYNCHRONOUS_RESECTION)
     LIVER_KINDS = (
@@ -662,6 +725,7 @@ class MeetingStatus(models.TextChoices):
 
 
 @audited()
+@tracks_data_version()
 class Meeting(models.Model):
     title = models.CharField(max_length=100, default="Colorectal MDT")
     scheduled_for = models.DateTimeField()
@@ -680,6 +744,7 @@ class Meeting(models.Model):
 
 
 @audited()
+@tracks_data_version()
 class Attendance(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendances")
     member = models.ForeignKey(User, on_delete=models.PROTECT, related_name="attendances")
@@ -703,6 +768,7 @@ class AgendaStatus(models.TextChoices):
 
 
 @audited()
+@tracks_data_version()
 class AgendaItem(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="agenda_items")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="agenda_items")
@@ -772,6 +838,7 @@ class DecisionPoint(models.TextChoices):
 @pgtrigger.register(
     pgtrigger.Protect(name="decision_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
 )
+@tracks_data_version()
 class Decision(models.Model):
     """What the MDT decided at one decision point. Append-only: a correction supersedes."""
 
@@ -825,6 +892,7 @@ class ActionStatus(models.TextChoices):
 
 
 @audited()
+@tracks_data_version()
 class Action(Versioned):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="actions")
     agenda_item = models.ForeignKey(
@@ -1005,6 +1073,38 @@ class DispatchHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"Dispatch last ran at {self.last_run_at:%d %b %Y %H:%M:%S}"
+
+
+@pgtrigger.register(
+    pgtrigger.Trigger(
+        name="write_data_version",
+        level=pgtrigger.Row,
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert,
+        timing=pgtrigger.Deferred,
+        func=WRITE_DATA_VERSION,
+    )
+)
+class DataChange(models.Model):
+    """A clinical table written by a transaction that has not committed yet (step 2 above)."""
+
+    table_name = models.CharField(max_length=63)
+
+    def __str__(self) -> str:
+        return f"{self.table_name} changed"
+
+
+class DataVersion(models.Model):
+    """One row: for each clinical table, the id of the last transaction that changed it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    versions = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="data_version_single_row")]
+
+    def __str__(self) -> str:
+        return f"Data versions of {len(self.versions)} tables"
 
 
 # --- Access log ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -55,8 +56,9 @@ DUE_WINDOW_DAYS = 14
 # so the minimum-dataset subqueries run for the candidates only; far above any real agenda.
 CANDIDATE_FENCE = 100_000
 PENDING_DAYS = 14
-# Rows of cases still on the pathway (a plain join on the case, no subquery over all cases).
-ON_PATHWAY = ~Q(case__stage=m.Stage.LEFT_PATHWAY)
+# Rows of cases still on the pathway. "Not a case that left" rather than "a case whose stage is
+# not left": a primary-key probe per row, where the join made counts hash the whole case table.
+ON_PATHWAY = ~Q(Exists(m.Case.objects.filter(pk=OuterRef("case_id"), stage=m.Stage.LEFT_PATHWAY)))
 
 
 def _days_after(expression: Any, days: int) -> ExpressionWrapper:
@@ -122,6 +124,11 @@ def results_pending(*, today: dt.date) -> QuerySet[m.MolecularResult]:
 # --- Surgery timing --------------------------------------------------------------------------
 
 
+# The two surgery worklists select the same columns (each fills the other's with NULL), so the
+# dashboard reads both in one UNION ALL query (see first_rows).
+NO_DATE = Value(None, output_field=DateField())
+
+
 def _planned_surgery() -> QuerySet[m.Surgery]:
     return m.Surgery.objects.filter(
         ON_PATHWAY,
@@ -150,6 +157,7 @@ def bevacizumab_interval(*, today: dt.date) -> QuerySet[m.Surgery]:
         .filter(urgency=m.Urgency.ELECTIVE)
         .annotate(last_bev=last_bevacizumab_dose())
         .annotate(earliest_safe=_days_after(F("last_bev"), days))
+        .annotate(scrt_completed=NO_DATE, latest_surgery=NO_DATE)  # the shape of scrt_window
         # No bevacizumab: earliest_safe is NULL and the comparison excludes the row.
         .filter(planned_on__lt=F("earliest_safe"))
         .order_by("planned_on", "id")
@@ -172,6 +180,7 @@ def scrt_window(*, today: dt.date) -> QuerySet[m.Surgery]:
     return (
         _planned_surgery()
         .filter(kind__in=m.Surgery.PRIMARY_KINDS)
+        .annotate(last_bev=NO_DATE, earliest_safe=NO_DATE)  # the shape of bevacizumab_interval
         .annotate(scrt_completed=last_fraction)
         .annotate(latest_surgery=AddMonths(F("scrt_completed"), months))
         .filter(scrt_completed__isnull=False, planned_on__gt=F("latest_surgery"))
@@ -344,12 +353,25 @@ class WorklistSpec:
     description: str
     tone: str  # stop, warn or info: how loudly the dashboard shows a non-zero count
     build: Callable[..., QuerySet[Any]]
+    # Every model whose table the worklist reads: its cached panel is keyed on their versions
+    # (cases/data_version.py). tests/test_dashboard_cache.py checks this against the SQL.
+    reads: tuple[type[Model], ...]
     needs_meeting: bool = False
 
     @property
     def partial(self) -> str:
         return f"wl-{self.slug}"
 
+
+MEETING_READS = (
+    m.Case,
+    m.Reassessment,
+    m.MolecularResult,
+    m.AgendaItem,
+    m.Meeting,
+    m.Patient,
+    m.User,
+)
 
 WORKLISTS: tuple[WorklistSpec, ...] = (
     WorklistSpec(
@@ -358,6 +380,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Planned elective surgery less than 6 weeks after the last bevacizumab dose (hard stop).",
         "stop",
         bevacizumab_interval,
+        reads=(m.Surgery, m.AgentAdministration, m.TreatmentCourse, m.Case, m.Patient),
     ),
     WorklistSpec(
         "reassessments-overdue",
@@ -365,6 +388,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Due date passed with no formal reassessment recorded.",
         "stop",
         reassessments_overdue,
+        reads=(m.Reassessment, m.Case, m.Patient),
     ),
     WorklistSpec(
         "reimaging-unbooked",
@@ -372,6 +396,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Reassessment due within 14 days or overdue, with no scan booked.",
         "warn",
         reimaging_unbooked,
+        reads=(m.Reassessment, m.Case, m.Patient),
     ),
     WorklistSpec(
         "reassessments-due",
@@ -379,6 +404,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Two-monthly reassessment cycle (engine rule R9).",
         "info",
         reassessments_due,
+        reads=(m.Reassessment, m.Case, m.Patient),
     ),
     WorklistSpec(
         "results-pending",
@@ -386,6 +412,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Requested more than 14 days ago and still pending.",
         "warn",
         results_pending,
+        reads=(m.MolecularResult, m.Case, m.Patient),
     ),
     WorklistSpec(
         "scrt-window",
@@ -393,6 +420,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Planned surgery on the primary more than 6 months after short-course radiotherapy.",
         "warn",
         scrt_window,
+        reads=(m.Surgery, m.Radiotherapy, m.Case, m.Patient),
     ),
     WorklistSpec(
         "actions",
@@ -401,6 +429,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "case again).",
         "warn",
         actions_attention,
+        reads=(m.Action, m.AgendaItem, m.Meeting, m.Case, m.Patient, m.User),
     ),
     WorklistSpec(
         "meeting-ready",
@@ -408,6 +437,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Due for discussion, minimum dataset complete.",
         "info",
         meeting_ready,
+        reads=MEETING_READS,
         needs_meeting=True,
     ),
     WorklistSpec(
@@ -417,6 +447,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "under 8 weeks). Listing one asks for a reason.",
         "warn",
         meeting_incomplete,
+        reads=MEETING_READS,
         needs_meeting=True,
     ),
 )

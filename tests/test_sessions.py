@@ -19,7 +19,7 @@ def closed_port() -> int:
 @pytest.fixture
 def redis_down(settings):
     down = dict(settings.CACHES["default"], LOCATION=f"redis://127.0.0.1:{closed_port()}/0")
-    settings.CACHES = {"default": down}
+    settings.CACHES = dict(settings.CACHES, default=down)
     caches["default"].close()
     yield
     caches["default"].close()

@@ -172,7 +172,15 @@ CACHES = {
         "KEY_PREFIX": "tumourboard",
         # A Redis that does not answer must not hang requests: fail fast, fall back.
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-    }
+    },
+    # Dashboard panels, keyed on the versions of the tables they read (cases/data_version.py).
+    # In each process's own memory: the rendered rows name patients, and they stay in the process.
+    "local": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "tumourboard-panels",
+        "TIMEOUT": 24 * 3600,  # keys change with the data and the day; this only frees memory
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
 }
 
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

@@ -7,6 +7,7 @@ Every worklist renders on the page itself (it works without JavaScript); with ht
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +16,16 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
+from cases import data_version
 from cases import models as m
 from cases import worklists as w
 from cases.completeness import missing_minimum_dataset
@@ -70,7 +75,7 @@ def _decorate(spec: w.WorklistSpec, rows: list[Any], today: dt.date) -> list[Any
     return rows
 
 
-def _panels(
+def _build_panels(
     specs: tuple[w.WorklistSpec, ...], *, today: dt.date, meeting: m.Meeting | None
 ) -> list[Panel]:
     """The capped panels of these worklists: counts and first rows in one query per shape."""
@@ -90,8 +95,68 @@ def _panels(
     return panels
 
 
+# Rendered panels are cached without a request, so a form's CSRF token is this placeholder,
+# replaced with the viewer's own token when served. Random per process: nobody can type it.
+CSRF_PLACEHOLDER = f"csrf-{secrets.token_hex(16)}"
+
+
+@dataclass(frozen=True)
+class ShownPanel:
+    """A capped panel as the dashboard shows it: its count and its rendered HTML."""
+
+    spec: w.WorklistSpec
+    count: int
+    html: str
+
+
+def _panel_key(spec: w.WorklistSpec, versions: Any, today: dt.date, meeting: Any, can_list: bool):
+    meeting_id = meeting.pk if meeting is not None else "-"
+    return data_version.key(f"panel:{spec.slug}", spec.reads, versions, today, meeting_id, can_list)
+
+
+def _shown_panels(
+    request: HttpRequest,
+    specs: tuple[w.WorklistSpec, ...],
+    *,
+    today: dt.date,
+    meeting: Any,
+    versions: dict[str, str] | None,
+) -> list[ShownPanel]:
+    """Each panel from the cache while none of the tables it reads has changed; the others are
+    computed together (one query per shape, as ever) and kept."""
+    can_list = _can(request, Capability.LIST_CASES)
+    keys = {spec.slug: _panel_key(spec, versions, today, meeting, can_list) for spec in specs}
+    cached = data_version.get_many(keys.values())
+    found = {spec.slug: cached[keys[spec.slug]] for spec in specs if keys[spec.slug] in cached}
+    stale = tuple(spec for spec in specs if spec.slug not in found)
+    for panel in _build_panels(stale, today=today, meeting=meeting) if stale else []:
+        context = {"panel": panel, "can_list": can_list, "csrf_token": CSRF_PLACEHOLDER}
+        html = render_to_string(panel.template, context)
+        found[panel.spec.slug] = data_version.remember(keys[panel.spec.slug], (panel.count, html))
+    token = get_token(request)
+    shown = []
+    for spec in specs:
+        count, html = found[spec.slug]
+        # Our own template's output (escaped when rendered) with an alphanumeric token put in.
+        safe = mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308  # nosec B308 B703
+        shown.append(ShownPanel(spec, count, safe))
+    return shown
+
+
 def _context() -> dict[str, Any]:
     return {"today": timezone.localdate(), "meeting": w.next_meeting()}
+
+
+def _charts(today: dt.date, versions: dict[str, str] | None) -> dict[str, Any]:
+    """The two charts' numbers, cached like the panels (they name no patient)."""
+    cohort_key = data_version.key("chart:cohort", [m.Case], versions)
+    due_key = data_version.key("chart:due", [m.Reassessment, m.Case], versions, today)
+    return {
+        "cohort": cohort_chart(data_version.cached(cohort_key, w.cohort_by_stage)),
+        "due_weeks": due_per_week_chart(
+            data_version.cached(due_key, lambda: w.reassessments_due_by_week(today=today))
+        ),
+    }
 
 
 @require_GET
@@ -101,14 +166,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, "cases/dashboard_no_access.html")
     base = _context()
     today, meeting = base["today"], base["meeting"]
-    panels = _panels(w.WORKLISTS, today=today, meeting=meeting)
+    versions = data_version.versions()  # before any data is read: see cases/data_version.py
+    panels = _shown_panels(request, w.WORKLISTS, today=today, meeting=meeting, versions=versions)
     context = base | {
         "panels": panels,
-        "cohort": cohort_chart(w.cohort_by_stage()),
-        "due_weeks": due_per_week_chart(w.reassessments_due_by_week(today=today)),
+        **_charts(today, versions),
         "frozen_at": agenda_frozen_at(meeting) if meeting else None,
         "frozen": meeting is not None and timezone.now() >= agenda_frozen_at(meeting),
-        "can_list": _can(request, Capability.LIST_CASES),
     }
     return render(request, "cases/dashboard.html", context)
 
@@ -146,12 +210,17 @@ def worklist_refresh(request: HttpRequest, slug: str) -> HttpResponse:
     spec = w.WORKLISTS_BY_SLUG.get(slug)
     if spec is None:
         raise Http404("No such worklist.")
+    if not request.htmx:
+        return redirect(reverse("cases:home") + f"#{spec.partial}")
     base = _context()
-    [panel] = _panels((spec,), today=base["today"], meeting=base["meeting"])
-    context = base | {"panel": panel, "can_list": _can(request, Capability.LIST_CASES)}
-    if request.htmx:
-        return render(request, panel.template, context)
-    return redirect(reverse("cases:home") + f"#{spec.partial}")
+    [panel] = _shown_panels(
+        request,
+        (spec,),
+        today=base["today"],
+        meeting=base["meeting"],
+        versions=data_version.versions(),
+    )
+    return HttpResponse(panel.html)
 
 
 # --- Listing a case on a meeting -------------------------------------------------------------
