@@ -21,6 +21,7 @@ Values live in this process's memory (the "local" cache): patient names never le
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -54,7 +55,9 @@ def key(
     unchanged = f"since-{current['_created']}"
     tables = sorted({model._meta.db_table for model in reads})
     stamps = [f"{table}={current.get(table, unchanged)}" for table in tables]
-    return ":".join([name, *stamps, *(str(part) for part in parts)])
+    # Hashed: the stamps of seven tables would pass the 250 characters a cache key may have.
+    digest = hashlib.sha256(" ".join(stamps).encode()).hexdigest()[:32]
+    return ":".join([name, digest, *(str(part) for part in parts)])
 
 
 def get_many(keys: Iterable[str | None]) -> dict[str, Any]:

@@ -102,12 +102,20 @@ def test_a_rolled_back_write_changes_nothing_and_inside_a_transaction_nothing_is
     assert data_version.versions() == before
 
 
-def test_a_key_names_each_tables_version_and_without_the_row_there_is_none():
+def test_a_key_changes_with_each_tables_version_and_without_the_row_there_is_none():
     assert data_version.key("x", [m.Case], {}) is None  # no row: just flushed
     current = {"_created": "5", "cases_case": "7"}
-    assert data_version.key("x", [m.Case, m.Patient], current, "d") == (
-        "x:cases_case=7:cases_patient=since-5:d"
-    )
+    key = data_version.key("x", [m.Case, m.Patient], current, "day")
+    assert key == data_version.key("x", [m.Patient, m.Case], dict(current), "day")
+    assert key.startswith("x:")
+    assert key.endswith(":day")
+    changed = [
+        data_version.key("x", [m.Case, m.Patient], current | {"cases_case": "8"}, "day"),
+        data_version.key("x", [m.Case, m.Patient], current | {"cases_patient": "9"}, "day"),
+        data_version.key("x", [m.Case, m.Patient], current | {"_created": "6"}, "day"),
+        data_version.key("x", [m.Case, m.Patient], current, "next day"),
+    ]
+    assert len({key, *changed}) == 5
 
 
 def test_every_clinical_table_carries_the_data_version_trigger():
