@@ -149,12 +149,12 @@ def attach_record(case: Case, source: Any) -> Case:
     return case
 
 
-def people_named(decisions: Any, actions: Any) -> ArraySubquery:
+def people_named(decisions: Any, actions: Any = None) -> ArraySubquery:
     """The users who recorded these decisions or own these actions (querysets), as JSON."""
-    return json_rows(
-        User,
-        Q(pk__in=decisions.values("recorded_by")) | Q(pk__in=actions.values("owner")),
-    )
+    named = Q(pk__in=decisions.values("recorded_by"))
+    if actions is not None:
+        named |= Q(pk__in=actions.values("owner"))
+    return json_rows(User, named)
 
 
 def attach_people(decisions: list[Decision], actions: list[Action], people_json: Any) -> None:
