@@ -394,15 +394,11 @@ def _load(item_id: int, partial: str | None = None) -> CaseScreen:
     if partial is None:
         agenda = AgendaItem.objects.filter(meeting=meeting_ref).order_by("position", "pk")
         arrays["agenda_order"] = ArraySubquery(agenda.values("pk"))
+    # Only the people these screens name: the chair (on the print) and who signed off. Every
+    # join here is one more relation for PostgreSQL to order when it plans the query.
+    related = ["meeting__chair" if partial is None else "meeting", "case__patient", "signed_off_by"]
     item = (
-        AgendaItem.objects.select_related(
-            "meeting__chair",
-            "signed_off_by",
-            "listed_by",
-            "case__patient",
-            "case__responsible_clinician",
-            "case__coordinator",
-        )
+        AgendaItem.objects.select_related(*related)
         .annotate(**arrays)
         .filter(pk=item_id)
         .order_by()  # one row: the default ordering would only cost Django time to compile
