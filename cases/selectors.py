@@ -176,11 +176,10 @@ def _record(case_id: int, *, with_history: bool) -> Case:
         )
         arrays["json_actions"] = json_rows(Action, case=OuterRef("pk"))
         arrays["json_people"] = people_named(decisions, actions)
-    case = (
-        Case.objects.select_related("patient", "responsible_clinician", "coordinator")
-        .annotate(**arrays)
-        .get(pk=case_id)
-    )
+    # The clinician and the coordinator are named on the case page only: the engine, the
+    # completeness check and the timeline need neither (each join costs planning time).
+    people = ("responsible_clinician", "coordinator") if with_history else ()
+    case = Case.objects.select_related("patient", *people).annotate(**arrays).get(pk=case_id)
     history = [
         case.__dict__.pop(f"json_{name}", None) for name in ("decisions", "actions", "people")
     ]
@@ -202,7 +201,8 @@ def _attach_history(case: Case, decisions_json: Any, actions_json: Any, people_j
 
 
 def case_clinical_record(*, case_id: int) -> Case:
-    """A case with everything the engine and the timeline need, in one query."""
+    """A case with everything the engine and the timeline need, in one query (its patient,
+    not its clinician or coordinator)."""
     return _record(case_id, with_history=False)
 
 
