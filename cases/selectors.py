@@ -120,30 +120,43 @@ _CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
 )
 
 
-def record_arrays(case: Any) -> dict[str, ArraySubquery]:
+def record_arrays(case: Any, *, with_meetings: bool = True) -> dict[str, ArraySubquery]:
     """The JSON arrays of the clinical record of the case ``case`` points at (an OuterRef),
-    to annotate onto any query that has the case in its row (see ``attach_record``)."""
-    arrays = {f"json_{name}": json_rows(model, case=case) for name, model in _CASE_CHILDREN}
+    to annotate onto any query that has the case in its row (see ``attach_record``).
+
+    ``with_meetings=False`` leaves out the case's agenda items and their meetings, which only
+    the timeline and the case's history show (not the engine): ``case.agenda_items`` is then
+    not prefilled, and reading it would cost a query.
+    """
+    arrays = {
+        f"json_{name}": json_rows(model, case=case)
+        for name, model in _CASE_CHILDREN
+        if with_meetings or name != "agenda_items"
+    }
     # Grouped by course in ``attach_record``: within a course, the model's order without the
     # course's (which would join the course and the case).
     arrays["json_administrations"] = json_rows(
         AgentAdministration, order_by=["given_on", "agent"], course__case=case
     )
-    arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
+    if with_meetings:
+        arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
     return arrays
 
 
 def attach_record(case: Case, source: Any) -> Case:
     """Fill ``case``'s related managers from the arrays ``record_arrays`` put on ``source``
     (the case itself, or the row of another query that carried them)."""
+    with_meetings = hasattr(source, "json_meetings")
     for name, model in _CASE_CHILDREN:
-        _prefill(case, name, instances(model, getattr(source, f"json_{name}")))
+        if with_meetings or name != "agenda_items":
+            _prefill(case, name, instances(model, getattr(source, f"json_{name}")))
     doses = _by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
     for course in case.treatment_courses.all():
         _prefill(course, "administrations", doses[course.pk])
-    meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
-    for item in case.agenda_items.all():
-        item.meeting = meetings[item.meeting_id]
+    if with_meetings:
+        meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
+        for item in case.agenda_items.all():
+            item.meeting = meetings[item.meeting_id]
     for name in [name for name in vars(source) if name.startswith("json_")]:
         delattr(source, name)  # the JSON is in the instances now
     return case
@@ -166,7 +179,7 @@ def attach_people(decisions: list[Decision], actions: list[Action], people_json:
 
 
 def _record(case_id: int, *, with_history: bool) -> Case:
-    arrays = record_arrays(OuterRef("pk"))
+    arrays = record_arrays(OuterRef("pk"), with_meetings=with_history)
     if with_history:
         decisions = Decision.objects.filter(agenda_item__case=OuterRef(OuterRef("pk")))
         actions = Action.objects.filter(case=OuterRef(OuterRef("pk")))
@@ -201,8 +214,8 @@ def _attach_history(case: Case, decisions_json: Any, actions_json: Any, people_j
 
 
 def case_clinical_record(*, case_id: int) -> Case:
-    """A case with everything the engine and the timeline need, in one query (its patient,
-    not its clinician or coordinator)."""
+    """A case with everything the engine and the completeness check need, in one query: its
+    patient, not its clinician or coordinator; not its agenda items (the timeline's)."""
     return _record(case_id, with_history=False)
 
 
@@ -210,7 +223,8 @@ def case_clinical_record(*, case_id: int) -> Case:
 
 
 def case_page_record(*, case_id: int) -> Case:
-    """The clinical record plus what the case page's history shows: MDT decisions and actions.
+    """The clinical record plus what the case page's timeline and history show: the case's
+    agenda items and meetings, MDT decisions and actions.
 
     One query whatever the size of the record.
     """

@@ -373,18 +373,21 @@ def _item_or_404(item_id: int) -> AgendaItem:
 
 
 def _load(item_id: int, partial: str | None = None) -> CaseScreen:
-    """The agenda item, its case's whole clinical record, its decisions and the people who
-    recorded them, in one query; for the whole page (``partial`` None) also the meeting's
-    attendance, the item's actions and their owners, and the agenda's order; for the outcome
-    partial the attendance and the actions. The walk and the case summary show none of them."""
+    """The agenda item, its case's clinical record, its decisions and the people who recorded
+    them, in one query; for the whole page (``partial`` None) also the meeting's attendance,
+    the item's actions and their owners, and the agenda's order; for the outcome partial the
+    attendance and the actions. The walk and the case summary show none of them, and the case's
+    past agenda items (for the timeline) are read for the page and the case summary only."""
     item_ref, meeting_ref = OuterRef("pk"), OuterRef("meeting_id")
     decisions = Decision.objects.filter(agenda_item=OuterRef(item_ref))
+    # The case's agenda items and meetings feed only the timeline (the case summary).
+    with_meetings = partial in (None, "case-summary")
     arrays = {
-        **record_arrays(OuterRef("case_id")),
+        **record_arrays(OuterRef("case_id"), with_meetings=with_meetings),
         "item_decisions": json_rows(Decision, agenda_item=item_ref),
     }
-    with_meeting = partial in (None, "outcome")
-    if with_meeting:
+    with_attendance = partial in (None, "outcome")
+    if with_attendance:
         actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
         arrays["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
         arrays["item_actions"] = json_rows(Action, agenda_item=item_ref)
@@ -409,7 +412,7 @@ def _load(item_id: int, partial: str | None = None) -> CaseScreen:
     case = attach_record(item.case, item)
     screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
     attendances = actions = None
-    if with_meeting:
+    if with_attendance:
         actions = instances(Action, item.__dict__.pop("item_actions"))
         attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
     attach_people(screen_decisions, actions or [], item.__dict__.pop("item_people"))
