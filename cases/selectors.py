@@ -48,11 +48,20 @@ class _WholeRow(Expression):
         return f"to_jsonb({table})", []
 
 
-def json_rows(model: type[models.Model], *where: Q, **filters: Any) -> ArraySubquery:
-    """Every ``model`` row matching the filters as a JSON array, in the model's default order
-    (pk breaks ties)."""
-    ordering = [*model._meta.ordering, "pk"]
-    rows = model._default_manager.filter(*where, **filters).order_by(*ordering)
+def json_rows(
+    model: type[models.Model], *where: Q, order_by: list[str] | None = None, **filters: Any
+) -> ArraySubquery:
+    """Every ``model`` row matching the filters as a JSON array, in ``order_by`` or else the
+    model's default order (pk breaks ties).
+
+    A default ordering term that a filter holds to one value (``case`` when filtering on
+    ``case=``) orders nothing, so it is left out: ordering by a foreign key means ordering by
+    the related model's own ordering, which costs a join in every subquery and, for Django, a
+    good part of the time it takes to build the query.
+    """
+    if order_by is None:
+        order_by = [term for term in model._meta.ordering if term.lstrip("-") not in filters]
+    rows = model._default_manager.filter(*where, **filters).order_by(*order_by, "pk")
     return ArraySubquery(rows.values(row=_WholeRow()))
 
 
@@ -111,37 +120,54 @@ _CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
 )
 
 
-def record_arrays(case: Any) -> dict[str, ArraySubquery]:
+def record_arrays(case: Any, *, with_meetings: bool = True) -> dict[str, ArraySubquery]:
     """The JSON arrays of the clinical record of the case ``case`` points at (an OuterRef),
-    to annotate onto any query that has the case in its row (see ``attach_record``)."""
-    arrays = {f"json_{name}": json_rows(model, case=case) for name, model in _CASE_CHILDREN}
-    arrays["json_administrations"] = json_rows(AgentAdministration, course__case=case)
-    arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
+    to annotate onto any query that has the case in its row (see ``attach_record``).
+
+    ``with_meetings=False`` leaves out the case's agenda items and their meetings, which only
+    the timeline and the case's history show (not the engine): ``case.agenda_items`` is then
+    not prefilled, and reading it would cost a query.
+    """
+    arrays = {
+        f"json_{name}": json_rows(model, case=case)
+        for name, model in _CASE_CHILDREN
+        if with_meetings or name != "agenda_items"
+    }
+    # Grouped by course in ``attach_record``: within a course, the model's order without the
+    # course's (which would join the course and the case).
+    arrays["json_administrations"] = json_rows(
+        AgentAdministration, order_by=["given_on", "agent"], course__case=case
+    )
+    if with_meetings:
+        arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
     return arrays
 
 
 def attach_record(case: Case, source: Any) -> Case:
     """Fill ``case``'s related managers from the arrays ``record_arrays`` put on ``source``
     (the case itself, or the row of another query that carried them)."""
+    with_meetings = hasattr(source, "json_meetings")
     for name, model in _CASE_CHILDREN:
-        _prefill(case, name, instances(model, getattr(source, f"json_{name}")))
+        if with_meetings or name != "agenda_items":
+            _prefill(case, name, instances(model, getattr(source, f"json_{name}")))
     doses = _by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
     for course in case.treatment_courses.all():
         _prefill(course, "administrations", doses[course.pk])
-    meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
-    for item in case.agenda_items.all():
-        item.meeting = meetings[item.meeting_id]
+    if with_meetings:
+        meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
+        for item in case.agenda_items.all():
+            item.meeting = meetings[item.meeting_id]
     for name in [name for name in vars(source) if name.startswith("json_")]:
         delattr(source, name)  # the JSON is in the instances now
     return case
 
 
-def people_named(decisions: Any, actions: Any) -> ArraySubquery:
+def people_named(decisions: Any, actions: Any = None) -> ArraySubquery:
     """The users who recorded these decisions or own these actions (querysets), as JSON."""
-    return json_rows(
-        User,
-        Q(pk__in=decisions.values("recorded_by")) | Q(pk__in=actions.values("owner")),
-    )
+    named = Q(pk__in=decisions.values("recorded_by"))
+    if actions is not None:
+        named |= Q(pk__in=actions.values("owner"))
+    return json_rows(User, named)
 
 
 def attach_people(decisions: list[Decision], actions: list[Action], people_json: Any) -> None:
@@ -153,18 +179,20 @@ def attach_people(decisions: list[Decision], actions: list[Action], people_json:
 
 
 def _record(case_id: int, *, with_history: bool) -> Case:
-    arrays = record_arrays(OuterRef("pk"))
+    arrays = record_arrays(OuterRef("pk"), with_meetings=with_history)
     if with_history:
         decisions = Decision.objects.filter(agenda_item__case=OuterRef(OuterRef("pk")))
         actions = Action.objects.filter(case=OuterRef(OuterRef("pk")))
-        arrays["json_decisions"] = json_rows(Decision, agenda_item__case=OuterRef("pk"))
+        # Grouped by agenda item in ``_attach_history``: within an item, by time recorded.
+        arrays["json_decisions"] = json_rows(
+            Decision, order_by=["recorded_at"], agenda_item__case=OuterRef("pk")
+        )
         arrays["json_actions"] = json_rows(Action, case=OuterRef("pk"))
         arrays["json_people"] = people_named(decisions, actions)
-    case = (
-        Case.objects.select_related("patient", "responsible_clinician", "coordinator")
-        .annotate(**arrays)
-        .get(pk=case_id)
-    )
+    # The clinician and the coordinator are named on the case page only: the engine, the
+    # completeness check and the timeline need neither (each join costs planning time).
+    people = ("responsible_clinician", "coordinator") if with_history else ()
+    case = Case.objects.select_related("patient", *people).annotate(**arrays).get(pk=case_id)
     history = [
         case.__dict__.pop(f"json_{name}", None) for name in ("decisions", "actions", "people")
     ]
@@ -186,7 +214,8 @@ def _attach_history(case: Case, decisions_json: Any, actions_json: Any, people_j
 
 
 def case_clinical_record(*, case_id: int) -> Case:
-    """A case with everything the engine and the timeline need, in one query."""
+    """A case with everything the engine and the completeness check need, in one query: its
+    patient, not its clinician or coordinator; not its agenda items (the timeline's)."""
     return _record(case_id, with_history=False)
 
 
@@ -194,7 +223,8 @@ def case_clinical_record(*, case_id: int) -> Case:
 
 
 def case_page_record(*, case_id: int) -> Case:
-    """The clinical record plus what the case page's history shows: MDT decisions and actions.
+    """The clinical record plus what the case page's timeline and history show: the case's
+    agenda items and meetings, MDT decisions and actions.
 
     One query whatever the size of the record.
     """

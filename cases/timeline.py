@@ -1,7 +1,8 @@
 """The pathway-so-far picture: treatment, scans, radiotherapy, surgery and MDT meetings on one
 time axis. Pure layout arithmetic; ``templates/cases/timeline.html`` draws it as SVG.
 
-Expects a case from ``cases.selectors.case_clinical_record`` (no queries here).
+Expects a case whose agenda items and meetings are loaded: from
+``cases.selectors.case_page_record`` or the meeting screen's record (no queries here).
 """
 
 from __future__ import annotations

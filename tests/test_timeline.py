@@ -9,7 +9,7 @@ import pytest
 from django.template.loader import render_to_string
 
 from cases import models as m
-from cases.selectors import case_clinical_record
+from cases.selectors import case_page_record
 from cases.timeline import timeline_for_case
 from tests.conftest import make_case, make_user
 
@@ -34,7 +34,7 @@ def record():
     chair = make_user("chair")
     meeting = m.Meeting.objects.create(scheduled_for="2026-03-24T09:00Z", chair=chair)
     m.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
-    return case_clinical_record(case_id=case.pk)
+    return case_page_record(case_id=case.pk)  # the case page's record: with its meetings
 
 
 def test_it_lays_out_every_event_in_date_order(record):

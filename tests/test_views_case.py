@@ -8,10 +8,13 @@ import re
 
 import pytest
 import time_machine
+from django.core.paginator import Paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases import models as m
+from cases.selectors import case_search
+from cases.views.case import SEARCH_PAGE_ROWS, _results_page
 from tests.cohort import fast_passwords  # noqa: F401 (fixture)
 from tests.conftest import make_case, make_patient, make_user
 
@@ -123,6 +126,21 @@ def test_bad_search_parameters_never_fail(client, coordinator, params):
     make_case()
     assert client.get("/cases/", params).status_code == 200
     assert client.post("/cases/", params, follow=True).status_code == 200
+
+
+@pytest.mark.parametrize("cases", [0, 55])
+def test_a_results_page_is_the_page_the_paginator_gives(cases):
+    """The results page (ids and total in one pass) is exactly ``Paginator.get_page``'s."""
+    for _ in range(cases):
+        make_case()
+    found = case_search()
+    for number in [None, "1", "2", "3", "4", "0", "-1", "x", "2.5", " 2 ", "9" * 40]:
+        ours = _results_page(found, number)
+        theirs = Paginator(found, SEARCH_PAGE_ROWS).get_page(number)
+        assert ours.number == theirs.number, number
+        assert ours.paginator.count == theirs.paginator.count == cases, number
+        assert [c.pk for c in ours] == [c.pk for c in theirs], number
+        assert [c.next_due for c in ours] == [c.next_due for c in theirs], number
 
 
 # --- The case page ---------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import transaction
+from django.db.models import Count, QuerySet, Window
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -86,7 +87,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         stage=cleaned.get("stage") or "",
         clinician_id=clinician.pk if clinician else None,
     )
-    page = Paginator(cases, SEARCH_PAGE_ROWS).get_page(request.GET.get("page"))
+    page = _results_page(cases, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
@@ -96,6 +97,41 @@ def case_list(request: HttpRequest) -> HttpResponse:
             push_url(response, f"{reverse('cases:case-list')}?{request.GET.urlencode()}")
         return response
     return render(request, "cases/case_list.html", context)
+
+
+def _results_page(cases: QuerySet[m.Case], number: str | None) -> Page:
+    """The page ``Paginator(cases, SEARCH_PAGE_ROWS).get_page(number)`` gives, in two queries.
+
+    The paginator counts the matches, then fetches the page: two passes of the search's filter
+    and join over every patient. Here one pass on narrow rows gives the page's ids and the
+    total (``COUNT(*) OVER ()``), then the page's cases are fetched by id. A page past the end
+    (or below 1) is the last page, as with ``get_page``: a count and a second pass.
+    """
+    try:
+        wanted = int(number)  # as Paginator: anything not an integer is page 1
+    except (TypeError, ValueError):
+        wanted = 1
+    paginator = Paginator(cases, SEARCH_PAGE_ROWS)
+    # A page below 1, or whose offset PostgreSQL cannot even take (a bigint), has no rows.
+    reachable = wanted >= 1 and wanted * SEARCH_PAGE_ROWS < 2**63
+    rows = _page_ids(cases, wanted) if reachable else []
+    if rows:
+        paginator.count = rows[0][1]
+    elif wanted == 1:
+        paginator.count = 0  # no match at all: page 1, empty
+    else:
+        paginator.count = cases.count()
+        wanted = paginator.num_pages
+        rows = _page_ids(cases, wanted)
+    ids = [pk for pk, _total in rows]
+    return Page(list(cases.filter(pk__in=ids)) if ids else [], wanted, paginator)
+
+
+def _page_ids(cases: QuerySet[m.Case], number: int) -> list[tuple[int, int]]:
+    """(id, total matches) for each case on page ``number``, in the search's order."""
+    bottom = (number - 1) * SEARCH_PAGE_ROWS
+    numbered = cases.annotate(total=Window(Count("*"))).values_list("pk", "total")
+    return list(numbered[bottom : bottom + SEARCH_PAGE_ROWS])
 
 
 # --- The case page ---------------------------------------------------------------------------

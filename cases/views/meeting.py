@@ -336,14 +336,17 @@ class Card:
 
 @dataclass
 class CaseScreen:
-    """Everything the case-in-meeting page and its partials draw, loaded in fixed queries."""
+    """Everything the case-in-meeting page or one of its partials draws, loaded in one query.
+
+    ``attendances`` and ``actions`` are None when the partial it was loaded for shows neither.
+    """
 
     item: AgendaItem
     case: Any
     decisions: list[Decision]
     walk: Walk
-    attendances: list[Attendance]
-    actions: list[Any]
+    attendances: list[Attendance] | None
+    actions: list[Any] | None
     day: dt.date
     cards: list[Card] = field(default_factory=list)
 
@@ -353,6 +356,8 @@ class CaseScreen:
 
     @property
     def quorum(self) -> svc.Quorum:
+        if self.attendances is None:
+            raise RuntimeError("the meeting's attendance was not loaded for this partial")
         return svc.quorum_of(a.discipline for a in self.attendances)
 
 
@@ -367,43 +372,53 @@ def _item_or_404(item_id: int) -> AgendaItem:
     return item
 
 
-def _load(item_id: int) -> CaseScreen:
-    """The agenda item, its case's whole clinical record, its decisions, the meeting's
-    attendance, the item's actions, the people named, and the agenda's order: one query."""
+def _load(item_id: int, partial: str | None = None) -> CaseScreen:
+    """The agenda item, its case's clinical record, its decisions and the people who recorded
+    them, in one query; for the whole page (``partial`` None) also the meeting's attendance,
+    the item's actions and their owners, and the agenda's order; for the outcome partial the
+    attendance and the actions. The walk and the case summary show none of them, and the case's
+    past agenda items (for the timeline) are read for the page and the case summary only."""
     item_ref, meeting_ref = OuterRef("pk"), OuterRef("meeting_id")
     decisions = Decision.objects.filter(agenda_item=OuterRef(item_ref))
-    actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
-    agenda = AgendaItem.objects.filter(meeting=meeting_ref).order_by("position", "pk")
+    # The case's agenda items and meetings feed only the timeline (the case summary).
+    with_meetings = partial in (None, "case-summary")
+    arrays = {
+        **record_arrays(OuterRef("case_id"), with_meetings=with_meetings),
+        "item_decisions": json_rows(Decision, agenda_item=item_ref),
+    }
+    with_attendance = partial in (None, "outcome")
+    if with_attendance:
+        actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
+        arrays["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
+        arrays["item_actions"] = json_rows(Action, agenda_item=item_ref)
+        arrays["item_people"] = people_named(decisions, actions)
+    else:
+        arrays["item_people"] = people_named(decisions)
+    if partial is None:
+        agenda = AgendaItem.objects.filter(meeting=meeting_ref).order_by("position", "pk")
+        arrays["agenda_order"] = ArraySubquery(agenda.values("pk"))
+    # Only the people these screens name: the chair (on the print) and who signed off. Every
+    # join here is one more relation for PostgreSQL to order when it plans the query.
+    related = ["meeting__chair" if partial is None else "meeting", "case__patient", "signed_off_by"]
     item = (
-        AgendaItem.objects.select_related(
-            "meeting__chair",
-            "signed_off_by",
-            "listed_by",
-            "case__patient",
-            "case__responsible_clinician",
-            "case__coordinator",
-        )
-        .annotate(
-            **record_arrays(OuterRef("case_id")),
-            item_decisions=json_rows(Decision, agenda_item=item_ref),
-            item_attendances=json_rows(Attendance, meeting=meeting_ref),
-            item_actions=json_rows(Action, agenda_item=item_ref),
-            item_people=people_named(decisions, actions),
-            agenda_order=ArraySubquery(agenda.values("pk")),
-        )
+        AgendaItem.objects.select_related(*related)
+        .annotate(**arrays)
         .filter(pk=item_id)
+        .order_by()  # one row: the default ordering would only cost Django time to compile
         .first()
     )
     if item is None:
         raise Http404("No such agenda item")
     case = attach_record(item.case, item)
     screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
-    screen_actions = instances(Action, item.__dict__.pop("item_actions"))
-    attach_people(screen_decisions, screen_actions, item.__dict__.pop("item_people"))
-    attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
+    attendances = actions = None
+    if with_attendance:
+        actions = instances(Action, item.__dict__.pop("item_actions"))
+        attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
+    attach_people(screen_decisions, actions or [], item.__dict__.pop("item_people"))
     day = svc.meeting_day(item.meeting)
     walk = build_walk(case, screen_decisions, meeting_day=day)
-    return CaseScreen(item, case, screen_decisions, walk, attendances, screen_actions, day)
+    return CaseScreen(item, case, screen_decisions, walk, attendances, actions, day)
 
 
 def _cards(
@@ -481,13 +496,12 @@ def _preview(screen: CaseScreen, step: Step, form: AnswerForm) -> None:
     step.alerts = [alert_for(c) for c in (*evaluation.hard_stops, *evaluation.warnings)]
 
 
-def _case_context(request: HttpRequest, screen: CaseScreen, **extra: Any) -> dict[str, Any]:
+def _case_context(
+    request: HttpRequest, screen: CaseScreen, partial: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """What the page draws, or just what its ``partial`` draws (nothing is worked out for the
+    other sections, whose data ``_load`` may have left out)."""
     item, case = screen.item, screen.case
-    order = item.agenda_order  # loaded with the item (``_load``)
-    index = order.index(item.pk)
-    last_bev = last_bevacizumab_dose(case)
-    reassessments = sorted(case.reassessments.all(), key=lambda r: r.cycle)
-    courses = [c for c in case.treatment_courses.all() if c.stopped_on is None]
     context = {
         "screen": screen,
         "item": item,
@@ -496,8 +510,47 @@ def _case_context(request: HttpRequest, screen: CaseScreen, **extra: Any) -> dic
         "patient": case.patient,
         "walk": screen.walk,
         "cards": screen.cards,
-        "quorum": screen.quorum,
         "locked": screen.locked,
+        "plan": screen.walk.plan,
+        "can_sign_off": has_capability(request.user, C.SIGN_OFF) and not screen.locked,
+        "can_record": has_capability(request.user, C.RECORD_DECISIONS) and not screen.locked,
+        "can_edit_facts": has_capability(request.user, C.EDIT_CASES) and not screen.locked,
+        "can_manage": has_capability(request.user, C.MANAGE_MEETINGS) and not screen.locked,
+        "is_chair": has_capability(request.user, C.OVERRIDE_HARD_STOPS),
+        "page_url": reverse("cases:agenda-item-detail", args=[item.pk]),
+    }
+    if partial in (None, "case-summary"):
+        context.update(_summary_context(screen))
+    if partial in (None, "walk"):
+        context["fact_form"] = extra.pop("fact_form", None) or FactForm()
+        context["fact_versions"] = ",".join(
+            f"{r.marker}:{r.version}" for r in case.molecular_results.all()
+        )
+    if partial in (None, "outcome"):
+        context["quorum"] = screen.quorum
+        context["outcome_rows"] = _outcome_rows(screen)
+        context["action_form"] = extra.pop("action_form", None) or ActionForm(
+            owners=_members(), initial={"due_on": screen.day + dt.timedelta(days=14)}
+        )
+        context["defer_form"] = extra.pop("defer_form", None) or DeferForm()
+    if partial is None:
+        order = item.agenda_order  # loaded with the item for the whole page (``_load``)
+        index = order.index(item.pk)
+        context["position"] = index + 1
+        context["count"] = len(order)
+        context["previous_id"] = order[index - 1] if index > 0 else None
+        context["next_id"] = order[index + 1] if index + 1 < len(order) else None
+    context.update(extra)
+    return context
+
+
+def _summary_context(screen: CaseScreen) -> dict[str, Any]:
+    """The case summary: facts, molecular profile, treatment, latest reassessment, timeline."""
+    case = screen.case
+    last_bev = last_bevacizumab_dose(case)
+    reassessments = sorted(case.reassessments.all(), key=lambda r: r.cycle)
+    courses = [c for c in case.treatment_courses.all() if c.stopped_on is None]
+    return {
         "markers": marker_facts(case),
         "course": max(courses, key=lambda c: c.started_on, default=None),
         "last_bev": last_bev,
@@ -506,27 +559,8 @@ def _case_context(request: HttpRequest, screen: CaseScreen, **extra: Any) -> dic
         ),
         "latest_reassessment": reassessments[-1] if reassessments else None,
         "timeline": timeline_for_case(case, today=screen.day),
-        "position": index + 1,
-        "count": len(order),
-        "previous_id": order[index - 1] if index > 0 else None,
-        "next_id": order[index + 1] if index + 1 < len(order) else None,
         "age": age_on(case.patient.date_of_birth, screen.day),
-        "outcome_rows": _outcome_rows(screen),
-        "plan": screen.walk.plan,
-        "can_sign_off": has_capability(request.user, C.SIGN_OFF) and not screen.locked,
-        "can_record": has_capability(request.user, C.RECORD_DECISIONS) and not screen.locked,
-        "can_edit_facts": has_capability(request.user, C.EDIT_CASES) and not screen.locked,
-        "can_manage": has_capability(request.user, C.MANAGE_MEETINGS) and not screen.locked,
-        "is_chair": has_capability(request.user, C.OVERRIDE_HARD_STOPS),
-        "fact_form": extra.pop("fact_form", None) or FactForm(),
-        "fact_versions": ",".join(f"{r.marker}:{r.version}" for r in case.molecular_results.all()),
-        "action_form": extra.pop("action_form", None)
-        or ActionForm(owners=_members(), initial={"due_on": screen.day + dt.timedelta(days=14)}),
-        "defer_form": extra.pop("defer_form", None) or DeferForm(),
-        "page_url": reverse("cases:agenda-item-detail", args=[item.pk]),
     }
-    context.update(extra)
-    return context
 
 
 def _outcome_rows(screen: CaseScreen) -> list[dict[str, Any]]:
@@ -555,26 +589,28 @@ def _render_case(
     template = "cases/meeting_case.html"
     if partial:
         template += f"#{partial}"
-    return render(request, template, _case_context(request, screen, **extra), status=status)
+    context = _case_context(request, screen, partial, **extra)
+    return render(request, template, context, status=status)
 
 
 @require_GET
 @capability_required(C.VIEW_CLINICAL)
 def agenda_item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
-    screen = _load(item_id)
+    partial = _target(request, CASE_PARTIALS)
+    screen = _load(item_id, partial)
     access_log_record(user=request.user, case_id=screen.item.case_id, context="meeting")
     correct = request.GET.get("correct") or None
     if correct and correct not in DecisionPoint.values:
         correct = None
     screen.cards = _cards(request, screen, correct=correct)
-    return _render_case(request, screen, partial=_target(request, CASE_PARTIALS))
+    return _render_case(request, screen, partial=partial)
 
 
 @require_POST
 @capability_required(C.RECORD_DECISIONS)
 def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpResponse:
     """Record (or, with ``supersedes``, correct) the answer to one decision point."""
-    screen = _load(item_id)
+    screen = _load(item_id, _drawn(request, "walk"))
     item = screen.item
     # Every answer form names the case it was shown for: an answer typed into a stale tab or
     # window of another patient is refused, never recorded against this one (hazard H04c).
@@ -616,11 +652,17 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
         add_service_errors(form, error)
         return _case_response(request, screen, posted={point: form}, status=422)
     except ConflictError as error:
-        fresh = _load(item_id)
+        fresh = _load(item_id, _drawn(request, "walk"))
         text = describe_answer(point, form.answer())
         return _case_response(request, fresh, conflicts={point: (str(error), text)}, status=409)
-    fresh = _load(item_id)
+    # Success: htmx swaps in the walk; a plain post is redirected to the walk's next card.
+    fresh = _load(item_id, "walk")
     return _case_response(request, fresh, event="decision-recorded")
+
+
+def _drawn(request: HttpRequest, partial: str) -> str | None:
+    """What ``_case_response`` draws after a write: the partial for htmx, else the page."""
+    return partial if request.htmx else None
 
 
 def _case_response(
@@ -640,7 +682,7 @@ def _case_response(
         return redirect(reverse("cases:agenda-item-detail", args=[screen.item.pk]) + f"#{anchor}")
     screen.cards = _cards(request, screen, posted=posted, conflicts=conflicts)
     response = _render_case(
-        request, screen, partial=partial if request.htmx else None, status=status, **extra
+        request, screen, partial=_drawn(request, partial), status=status, **extra
     )
     if event:
         trigger_client_event(response, event)
@@ -670,8 +712,9 @@ def meeting_fact_correct(request: HttpRequest, item_id: int) -> HttpResponse:
             form.add_error(None, str(error))
             status = 409
         else:
-            return _case_response(request, _load(item.pk), event="fact-changed")
-    return _case_response(request, _load(item.pk), status=status, fact_form=form, fact_open=True)
+            return _case_response(request, _load(item.pk, "walk"), event="fact-changed")
+    screen = _load(item.pk, _drawn(request, "walk"))
+    return _case_response(request, screen, status=status, fact_form=form, fact_open=True)
 
 
 @require_POST
@@ -695,8 +738,9 @@ def action_create(request: HttpRequest, item_id: int) -> HttpResponse:
         else:
             if not request.htmx:
                 return redirect(reverse("cases:agenda-item-detail", args=[item.pk]) + "#outcome")
-            return _case_response(request, _load(item.pk), partial="outcome", status=201)
-    return _case_response(request, _load(item.pk), partial="outcome", status=422, action_form=form)
+            return _case_response(request, _load(item.pk, "outcome"), partial="outcome", status=201)
+    screen = _load(item.pk, _drawn(request, "outcome"))
+    return _case_response(request, screen, partial="outcome", status=422, action_form=form)
 
 
 @require_POST
@@ -716,7 +760,8 @@ def agenda_item_defer(request: HttpRequest, item_id: int) -> HttpResponse:
         else:
             messages.success(request, "The case was deferred from this meeting.")
             return _redirect_page(request, item)
-    return _case_response(request, _load(item.pk), partial="outcome", status=422, defer_form=form)
+    screen = _load(item.pk, _drawn(request, "outcome"))
+    return _case_response(request, screen, partial="outcome", status=422, defer_form=form)
 
 
 @require_POST
@@ -727,9 +772,8 @@ def outcome_sign_off(request: HttpRequest, item_id: int) -> HttpResponse:
         result = svc.outcome_sign_off(user=request.user, agenda_item_id=item.pk)
     except (ValidationError, ConflictError, PermissionDenied) as error:
         text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-        return _case_response(
-            request, _load(item.pk), partial="outcome", status=409, sign_off_problem=text
-        )
+        screen = _load(item.pk, _drawn(request, "outcome"))
+        return _case_response(request, screen, partial="outcome", status=409, sign_off_problem=text)
     when = (
         f" Next reassessment due {result.next_reassessment_on:%d %b %Y}."
         if result.next_reassessment_on
