@@ -60,6 +60,15 @@ def key(
     return ":".join([name, digest, *(str(part) for part in parts)])
 
 
+def unchanged(
+    reads: Iterable[type[Model]], before: dict[str, str] | None, after: dict[str, str] | None
+) -> bool:
+    """True when no commit has touched the tables of ``reads`` between two readings."""
+    if before is None or after is None:
+        return False
+    return key("", reads, before) == key("", reads, after) is not None
+
+
 def get_many(keys: Iterable[str | None]) -> dict[str, Any]:
     wanted = [k for k in keys if k is not None]
     return caches[CACHE_ALIAS].get_many(wanted) if wanted else {}

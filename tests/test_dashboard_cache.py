@@ -118,6 +118,15 @@ def test_a_key_changes_with_each_tables_version_and_without_the_row_there_is_non
     assert len({key, *changed}) == 5
 
 
+def test_unchanged_looks_only_at_the_tables_read():
+    before = {"_created": "1", "cases_case": "5", "cases_decision": "6"}
+    assert data_version.unchanged([m.Case], before, before | {"cases_decision": "7"})
+    assert not data_version.unchanged([m.Case], before, before | {"cases_case": "8"})
+    assert not data_version.unchanged([m.Patient], before, before | {"_created": "2"})
+    assert not data_version.unchanged([m.Case], None, before)
+    assert not data_version.unchanged([m.Case], before, None)
+
+
 def test_every_clinical_table_carries_the_data_version_trigger():
     with connection.cursor() as cursor:
         cursor.execute(

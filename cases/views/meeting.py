@@ -16,7 +16,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Prefetch, Q
+from django.db import connection
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +25,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from cases import data_version
+from cases import models as m
 from cases.forms import add_service_errors
 from cases.mapping import age_on, last_bevacizumab_dose, rule_constants
 from cases.models import (
@@ -31,6 +34,7 @@ from cases.models import (
     AgendaItem,
     AgendaStatus,
     Attendance,
+    DataVersion,
     Decision,
     DecisionPoint,
     Meeting,
@@ -349,6 +353,8 @@ class CaseScreen:
     actions: list[Any] | None
     day: dt.date
     cards: list[Card] = field(default_factory=list)
+    # The data versions read with the record (cases/data_version.py); None inside a transaction.
+    versions: dict[str, str] | None = None
 
     @property
     def locked(self) -> bool:
@@ -372,19 +378,43 @@ def _item_or_404(item_id: int) -> AgendaItem:
     return item
 
 
-def _load(item_id: int, partial: str | None = None) -> CaseScreen:
+# The tables of the clinical record the walk is built from (with the case's past meetings left
+# out, as the walk partial reads it).
+RECORD_READS = (
+    m.Case,
+    m.Patient,
+    m.MolecularResult,
+    m.Reassessment,
+    m.TreatmentCourse,
+    m.AgentAdministration,
+    m.Radiotherapy,
+    m.Surgery,
+)
+
+
+def _load(
+    item_id: int, partial: str | None = None, *, since: CaseScreen | None = None
+) -> CaseScreen:
     """The agenda item, its case's clinical record, its decisions and the people who recorded
     them, in one query; for the whole page (``partial`` None) also the meeting's attendance,
     the item's actions and their owners, and the agenda's order; for the outcome partial the
     attendance and the actions. The walk and the case summary show none of them, and the case's
-    past agenda items (for the timeline) are read for the page and the case summary only."""
+    past agenda items (for the timeline) are read for the page and the case summary only.
+
+    ``since``: a screen loaded earlier in this request. Its record is used again when the data
+    versions show no commit has touched the record's tables since (the decisions are always
+    read afresh); otherwise the record is read again too.
+    """
+    reuse = since is not None and since.versions is not None and not connection.in_atomic_block
     item_ref, meeting_ref = OuterRef("pk"), OuterRef("meeting_id")
     decisions = Decision.objects.filter(agenda_item=OuterRef(item_ref))
     # The case's agenda items and meetings feed only the timeline (the case summary).
     with_meetings = partial in (None, "case-summary")
     arrays = {
-        **record_arrays(OuterRef("case_id"), with_meetings=with_meetings),
+        **({} if reuse else record_arrays(OuterRef("case_id"), with_meetings=with_meetings)),
         "item_decisions": json_rows(Decision, agenda_item=item_ref),
+        # Read in the same statement as the record, so they describe the same moment.
+        "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
     }
     with_attendance = partial in (None, "outcome")
     if with_attendance:
@@ -409,7 +439,16 @@ def _load(item_id: int, partial: str | None = None) -> CaseScreen:
     )
     if item is None:
         raise Http404("No such agenda item")
-    case = attach_record(item.case, item)
+    versions = item.__dict__.pop("data_versions")
+    if connection.in_atomic_block:
+        versions = None  # this transaction's own writes are not in them yet
+    if reuse:
+        assert since is not None  # noqa: S101 (reuse implies it)
+        if not data_version.unchanged(RECORD_READS, since.versions, versions):
+            return _load(item_id, partial)  # the record changed since: read it again
+        case = since.case
+    else:
+        case = attach_record(item.case, item)
     screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
     attendances = actions = None
     if with_attendance:
@@ -418,7 +457,9 @@ def _load(item_id: int, partial: str | None = None) -> CaseScreen:
     attach_people(screen_decisions, actions or [], item.__dict__.pop("item_people"))
     day = svc.meeting_day(item.meeting)
     walk = build_walk(case, screen_decisions, meeting_day=day)
-    return CaseScreen(item, case, screen_decisions, walk, attendances, actions, day)
+    return CaseScreen(
+        item, case, screen_decisions, walk, attendances, actions, day, versions=versions
+    )
 
 
 def _cards(
@@ -655,8 +696,9 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
         fresh = _load(item_id, _drawn(request, "walk"))
         text = describe_answer(point, form.answer())
         return _case_response(request, fresh, conflicts={point: (str(error), text)}, status=409)
-    # Success: htmx swaps in the walk; a plain post is redirected to the walk's next card.
-    fresh = _load(item_id, "walk")
+    # Success: htmx swaps in the walk; a plain post is redirected to the walk's next card. The
+    # record read above is drawn again unless a commit has changed it since.
+    fresh = _load(item_id, "walk", since=screen)
     return _case_response(request, fresh, event="decision-recorded")
 
 

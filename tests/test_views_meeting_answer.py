@@ -1,0 +1,87 @@
+"""After an answer, the walk is drawn from the record read at the start of the request only when
+no commit has touched the record since (cases/data_version.py); otherwise it is read again.
+
+These tests commit for real: inside a test's wrapping transaction the record is always re-read.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases import models as m
+from cases.selectors import case_clinical_record
+from cases.services import meetings as svc
+from cases.services.meetings import meeting_day
+from cases.walk import build_walk
+from tests.conftest import make_user
+from tests.meeting_factory import (
+    fast_hasher,  # noqa: F401 (a fixture)
+    list_case,
+    make_conversion_case,
+    make_meeting,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_hasher")]
+HTMX = {"HX-Request": "true", "HX-Target": "walk"}
+
+
+@pytest.fixture
+def chair() -> m.User:
+    return make_user("chair", username="chair", discipline=m.Discipline.MEDICAL_ONCOLOGIST)
+
+
+@pytest.fixture
+def item(chair) -> m.AgendaItem:
+    return list_case(make_meeting(chair), make_conversion_case(), by=chair, incomplete_reason="x")
+
+
+def post_first_answer(client, item: m.AgendaItem) -> tuple[str, int]:
+    """Answer the first open point as recommended; (the swapped-in walk, record reads)."""
+    record = case_clinical_record(case_id=item.case_id)
+    step = build_walk(record, [], meeting_day=meeting_day(item.meeting)).current
+    data = {k: v for k, v in step.initial.items() if v is not None}
+    data["patient_check"] = record.reference
+    url = reverse("cases:decision-record", args=[item.pk, step.point])
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, data, headers=HTMX)
+    assert response.status_code == 200
+    assert m.Decision.objects.filter(agenda_item=item, point=step.point).exists()
+    reads = sum('FROM "cases_molecularresult"' in q["sql"] for q in queries)
+    return response.content.decode(), reads
+
+
+def flr_shown(html: str) -> str:
+    """The future liver remnant on the resectability card (the next one after the first)."""
+    found = re.search(r"<dt>FLR \(% SLV, one stage\)</dt><dd>([^<]*)</dd>", html)
+    assert found is not None
+    return found.group(1)
+
+
+def test_with_nothing_changed_the_record_read_before_the_answer_is_drawn(client, chair, item):
+    client.force_login(chair)
+    walk, reads = post_first_answer(client, item)
+    # Read before the answer and under the lock while recording it; not a third time.
+    assert reads == 2
+    assert flr_shown(walk) == "—"
+
+
+def test_a_fact_committed_while_the_answer_was_recorded_is_read_again(
+    client, chair, item, monkeypatch
+):
+    record_decision = svc.decision_record
+
+    def someone_else_edits_first(**kwargs):
+        # Committed at once: the latest scan's liver remnant, measured by someone else.
+        m.Reassessment.objects.filter(case=item.case_id, cycle=2).update(flr_percent_slv=35)
+        return record_decision(**kwargs)
+
+    monkeypatch.setattr(svc, "decision_record", someone_else_edits_first)
+    client.force_login(chair)
+    walk, reads = post_first_answer(client, item)
+    assert reads == 3
+    assert "35" in flr_shown(walk)
