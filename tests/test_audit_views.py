@@ -187,3 +187,27 @@ def test_the_navigation_offers_only_the_screens_the_role_may_use(role, audit, ad
     html = client.get("/").content.decode()
     assert ('href="/audit/"' in html) == audit
     assert ('href="/admin/"' in html) == administration
+
+
+def test_a_long_history_is_shown_a_page_at_a_time_oldest_first(auditor_client, monkeypatch):
+    from cases.views import audit
+
+    case = make_case(ecog=0)
+    for ecog in (1, 2, 3, 4, 1, 2):  # eight events with the patient's and the case's creation
+        m.Case.objects.filter(pk=case.pk).update(ecog=ecog)
+    monkeypatch.setattr(audit, "HISTORY_PAGE_SIZE", 3)
+    first = text(auditor_client.get(f"/audit/cases/{case.pk}/"))
+    last = text(auditor_client.get(f"/audit/cases/{case.pk}/?page=3"))
+    beyond = auditor_client.get(f"/audit/cases/{case.pk}/?page=99")
+    junk = auditor_client.get(f"/audit/cases/{case.pk}/?page=x")
+    assert "History of changes (8)" in first
+    assert "Changes 1–3 of 8 (page 1 of 3)" in first
+    assert f"Case {case.pk} created" in first
+    assert "ECOG 4 1" not in first
+    assert "Changes 7–8 of 8 (page 3 of 3)" in last
+    assert "ECOG 4 1" in last
+    assert "ECOG 1 2" in last
+    assert f"Case {case.pk} created" not in last
+    assert beyond.status_code == 200  # past the end: the last page
+    assert "page 3 of 3" in text(beyond)
+    assert junk.status_code == 200

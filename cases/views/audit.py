@@ -21,6 +21,9 @@ from cases.services.audit import access_log_record
 
 PAGE_SIZE = 50
 ACCESS_SHOWN = 200
+# A case's history grows with its care (every dose, every scan): shown a page at a time, oldest
+# first, so the page costs the same for a case with ten events or ten thousand.
+HISTORY_PAGE_SIZE = 100
 _REFERENCE = re.compile(r"^TB0*(\d{1,12})$", re.IGNORECASE)
 
 
@@ -89,6 +92,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         raise Http404("No such case.")
     access_log_record(user=request.user, case_id=case_id, context="audit-case")
     accesses = m.CaseAccess.objects.filter(case_id=case_id).select_related("user")
+    history = case_history(case_id)
     return render(
         request,
         "cases/audit_case_detail.html",
@@ -96,7 +100,10 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
             "case": case,
             "case_id": case_id,
             "reference": f"TB{case_id:06d}",
-            "history": case_history(case_id),
+            "history": history,
+            "history_page": Paginator(history.entries, HISTORY_PAGE_SIZE).get_page(
+                request.GET.get("page")
+            ),
             "decisions": overrides_and_deviations(case_id),
             "accesses": accesses[:ACCESS_SHOWN],
             "access_count": accesses.count(),
