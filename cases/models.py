@@ -51,26 +51,34 @@ def audited(**options):
 # even after a rollback). Whoever reads the row therefore sees a new value for a table exactly
 # when a change to it has become visible: see cases/data_version.py.
 #
-# Two steps, so that a bulk write costs one trigger call per statement and the version row is
-# locked only for an instant at commit, never for the rest of a transaction:
+# So that a bulk write costs one trigger call per statement, and the version row is locked only
+# for an instant at the very end of a commit, never for the rest of a transaction:
 # 1. a statement trigger on the clinical table notes the table once per transaction, as a row
 #    in DataChange (the setting remembers it was noted);
-# 2. a deferred trigger on that row, run at commit, writes the version and deletes the note.
+# 2. at commit, a deferred trigger on that note queues a final note, which PostgreSQL fires
+#    after every check the commit still had queued (the deferred foreign keys);
+# 3. the final note's trigger writes the version and the notes are deleted.
+# Step 2 is why two commits can never deadlock here: once a transaction holds the version row
+# it waits for nothing else, so it cannot be waiting on a row lock of one that waits for it.
 # "_created" names the version row itself: a table with no entry has not changed since the row
 # was created (by the migration, or by the first commit after a flush in the tests).
 NOTE_TABLE_CHANGED = """
     IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN
-        INSERT INTO cases_datachange (table_name) VALUES (TG_TABLE_NAME);
+        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);
         PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);
     END IF;
     RETURN NULL;
 """
 WRITE_DATA_VERSION = """
-    INSERT INTO cases_dataversion (id, versions)
-    VALUES (1, jsonb_build_object(
-        '_created', pg_current_xact_id()::text, NEW.table_name, pg_current_xact_id()::text))
-    ON CONFLICT (id) DO UPDATE SET versions = cases_dataversion.versions
-        || jsonb_build_object(NEW.table_name, pg_current_xact_id()::text);
+    IF NOT NEW.final THEN
+        INSERT INTO cases_datachange (table_name, final) VALUES (NEW.table_name, true);
+    ELSE
+        INSERT INTO cases_dataversion (id, versions)
+        VALUES (1, jsonb_build_object(
+            '_created', pg_current_xact_id()::text, NEW.table_name, pg_current_xact_id()::text))
+        ON CONFLICT (id) DO UPDATE SET versions = cases_dataversion.versions
+            || jsonb_build_object(NEW.table_name, pg_current_xact_id()::text);
+    END IF;
     DELETE FROM cases_datachange WHERE id = NEW.id;
     RETURN NULL;
 """
@@ -1086,9 +1094,10 @@ class DispatchHeartbeat(models.Model):
     )
 )
 class DataChange(models.Model):
-    """A clinical table written by a transaction that has not committed yet (step 2 above)."""
+    """A clinical table written by a transaction that has not committed yet (steps 1–3 above)."""
 
     table_name = models.CharField(max_length=63)
+    final = models.BooleanField(default=False)  # step 3's note, fired after everything else
 
     def __str__(self) -> str:
         return f"{self.table_name} changed"

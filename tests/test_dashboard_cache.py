@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 
+import psycopg
 import pytest
 import time_machine
 from django.apps import apps
@@ -90,6 +93,7 @@ def test_a_committed_write_changes_its_tables_version_and_no_other(world):
     assert {k: v for k, v in after.items() if k != "cases_reassessment"} == {
         k: v for k, v in before.items() if k != "cases_reassessment"
     }
+    assert not m.DataChange.objects.exists()  # the commit's notes are gone with it
 
 
 def test_a_rolled_back_write_changes_nothing_and_inside_a_transaction_nothing_is_cached(world):
@@ -140,6 +144,45 @@ def test_every_clinical_table_carries_the_data_version_trigger():
         if not model.__name__.endswith("Event") and model.__name__ not in NOT_CLINICAL
     }
     assert with_trigger == clinical
+
+
+def commit(conn: psycopg.Connection) -> str:
+    try:
+        conn.commit()
+    except psycopg.Error as error:
+        return type(error).__name__
+    return "committed"
+
+
+def test_two_commits_at_once_never_deadlock_over_the_version_row(world):
+    """B holds a case FOR UPDATE; A's commit must check a new child row of that case against
+    it, so A waits for B. B's commit then needs the version row: A must not be holding it."""
+    case = m.Case.objects.select_related("patient").first()
+    a = psycopg.connect(**connection.get_connection_params())
+    b = psycopg.connect(**connection.get_connection_params())
+    outcome: dict[str, str] = {}
+    try:
+        b.execute("SELECT 1 FROM cases_case WHERE id = %s FOR UPDATE", [case.pk])
+        b.execute("UPDATE cases_reassessment SET cycle = cycle WHERE case_id = %s", [case.pk])
+        a.execute(
+            "UPDATE cases_patient SET given_name = given_name WHERE id = %s", [case.patient.pk]
+        )
+        a.execute(
+            "INSERT INTO cases_action (version, created_at, updated_at, case_id, description, "
+            "owner_id, due_on, status, not_done_reason) "
+            "VALUES (1, now(), now(), %s, 'Book MRI', %s, %s, 'open', '')",
+            [case.pk, world["clinician"].pk, NOW.date()],
+        )
+        waiting = threading.Thread(target=lambda: outcome.setdefault("a", commit(a)))
+        waiting.start()
+        time.sleep(0.5)  # A is now at its commit, waiting for B's lock on the case
+        outcome["b"] = commit(b)
+        waiting.join(timeout=10)
+    finally:
+        a.close()
+        b.close()
+    assert outcome == {"a": "committed", "b": "committed"}
+    assert m.Action.objects.filter(case=case, description="Book MRI").exists()
 
 
 @pytest.mark.parametrize("spec", w.WORKLISTS, ids=lambda spec: spec.slug)
