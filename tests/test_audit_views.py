@@ -211,3 +211,22 @@ def test_a_long_history_is_shown_a_page_at_a_time_oldest_first(auditor_client, m
     assert beyond.status_code == 200  # past the end: the last page
     assert "page 3 of 3" in text(beyond)
     assert junk.status_code == 200
+
+
+def test_the_case_page_shows_the_latest_accesses_and_links_to_all_of_them(auditor_client):
+    case, other = make_case(), make_case()
+    clinician = make_user("clinician", username="alex")
+    for _ in range(25):
+        m.CaseAccess.objects.create(user=clinician, case_id=case.pk, context="case-page")
+    m.CaseAccess.objects.create(user=clinician, case_id=other.pk, context="case-page")
+    response = auditor_client.get(f"/audit/cases/{case.pk}/")
+    page = text(response)
+    assert "Who opened this case (26)" in page  # with the auditor's own visit
+    assert "The 20 most recent are shown; the access log has all 26." in page
+    assert f'href="/audit/access/?case={case.pk}"' in response.content.decode()
+    log = auditor_client.get("/audit/access/", {"case": str(case.pk)})
+    assert log.status_code == 200
+    assert text(log).count(case.reference) >= 26
+    assert other.reference not in text(log)
+    for junk in ("x", "-1", "1" * 40, "\x00"):
+        assert auditor_client.get("/audit/access/", {"case": junk}).status_code == 200
