@@ -10,6 +10,7 @@ field by field and type by type, to what ``prefetch_related`` loads.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
@@ -178,7 +179,11 @@ def attach_people(decisions: list[Decision], actions: list[Action], people_json:
         action.owner = people[action.owner_id]
 
 
-def _record(case_id: int, *, with_history: bool) -> Case:
+@functools.lru_cache(maxsize=2)
+def _record_query(*, with_history: bool) -> QuerySet[Case]:
+    """The query ``_record`` runs, for any case (filter it by pk). Built once a process:
+    assembling a dozen subqueries costs more than PostgreSQL takes to run them, and nothing in
+    it depends on the request (an unevaluated queryset is only ever cloned by ``get``)."""
     arrays = record_arrays(OuterRef("pk"), with_meetings=with_history)
     if with_history:
         decisions = Decision.objects.filter(agenda_item__case=OuterRef(OuterRef("pk")))
@@ -192,7 +197,11 @@ def _record(case_id: int, *, with_history: bool) -> Case:
     # The clinician and the coordinator are named on the case page only: the engine, the
     # completeness check and the timeline need neither (each join costs planning time).
     people = ("responsible_clinician", "coordinator") if with_history else ()
-    case = Case.objects.select_related("patient", *people).annotate(**arrays).get(pk=case_id)
+    return Case.objects.select_related("patient", *people).annotate(**arrays)
+
+
+def _record(case_id: int, *, with_history: bool) -> Case:
+    case = _record_query(with_history=with_history).get(pk=case_id)
     history = [
         case.__dict__.pop(f"json_{name}", None) for name in ("decisions", "actions", "people")
     ]

@@ -10,6 +10,7 @@ control. Each page and partial runs a fixed number of queries whatever the agend
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.contrib import messages
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -392,6 +393,42 @@ RECORD_READS = (
 )
 
 
+@functools.lru_cache(maxsize=32)  # a handful of partials, times with or without the record
+def _screen_query(partial: str | None, *, with_record: bool) -> QuerySet[AgendaItem]:
+    """The query ``_load`` runs for ``partial``, for any agenda item (filter it by pk). Cached:
+    assembling a query of a dozen subqueries is a good part of a partial's time, and nothing in
+    it depends on the request (an unevaluated queryset is only ever cloned by ``filter``)."""
+    item_ref, meeting_ref = OuterRef("pk"), OuterRef("meeting_id")
+    decisions = Decision.objects.filter(agenda_item=OuterRef(item_ref))
+    # The case's agenda items and meetings feed only the timeline (the case summary).
+    with_meetings = partial in (None, "case-summary")
+    arrays = {
+        **(record_arrays(OuterRef("case_id"), with_meetings=with_meetings) if with_record else {}),
+        "item_decisions": json_rows(Decision, agenda_item=item_ref),
+        # Read in the same statement as the record, so they describe the same moment.
+        "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
+    }
+    if _with_attendance(partial):
+        actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
+        arrays["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
+        arrays["item_actions"] = json_rows(Action, agenda_item=item_ref)
+        arrays["item_people"] = people_named(decisions, actions)
+    else:
+        arrays["item_people"] = people_named(decisions)
+    if partial is None:
+        agenda = AgendaItem.objects.filter(meeting=meeting_ref).order_by("position", "pk")
+        arrays["agenda_order"] = ArraySubquery(agenda.values("pk"))
+    # Only the people these screens name: the chair (on the print) and who signed off. Every
+    # join here is one more relation for PostgreSQL to order when it plans the query.
+    related = ["meeting__chair" if partial is None else "meeting", "case__patient", "signed_off_by"]
+    # One row: the default ordering would only cost Django time to compile.
+    return AgendaItem.objects.select_related(*related).annotate(**arrays).order_by()
+
+
+def _with_attendance(partial: str | None) -> bool:
+    return partial in (None, "outcome")
+
+
 def _load(
     item_id: int, partial: str | None = None, *, since: CaseScreen | None = None
 ) -> CaseScreen:
@@ -406,37 +443,8 @@ def _load(
     read afresh); otherwise the record is read again too.
     """
     reuse = since is not None and since.versions is not None and not connection.in_atomic_block
-    item_ref, meeting_ref = OuterRef("pk"), OuterRef("meeting_id")
-    decisions = Decision.objects.filter(agenda_item=OuterRef(item_ref))
-    # The case's agenda items and meetings feed only the timeline (the case summary).
-    with_meetings = partial in (None, "case-summary")
-    arrays = {
-        **({} if reuse else record_arrays(OuterRef("case_id"), with_meetings=with_meetings)),
-        "item_decisions": json_rows(Decision, agenda_item=item_ref),
-        # Read in the same statement as the record, so they describe the same moment.
-        "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
-    }
-    with_attendance = partial in (None, "outcome")
-    if with_attendance:
-        actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
-        arrays["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
-        arrays["item_actions"] = json_rows(Action, agenda_item=item_ref)
-        arrays["item_people"] = people_named(decisions, actions)
-    else:
-        arrays["item_people"] = people_named(decisions)
-    if partial is None:
-        agenda = AgendaItem.objects.filter(meeting=meeting_ref).order_by("position", "pk")
-        arrays["agenda_order"] = ArraySubquery(agenda.values("pk"))
-    # Only the people these screens name: the chair (on the print) and who signed off. Every
-    # join here is one more relation for PostgreSQL to order when it plans the query.
-    related = ["meeting__chair" if partial is None else "meeting", "case__patient", "signed_off_by"]
-    item = (
-        AgendaItem.objects.select_related(*related)
-        .annotate(**arrays)
-        .filter(pk=item_id)
-        .order_by()  # one row: the default ordering would only cost Django time to compile
-        .first()
-    )
+    # The query is built once a process; only the agenda item's pk comes from this request.
+    item = _screen_query(partial, with_record=not reuse).filter(pk=item_id).first()
     if item is None:
         raise Http404("No such agenda item")
     versions = item.__dict__.pop("data_versions")
@@ -451,7 +459,7 @@ def _load(
         case = attach_record(item.case, item)
     screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
     attendances = actions = None
-    if with_attendance:
+    if _with_attendance(partial):
         actions = instances(Action, item.__dict__.pop("item_actions"))
         attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
     attach_people(screen_decisions, actions or [], item.__dict__.pop("item_people"))
