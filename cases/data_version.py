@@ -42,19 +42,24 @@ def versions() -> dict[str, str] | None:
     return found or {}
 
 
+def _stamps(reads: Iterable[type[Model]], current: dict[str, str] | None) -> list[str] | None:
+    """The version of each table of ``reads`` in ``current``; None when there are none to go by."""
+    if current is None or "_created" not in current:
+        return None
+    # A table with no entry has not changed since the row was created.
+    unchanged = f"since-{current['_created']}"
+    tables = sorted({model._meta.db_table for model in reads})
+    return [f"{table}={current.get(table, unchanged)}" for table in tables]
+
+
 def key(
     name: str, reads: Iterable[type[Model]], current: dict[str, str] | None, *parts: object
 ) -> str | None:
     """The cache key of ``name`` computed from the tables of ``reads`` (and ``parts``, for
     whatever else it depends on: the day, the meeting, the viewer's permissions)."""
-    if current is None:
+    stamps = _stamps(reads, current)
+    if stamps is None:
         return None
-    if "_created" not in current:
-        return None
-    # A table with no entry has not changed since the row was created.
-    unchanged = f"since-{current['_created']}"
-    tables = sorted({model._meta.db_table for model in reads})
-    stamps = [f"{table}={current.get(table, unchanged)}" for table in tables]
     # Hashed: the stamps of seven tables would pass the 250 characters a cache key may have.
     digest = hashlib.sha256(" ".join(stamps).encode()).hexdigest()[:32]
     return ":".join([name, digest, *(str(part) for part in parts)])
@@ -64,9 +69,8 @@ def unchanged(
     reads: Iterable[type[Model]], before: dict[str, str] | None, after: dict[str, str] | None
 ) -> bool:
     """True when no commit has touched the tables of ``reads`` between two readings."""
-    if before is None or after is None:
-        return False
-    return key("", reads, before) == key("", reads, after) is not None
+    stamps = _stamps(reads, before)
+    return stamps is not None and stamps == _stamps(reads, after)
 
 
 def get_many(keys: Iterable[str | None]) -> dict[str, Any]:

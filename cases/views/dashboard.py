@@ -109,7 +109,13 @@ class ShownPanel:
     html: str
 
 
-def _panel_key(spec: w.WorklistSpec, versions: Any, today: dt.date, meeting: Any, can_list: bool):
+def _panel_key(
+    spec: w.WorklistSpec,
+    versions: dict[str, str] | None,
+    today: dt.date,
+    meeting: m.Meeting | None,
+    can_list: bool,
+) -> str | None:
     meeting_id = meeting.pk if meeting is not None else "-"
     return data_version.key(f"panel:{spec.slug}", spec.reads, versions, today, meeting_id, can_list)
 
