@@ -38,6 +38,15 @@ def versions() -> dict[str, str] | None:
     """Each clinical table's current version (one query); None when caching is not safe."""
     if connection.in_atomic_block:
         return None
+    return committed()
+
+
+def committed() -> dict[str, str]:
+    """Each clinical table's version as committed, read even inside a transaction.
+
+    Only for checking an earlier reading before this transaction has written to the tables
+    checked: the row does not show this transaction's own writes until it commits.
+    """
     found = DataVersion.objects.filter(pk=1).values_list("versions", flat=True).first()
     return found or {}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import Expression, OuterRef, Q, QuerySet, Subquery
 
+from cases import data_version
 from cases.models import (
     Action,
     AgendaItem,
@@ -28,6 +30,7 @@ from cases.models import (
     Decision,
     Meeting,
     MolecularResult,
+    Patient,
     Radiotherapy,
     Reassessment,
     Surgery,
@@ -226,6 +229,45 @@ def case_clinical_record(*, case_id: int) -> Case:
     """A case with everything the engine and the completeness check need, in one query: its
     patient, not its clinician or coordinator; not its agenda items (the timeline's)."""
     return _record(case_id, with_history=False)
+
+
+# The tables the clinical record is read from (its past meetings left out, as the engine and
+# the decision walk read it).
+RECORD_READS = (
+    Case,
+    Patient,
+    MolecularResult,
+    Reassessment,
+    TreatmentCourse,
+    AgentAdministration,
+    Radiotherapy,
+    Surgery,
+)
+
+
+@dataclass(frozen=True)
+class RecordAsRead:
+    """A clinical record and the data versions read in the same statement (None inside a
+    transaction, where they cannot vouch for it: cases/data_version.py)."""
+
+    case: Case
+    versions: dict[str, str] | None
+
+
+def current_clinical_record(*, case_id: int, as_read: RecordAsRead | None) -> Case:
+    """``as_read.case`` when no commit has touched the record's tables since it was read, else
+    the record read afresh: one small query instead of the record's when nothing changed.
+
+    Inside a transaction, call it before the transaction writes to those tables: the versions
+    show what other transactions committed, not this one's own writes.
+    """
+    if (
+        as_read is not None
+        and as_read.case.pk == case_id
+        and data_version.unchanged(RECORD_READS, as_read.versions, data_version.committed())
+    ):
+        return as_read.case
+    return case_clinical_record(case_id=case_id)
 
 
 # --- Coordinator screens (dashboard work) ----------------------------------------------------

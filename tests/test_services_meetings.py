@@ -149,7 +149,7 @@ def test_a_decision_stores_the_advice_it_was_made_against(chair, item):
         agenda_item_id=item.pk,
         point="data_completeness",
         answer={"choice": "proceed"},
-    )
+    ).decision
     snapshot = decision.advice_snapshot
     assert decision.follows_recommendation
     assert snapshot["inputs"]["kras_status"] == "mutant"
@@ -194,7 +194,7 @@ def test_the_chair_overrides_a_hard_stop_with_a_reason(chair, item):
         answer={"choice": "long_course_crt"},
         deviation_reason="local control first",
         override_reason="threatened mesorectal fascia",
-    )
+    ).decision
     assert decision.overridden_hard_stops == ["LONG_COURSE_CRT_UPFRONT"]
     assert decision.override_reason == "threatened mesorectal fascia"
     assert not decision.follows_recommendation
@@ -216,7 +216,7 @@ def test_a_departure_from_the_recommendation_needs_a_reason(chair, item):
         point="systemic_therapy",
         answer={"agents": ["fluorouracil", "oxaliplatin", "bevacizumab"]},
         deviation_reason="Neuropathy risk; triplet declined",
-    )
+    ).decision
     assert not decision.follows_recommendation
 
 
@@ -269,7 +269,7 @@ def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
         agenda_item_id=item.pk,
         point="resectability",
         answer={"choice": "not_resectable"},
-    )
+    ).decision
     with pytest.raises(ValidationError, match="corrected"):
         svc.decision_correct(
             user=chair,
@@ -287,7 +287,7 @@ def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
         answer={"choice": "resectability_unconfirmed"},
         correction_reason="HPB review not recorded",
         deviation_reason="HPB MDT to review the new scan",
-    )
+    ).decision
     assert second.supersedes == first
     first.refresh_from_db()
     assert first.answer == {"choice": "not_resectable"}
@@ -312,7 +312,7 @@ def test_a_correction_cannot_land_on_another_patients_decision(chair, item):
         agenda_item_id=other_item.pk,
         point="resectability",
         answer={"choice": "not_resectable"},
-    )
+    ).decision
     with pytest.raises(ValidationError, match="not this case's answer"):
         svc.decision_correct(
             user=chair,

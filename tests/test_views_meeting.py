@@ -195,7 +195,7 @@ def test_a_second_answer_to_the_same_point_shows_the_conflict_and_keeps_the_firs
 def test_correcting_an_answer_supersedes_it(client, chair, item):
     first = svc.decision_record(
         user=chair, agenda_item_id=item.pk, point="data_completeness", answer={"choice": "proceed"}
-    )
+    ).decision
     client.force_login(chair)
     form = client.get(
         _page(item) + "?correct=data_completeness", headers=HTMX | {"HX-Target": "walk"}

@@ -1,5 +1,6 @@
-"""After an answer, the walk is drawn from the record read at the start of the request only when
-no commit has touched the record since (cases/data_version.py); otherwise it is read again.
+"""An answer is checked against the record read at the start of the request, and the walk drawn
+from it, only when no commit has touched the record since (cases/data_version.py); otherwise the
+record is read again under the agenda item's lock, checked and drawn from that.
 
 These tests commit for real: inside a test's wrapping transaction the record is always re-read.
 """
@@ -9,12 +10,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cases import data_version
 from cases import models as m
-from cases.selectors import case_clinical_record
+from cases.selectors import RecordAsRead, case_clinical_record
 from cases.services import meetings as svc
 from cases.services.meetings import meeting_day
 from cases.walk import build_walk
@@ -65,8 +68,8 @@ def flr_shown(html: str) -> str:
 def test_with_nothing_changed_the_record_read_before_the_answer_is_drawn(client, chair, item):
     client.force_login(chair)
     walk, reads = post_first_answer(client, item)
-    # Read before the answer and under the lock while recording it; not a third time.
-    assert reads == 2
+    # Read once, before the answer: the lock finds it unchanged, and the walk is drawn from it.
+    assert reads == 1
     assert flr_shown(walk) == "—"
 
 
@@ -83,5 +86,59 @@ def test_a_fact_committed_while_the_answer_was_recorded_is_read_again(
     monkeypatch.setattr(svc, "decision_record", someone_else_edits_first)
     client.force_login(chair)
     walk, reads = post_first_answer(client, item)
-    assert reads == 3
+    assert reads == 2
     assert "35" in flr_shown(walk)
+
+
+# --- The service: which record an answer is checked against ---------------------------------
+
+ANTI_EGFR = {"agents": ["fluorouracil", "oxaliplatin", "panitumumab"]}
+
+
+def record_as_read(case_id: int) -> RecordAsRead:
+    versions = data_version.versions()  # first: the record is never older than its versions
+    return RecordAsRead(case_clinical_record(case_id=case_id), versions)
+
+
+def answer_anti_egfr(chair, item, record: RecordAsRead) -> svc.Answered:
+    return svc.decision_record(
+        user=chair,
+        agenda_item_id=item.pk,
+        point="systemic_therapy",
+        answer=ANTI_EGFR,
+        deviation_reason="left-sided, RAS wild-type",
+        record=record,
+    )
+
+
+@pytest.fixture
+def wild_type_item(chair) -> m.AgendaItem:
+    case = make_conversion_case(kras="wild_type")
+    return list_case(make_meeting(chair), case, by=chair, incomplete_reason="x")
+
+
+def test_a_ras_result_committed_after_the_page_was_read_stops_anti_egfr(chair, wild_type_item):
+    """Hazard H05f: the stale record (RAS wild-type) would let panitumumab through."""
+    stale = record_as_read(wild_type_item.case_id)
+    m.MolecularResult.objects.filter(case=wild_type_item.case_id, marker="kras").update(
+        status="mutant"
+    )
+    with pytest.raises(ValidationError) as refused:
+        answer_anti_egfr(chair, wild_type_item, stale)
+    assert "ANTI_EGFR_RAS_MUTANT" in refused.value.message_dict["override_reason"][0]
+    assert not m.Decision.objects.exists()
+
+
+def test_with_nothing_committed_since_the_record_read_is_the_one_checked(chair, wild_type_item):
+    as_read = record_as_read(wild_type_item.case_id)
+    answered = answer_anti_egfr(chair, wild_type_item, as_read)
+    assert answered.record is as_read.case
+    assert answered.decisions == [answered.decision]
+    assert answered.decision.advice_snapshot["hard_stops"] == []
+
+
+def test_a_record_read_inside_a_transaction_is_read_again(chair, wild_type_item):
+    as_read = RecordAsRead(case_clinical_record(case_id=wild_type_item.case_id), None)
+    answered = answer_anti_egfr(chair, wild_type_item, as_read)
+    assert answered.record is not as_read.case
+    assert answered.record.pk == as_read.case.pk

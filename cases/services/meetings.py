@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
+from cases import models as m
 from cases.models import (
     Action,
     AgendaItem,
@@ -42,7 +43,7 @@ from cases.models import (
     User,
 )
 from cases.permissions import Capability, has_capability, require
-from cases.selectors import case_clinical_record
+from cases.selectors import RecordAsRead, case_clinical_record, current_clinical_record
 from cases.services import records
 from cases.services.common import ConflictError, update_versioned
 from cases.services.reminders import reminders_sync_for_case
@@ -280,6 +281,17 @@ def _corrected_message(decision: Decision) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Answered:
+    """What recording an answer leaves: the new decision; the agenda item's decisions with it,
+    in order (complete at commit: every answer to the item is written under its lock); and the
+    clinical record the answer was checked against."""
+
+    decision: Decision
+    decisions: list[Decision]
+    record: m.Case
+
+
 @transaction.atomic
 def decision_record(
     *,
@@ -289,12 +301,15 @@ def decision_record(
     answer: Mapping[str, Any],
     deviation_reason: str = "",
     override_reason: str = "",
-) -> Decision:
+    record: RecordAsRead | None = None,
+) -> Answered:
     """Record the MDT's first answer at one decision point.
 
     1. Lock the agenda item (refused once signed off or deferred).
     2. Refuse with a conflict if someone has answered this point already.
-    3. Validate the answer and try it against the engine (the record plus the proposal).
+    3. Validate the answer and try it against the engine (the record plus the proposal). The
+       record is the caller's ``record`` when no commit has changed it since the caller read
+       it, else it is read again, under the lock.
     4. A hard stop needs the override capability and a reason; a departure from the
        recommendation needs a reason.
     5. Store it with the advice snapshot it was made against.
@@ -315,6 +330,7 @@ def decision_record(
         override_reason=override_reason,
         supersedes=None,
         correction_reason="",
+        record=record,
     )
 
 
@@ -329,7 +345,8 @@ def decision_correct(
     correction_reason: str,
     deviation_reason: str = "",
     override_reason: str = "",
-) -> Decision:
+    record: RecordAsRead | None = None,
+) -> Answered:
     """Correct an answer: a new decision supersedes it (the old one stays, unchanged).
 
     The decision must be this agenda item's answer to this point: a correction can never land
@@ -356,6 +373,7 @@ def decision_correct(
         override_reason=override_reason,
         supersedes=old,
         correction_reason=correction_reason,
+        record=record,
     )
 
 
@@ -370,8 +388,10 @@ def _decide(
     override_reason: str,
     supersedes: Decision | None,
     correction_reason: str,
-) -> Decision:
-    case = case_clinical_record(case_id=item.case_id)
+    record: RecordAsRead | None,
+) -> Answered:
+    # Before anything is written: the check compares other transactions' commits only.
+    case = current_clinical_record(case_id=item.case_id, as_read=record)
     try:
         _step, clean, evaluation = evaluate_answer(
             case, decisions, meeting_day=meeting_day(item.meeting), point=point, answer=answer
@@ -404,7 +424,7 @@ def _decide(
         raise ValidationError(errors)
     try:
         with transaction.atomic():
-            return Decision.objects.create(
+            decision = Decision.objects.create(
                 agenda_item=item,
                 point=point,
                 answer=clean,
@@ -425,6 +445,7 @@ def _decide(
         raise ConflictError(
             _corrected_message(winner) if supersedes else _answered_message(winner)
         ) from None
+    return Answered(decision, [*decisions, decision], case)
 
 
 # --- Actions -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.contrib import messages
@@ -26,8 +26,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from cases import data_version
-from cases import models as m
 from cases.forms import add_service_errors
 from cases.mapping import age_on, last_bevacizumab_dose, rule_constants
 from cases.models import (
@@ -45,6 +43,7 @@ from cases.models import (
 from cases.pathway import add_days
 from cases.permissions import Capability, capability_required, has_capability
 from cases.selectors import (
+    RecordAsRead,
     attach_people,
     attach_record,
     instances,
@@ -379,22 +378,8 @@ def _item_or_404(item_id: int) -> AgendaItem:
     return item
 
 
-# The tables of the clinical record the walk is built from (with the case's past meetings left
-# out, as the walk partial reads it).
-RECORD_READS = (
-    m.Case,
-    m.Patient,
-    m.MolecularResult,
-    m.Reassessment,
-    m.TreatmentCourse,
-    m.AgentAdministration,
-    m.Radiotherapy,
-    m.Surgery,
-)
-
-
-@functools.lru_cache(maxsize=32)  # a handful of partials, times with or without the record
-def _screen_query(partial: str | None, *, with_record: bool) -> QuerySet[AgendaItem]:
+@functools.lru_cache(maxsize=16)  # one per partial
+def _screen_query(partial: str | None) -> QuerySet[AgendaItem]:
     """The query ``_load`` runs for ``partial``, for any agenda item (filter it by pk). Cached:
     assembling a query of a dozen subqueries is a good part of a partial's time, and nothing in
     it depends on the request (an unevaluated queryset is only ever cloned by ``filter``)."""
@@ -403,7 +388,7 @@ def _screen_query(partial: str | None, *, with_record: bool) -> QuerySet[AgendaI
     # The case's agenda items and meetings feed only the timeline (the case summary).
     with_meetings = partial in (None, "case-summary")
     arrays = {
-        **(record_arrays(OuterRef("case_id"), with_meetings=with_meetings) if with_record else {}),
+        **record_arrays(OuterRef("case_id"), with_meetings=with_meetings),
         "item_decisions": json_rows(Decision, agenda_item=item_ref),
         # Read in the same statement as the record, so they describe the same moment.
         "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
@@ -429,34 +414,21 @@ def _with_attendance(partial: str | None) -> bool:
     return partial in (None, "outcome")
 
 
-def _load(
-    item_id: int, partial: str | None = None, *, since: CaseScreen | None = None
-) -> CaseScreen:
+def _load(item_id: int, partial: str | None = None) -> CaseScreen:
     """The agenda item, its case's clinical record, its decisions and the people who recorded
     them, in one query; for the whole page (``partial`` None) also the meeting's attendance,
     the item's actions and their owners, and the agenda's order; for the outcome partial the
     attendance and the actions. The walk and the case summary show none of them, and the case's
     past agenda items (for the timeline) are read for the page and the case summary only.
-
-    ``since``: a screen loaded earlier in this request. Its record is used again when the data
-    versions show no commit has touched the record's tables since (the decisions are always
-    read afresh); otherwise the record is read again too.
     """
-    reuse = since is not None and since.versions is not None and not connection.in_atomic_block
     # The query is built once a process; only the agenda item's pk comes from this request.
-    item = _screen_query(partial, with_record=not reuse).filter(pk=item_id).first()
+    item = _screen_query(partial).filter(pk=item_id).first()
     if item is None:
         raise Http404("No such agenda item")
     versions = item.__dict__.pop("data_versions")
     if connection.in_atomic_block:
         versions = None  # this transaction's own writes are not in them yet
-    if reuse:
-        assert since is not None  # noqa: S101 (reuse implies it)
-        if not data_version.unchanged(RECORD_READS, since.versions, versions):
-            return _load(item_id, partial)  # the record changed since: read it again
-        case = since.case
-    else:
-        case = attach_record(item.case, item)
+    case = attach_record(item.case, item)
     screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
     attendances = actions = None
     if _with_attendance(partial):
@@ -676,9 +648,11 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
     form = AnswerForm(step, request.POST)
     if not form.is_valid():
         return _case_response(request, screen, posted={point: form}, status=422)
+    # The answer is checked against the record read above unless a commit has changed it since.
+    record = RecordAsRead(screen.case, screen.versions)
     try:
         if form.cleaned_data.get("supersedes"):
-            svc.decision_correct(
+            answered = svc.decision_correct(
                 user=request.user,
                 agenda_item_id=item.pk,
                 point=point,
@@ -687,15 +661,17 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
                 correction_reason=form.cleaned_data["correction_reason"],
                 deviation_reason=form.cleaned_data["deviation_reason"],
                 override_reason=form.cleaned_data["override_reason"],
+                record=record,
             )
         else:
-            svc.decision_record(
+            answered = svc.decision_record(
                 user=request.user,
                 agenda_item_id=item.pk,
                 point=point,
                 answer=form.answer(),
                 deviation_reason=form.cleaned_data["deviation_reason"],
                 override_reason=form.cleaned_data["override_reason"],
+                record=record,
             )
     except ValidationError as error:
         add_service_errors(form, error)
@@ -704,10 +680,16 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
         fresh = _load(item_id, _drawn(request, "walk"))
         text = describe_answer(point, form.answer())
         return _case_response(request, fresh, conflicts={point: (str(error), text)}, status=409)
-    # Success: htmx swaps in the walk; a plain post is redirected to the walk's next card. The
-    # record read above is drawn again unless a commit has changed it since.
-    fresh = _load(item_id, "walk", since=screen)
-    return _case_response(request, fresh, event="decision-recorded")
+    # Success: htmx swaps in the walk; a plain post is redirected to the walk's next card.
+    return _case_response(request, _answered_screen(screen, answered), event="decision-recorded")
+
+
+def _answered_screen(screen: CaseScreen, answered: svc.Answered) -> CaseScreen:
+    """The screen as the answer left it, from what the service read under the agenda item's
+    lock (every decision of the item, and the record the answer was checked against): nothing
+    is read again."""
+    walk = build_walk(answered.record, answered.decisions, meeting_day=screen.day)
+    return replace(screen, case=answered.record, decisions=answered.decisions, walk=walk, cards=[])
 
 
 def _drawn(request: HttpRequest, partial: str) -> str | None:
