@@ -399,7 +399,10 @@ class MolecularResult(Versioned):
     class Meta:
         ordering = ["case", "marker"]
         constraints = [
-            models.UniqueConstraint(fields=["case", "marker"], name="molecular_one_per_marker"),
+            # Carries the status too: a case's minimum dataset is read from the index alone.
+            models.UniqueConstraint(
+                fields=["case", "marker"], include=["status"], name="molecular_one_per_marker"
+            ),
             models.CheckConstraint(
                 condition=Q(
                     *[
@@ -515,6 +518,18 @@ class Reassessment(Versioned):
                 fields=["due_on"],
                 condition=Q(reassessed_on__isnull=True),
                 name="reassessment_open_due_idx",
+            ),
+            # A case's next due date and its latest scan (the meeting's candidates and their
+            # minimum dataset) read from the index alone.
+            models.Index(
+                fields=["case", "due_on"],
+                condition=Q(reassessed_on__isnull=True),
+                name="reassessment_case_open_idx",
+            ),
+            models.Index(
+                fields=["case", "imaging_performed_on"],
+                condition=Q(imaging_performed_on__isnull=False),
+                name="reassessment_case_scan_idx",
             ),
         ]
 
