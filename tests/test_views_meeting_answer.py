@@ -142,3 +142,30 @@ def test_a_record_read_inside_a_transaction_is_read_again(chair, wild_type_item)
     answered = answer_anti_egfr(chair, wild_type_item, as_read)
     assert answered.record is not as_read.case
     assert answered.record.pk == as_read.case.pk
+
+
+def test_an_answer_refused_on_a_newer_fact_is_shown_against_that_fact(
+    client, chair, wild_type_item, monkeypatch
+):
+    record_decision = svc.decision_record
+
+    def ras_reported_mutant_first(**kwargs):
+        m.MolecularResult.objects.filter(case=wild_type_item.case_id, marker="kras").update(
+            status="mutant"
+        )
+        return record_decision(**kwargs)
+
+    monkeypatch.setattr(svc, "decision_record", ras_reported_mutant_first)
+    client.force_login(chair)
+    url = reverse("cases:decision-record", args=[wild_type_item.pk, "systemic_therapy"])
+    data = {
+        "patient_check": wild_type_item.case.reference,
+        "agents": ANTI_EGFR["agents"],
+        "deviation_reason": "left-sided, RAS wild-type",
+    }
+    response = client.post(url, data, headers=HTMX)
+    assert response.status_code == 422
+    body = response.content.decode()
+    # The card's alerts come from the committed record, not from the page's older reading.
+    assert 'Hard stop <span class="code">ANTI_EGFR_RAS_MUTANT</span>' in body
+    assert not m.Decision.objects.exists()

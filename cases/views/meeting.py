@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from cases import data_version
 from cases.forms import add_service_errors
 from cases.mapping import age_on, last_bevacizumab_dose, rule_constants
 from cases.models import (
@@ -43,6 +44,7 @@ from cases.models import (
 from cases.pathway import add_days
 from cases.permissions import Capability, capability_required, has_capability
 from cases.selectors import (
+    RECORD_READS,
     RecordAsRead,
     attach_people,
     attach_record,
@@ -675,13 +677,22 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
             )
     except ValidationError as error:
         add_service_errors(form, error)
-        return _case_response(request, screen, posted={point: form}, status=422)
+        shown = _as_committed(screen, item_id, _drawn(request, "walk"))
+        return _case_response(request, shown, posted={point: form}, status=422)
     except ConflictError as error:
         fresh = _load(item_id, _drawn(request, "walk"))
         text = describe_answer(point, form.answer())
         return _case_response(request, fresh, conflicts={point: (str(error), text)}, status=409)
     # Success: htmx swaps in the walk; a plain post is redirected to the walk's next card.
     return _case_response(request, _answered_screen(screen, answered), event="decision-recorded")
+
+
+def _as_committed(screen: CaseScreen, item_id: int, partial: str | None) -> CaseScreen:
+    """``screen``, or the screen read again when a commit has changed its record since: an
+    answer the service refused on newer facts is shown against those facts (hazard H05f)."""
+    if data_version.unchanged(RECORD_READS, screen.versions, data_version.versions()):
+        return screen
+    return _load(item_id, partial)
 
 
 def _answered_screen(screen: CaseScreen, answered: svc.Answered) -> CaseScreen:
