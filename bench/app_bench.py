@@ -284,7 +284,7 @@ def _wait_for(base: str, server: subprocess.Popen[bytes], seconds: float = 60) -
         try:
             requests.get(f"{base}/login/", timeout=2)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still loading the app
             time.sleep(0.3)
     raise SystemExit("gunicorn did not answer in time")
 

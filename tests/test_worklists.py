@@ -152,6 +152,29 @@ def test_planned_surgery_without_bevacizumab_is_not_on_the_list():
     assert not ids(w.bevacizumab_interval(today=today()))
 
 
+def dashboard_ids(slug: str, day: dt.date) -> set[int]:
+    """The rows the dashboard panel shows, through its queries built once a day."""
+    _count, rows = w.dashboard_first_rows((w.WORKLISTS_BY_SLUG[slug],), today=day, limit=8)[slug]
+    return {row.pk for row in rows}
+
+
+def test_the_dashboard_builds_its_queries_again_when_the_rule_constant_changes(settings):
+    """The dashboard's queries are kept once built: a unit that sets a longer bevacizumab
+    interval must see it on the dashboard at once, not the next day."""
+    last = today() - dt.timedelta(days=5)
+    surgery = bev_case(last, last + dt.timedelta(days=50))
+    assert surgery.pk not in dashboard_ids("bevacizumab-interval", today())
+    settings.PATHWAY_BEV_MIN_DAYS = 56
+    assert surgery.pk in dashboard_ids("bevacizumab-interval", today())
+
+
+def test_the_dashboard_queries_of_one_day_are_not_used_the_next():
+    cycle = open_cycle(make_case(), TODAY + dt.timedelta(days=1))
+    assert cycle.pk not in dashboard_ids("reassessments-overdue", TODAY)
+    assert cycle.pk in dashboard_ids("reassessments-overdue", TODAY + dt.timedelta(days=2))
+    assert cycle.pk not in dashboard_ids("reassessments-overdue", TODAY)
+
+
 # --- SCRT window -----------------------------------------------------------------------------
 
 

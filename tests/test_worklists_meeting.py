@@ -65,6 +65,23 @@ def test_a_case_due_by_the_meeting_day_is_a_candidate_and_one_due_after_is_not(m
     assert candidates(meeting) == {on_time.pk, overdue.pk}
 
 
+def test_the_dashboard_lists_follow_a_meeting_moved_to_another_day(meeting):
+    """The dashboard's candidate SQL is built once per meeting and day (and kept): a meeting
+    moved a week later must list the case that falls due in that week."""
+    case = make_case()
+    due(case, D(2026, 3, 20))  # after the meeting day, the 17th
+
+    def listed() -> set[int]:
+        found = w.meeting_first_rows(meeting, today=TODAY, limit=8)
+        return {row.pk for _count, rows in found.values() for row in rows}
+
+    assert case.pk not in listed()
+    meeting.scheduled_for += dt.timedelta(days=7)
+    meeting.save()
+    assert case.pk in listed()
+    assert listed() == candidates(meeting)
+
+
 def test_a_scan_awaiting_its_verdict_and_a_new_referral_are_candidates(meeting):
     scanned = make_case()
     m.Reassessment.objects.create(

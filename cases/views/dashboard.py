@@ -79,13 +79,8 @@ def _build_panels(
     specs: tuple[w.WorklistSpec, ...], *, today: dt.date, meeting: m.Meeting | None
 ) -> list[Panel]:
     """The capped panels of these worklists: counts and first rows in one query per shape."""
-    querysets = {
-        spec.slug: rows
-        for spec in specs
-        if not spec.needs_meeting
-        and (rows := w.worklist_queryset(spec, today=today, meeting=meeting)) is not None
-    }
-    found = w.first_rows(querysets, limit=DASHBOARD_ROWS)
+    plain = tuple(spec for spec in specs if not spec.needs_meeting)
+    found = w.dashboard_first_rows(plain, today=today, limit=DASHBOARD_ROWS)
     if meeting is not None and any(spec.needs_meeting for spec in specs):
         found |= w.meeting_first_rows(meeting, today=today, limit=DASHBOARD_ROWS)
     panels = []
