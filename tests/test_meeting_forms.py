@@ -1,4 +1,4 @@
-"""StaffSelect draws what Django's own Select draws, only faster."""
+"""FlatSelect draws what Django's own Select draws, only faster."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import pytest
 from django import forms
 
-from cases.views.meeting_forms import StaffSelect
+from cases.views.meeting_forms import FactForm, FlatSelect
 
 CHOICES = [("", "- Select an option -"), ("1", "Morgan Chair"), ("2", "<Dr> O'Brien & Co")]
 
@@ -22,7 +22,7 @@ def canonical(html: str) -> str:
 @pytest.mark.parametrize("attrs", [None, {"id": "id_member", "required": True}])
 def test_it_draws_the_same_select_as_django(value, attrs):
     ours, django = (
-        StaffSelect(attrs={"data-autofocus": ""}),
+        FlatSelect(attrs={"data-autofocus": ""}),
         forms.Select(attrs={"data-autofocus": ""}),
     )
     ours.choices = django.choices = CHOICES
@@ -32,7 +32,17 @@ def test_it_draws_the_same_select_as_django(value, attrs):
 
 
 def test_it_refuses_grouped_choices():
-    widget = StaffSelect()
+    widget = FlatSelect()
     widget.choices = [("Surgeons", [("1", "A"), ("2", "B")])]
     with pytest.raises(TypeError):
         widget.render("member", None)
+
+
+def test_the_result_form_draws_its_lists_as_django_would():
+    """The meeting's result form uses FlatSelect: the same HTML, errors and choice included."""
+    form = FactForm({"marker": "kras", "status": "nonsense"})
+    assert not form.is_valid()
+    for name in ("marker", "status"):
+        django = forms.Select(choices=form.fields[name].choices)
+        assert canonical(str(form[name])) == canonical(form[name].as_widget(widget=django))
+    assert '<option value="kras" selected>' in str(form["marker"])

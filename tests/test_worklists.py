@@ -175,6 +175,18 @@ def test_the_dashboard_queries_of_one_day_are_not_used_the_next():
     assert cycle.pk not in dashboard_ids("reassessments-overdue", TODAY)
 
 
+def test_kept_dashboard_queries_run_the_same_sql_every_time():
+    """Running a query must not change it (Django compiles a copy each time): the dashboard
+    keeps its queries for a day, so a change here would alter every later dashboard."""
+    specs = tuple(spec for spec in w.WORKLISTS if not spec.needs_meeting)
+    kept = w._daily_capped_queries(tuple(spec.slug for spec in specs), TODAY, w.rule_constants(), 8)
+    before = [query.all().query.sql_with_params() for query in kept.combined]
+    for _ in range(2):
+        w.dashboard_first_rows(specs, today=TODAY, limit=8)
+    assert [query.all().query.sql_with_params() for query in kept.combined] == before
+    assert len(before) == 4  # surgery, reassessment, result and action lists
+
+
 # --- SCRT window -----------------------------------------------------------------------------
 
 

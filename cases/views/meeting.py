@@ -201,7 +201,7 @@ def _meeting_page(
     quorum = svc.quorum_of(a.discipline for a in attendances)
     items = list(
         AgendaItem.objects.filter(meeting=meeting)
-        .select_related("case__patient", "listed_by", "signed_off_by")
+        .select_related("case__patient")
         .annotate(answered=Count("decisions", filter=Q(decisions__supersedes__isnull=True)))
         .order_by("position", "pk")
     )
