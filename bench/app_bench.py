@@ -8,11 +8,12 @@
    timed in the same run. The same pages at 100 patients for their query counts.
 3. Over HTTP: gunicorn (local profile, DEBUG off, BENCHMARK_VIEWS on, 3 workers, persistent
    database connections) and locust with 8 users that never pause, one GET page at a time,
-   the minimal view first: requests per second and p50/p99 latency.
+   the minimal view first: requests per second and p50/p99 latency in the steady state (a
+   3-second run of the same page before each, not counted, warms every worker).
 4. One table, printed and written to bench/results/app-<time>.json.
 
     make bench                      # or: python bench/app_bench.py [--reload] [--runs 20]
-        [--load-seconds 8] [--workers 3] [--port 8765]
+        [--load-seconds 8] [--warmup-seconds 3] [--workers 3] [--port 8765]
 
 The decision-walk POST changes what it posts to, so each timed POST answers the first point
 of a fresh agenda item on a far-future "Bench MDT" meeting (which the dashboard does not show).
@@ -330,7 +331,7 @@ def _locust(base: str, page: Page, cookie: str, seconds: int, workdir: Path) -> 
 
 
 def run_load(
-    url: str, load_pages: list[Page], *, seconds: int, workers: int, port: int
+    url: str, load_pages: list[Page], *, seconds: int, warmup: int, workers: int, port: int
 ) -> dict[str, Any]:
     if not (BENCH_VENV / "bin" / "locust").exists():
         raise SystemExit(f"locust is not installed in {BENCH_VENV}: run `make bench`")
@@ -349,11 +350,20 @@ def run_load(
                 if user not in cookies:
                     cookies[user] = _sign_in(base, user)
                 print(f"  load: {page.label} …", flush=True)
+                # Steady state: each worker's first requests (templates compiled, queries built,
+                # the panel cache filled) would otherwise be the p99 of a short run.
+                _locust(base, page, cookies[user], warmup, Path(tmp))
                 results[page.label] = _locust(base, page, cookies[user], seconds, Path(tmp))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"workers": workers, "threads": 1, "seconds": seconds, "pages": results}
+    return {
+        "workers": workers,
+        "threads": 1,
+        "seconds": seconds,
+        "warmup_seconds": warmup,
+        "pages": results,
+    }
 
 
 # --- The table -------------------------------------------------------------------------------
@@ -427,6 +437,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reload", action="store_true", help="rebuild both databases")
     parser.add_argument("--runs", type=int, default=20, help="timed requests per page")
     parser.add_argument("--load-seconds", type=int, default=8, help="locust run per page")
+    parser.add_argument(
+        "--warmup-seconds", type=int, default=3, help="locust run per page before, not counted"
+    )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--database-url", default=BIG_URL)
@@ -451,7 +464,7 @@ def main(argv: list[str] | None = None) -> None:
     load_pages += pages(runs=args.runs, with_posts=False)
     print(f"over HTTP, {CONCURRENCY} connections, {args.load_seconds} s per page …", flush=True)
     load = run_load(args.database_url, load_pages, seconds=args.load_seconds,
-                    workers=args.workers, port=args.port)  # fmt: skip
+                    warmup=args.warmup_seconds, workers=args.workers, port=args.port)  # fmt: skip
     rows = table(big, small, load)
     print()
     print_table(rows)
