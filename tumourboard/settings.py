@@ -153,9 +153,9 @@ DATABASES = {
         DATABASE_URL,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60 if PRODUCTION else 0),
         conn_health_checks=True,
-        # Only form <select>s iterate (Django's ModelChoiceField): lists of a few dozen staff,
-        # for which a server-side cursor costs three round trips instead of one. Also what
-        # PgBouncer in transaction mode needs.
+        # No view streams a large queryset: what iterates is Django's ModelChoiceField, over a
+        # few dozen staff, for which a server-side cursor costs three round trips instead of
+        # one. (PgBouncer in transaction mode needs this setting too.)
         disable_server_side_cursors=True,
     )
 }
