@@ -3,8 +3,8 @@
 Each worklist is a queryset over the partial indexes written for it (reassessment_open_due_idx,
 molecular_pending_idx, surgery_planned_idx, action_open_idx). A page of a worklist costs two
 queries — its count and its rows — whatever the size of the database; nothing here loops over
-cases in Python. The dashboard's capped panels cost less: ``first_rows`` reads the count and the
-first rows of every worklist of the same shape in one query.
+cases in Python. The dashboard's capped panels cost less: ``capped_queries`` reads the count and
+the first rows of every worklist of the same shape in one query.
 
 Boundary readings (each is tested at the days either side):
 - reassessment due "in the next 14 days": due today up to and including today + 14;
@@ -128,7 +128,7 @@ def results_pending(*, today: dt.date) -> QuerySet[m.MolecularResult]:
 
 
 # The two surgery worklists select the same columns (each fills the other's with NULL), so the
-# dashboard reads both in one UNION ALL query (see first_rows).
+# dashboard reads both in one UNION ALL query (see capped_queries).
 NO_DATE = Value(None, output_field=DateField())
 
 
@@ -547,7 +547,7 @@ def _in_order(rows: list[Any], ordering: tuple[str, ...]) -> list[Any]:
     """Rows in ``ordering`` (ascending fields, NULLs last as in PostgreSQL): UNION ALL promises
     no order across its parts, so each part's rows are put back in its own order."""
     if any(name.startswith("-") for name in ordering):
-        raise ValueError("first_rows sorts ascending orderings only")
+        raise ValueError("capped_queries sorts ascending orderings only")
     return sorted(
         rows,
         key=lambda row: [(getattr(row, name) is None, getattr(row, name)) for name in ordering],
@@ -556,8 +556,9 @@ def _in_order(rows: list[Any], ordering: tuple[str, ...]) -> list[Any]:
 
 @dataclass(frozen=True)
 class CappedQueries:
-    """``first_rows``' queries, built and ready to run: one per shape of worklist, and the
-    order of each worklist (to put its rows back in after UNION ALL)."""
+    """``capped_queries``' queries, built and ready to run: one per shape of worklist, and the
+    order of each worklist (to put its rows back in after UNION ALL). ``run`` gives each
+    worklist's (count, first rows); a list with no rows counts 0."""
 
     combined: tuple[QuerySet[Any], ...]
     orderings: dict[str, tuple[str, ...]]
@@ -575,10 +576,12 @@ class CappedQueries:
 
 
 def capped_queries(worklists: dict[str, QuerySet[Any]], *, limit: int) -> CappedQueries:
-    """The queries of ``first_rows``: each worklist becomes ``SELECT …, (SELECT count(*) …) …
-    ORDER BY … LIMIT n`` (the count is a subquery PostgreSQL runs once, and the rows stop at
-    the limit), and worklists of the same model and columns (the three reassessment lists)
-    are joined with UNION ALL."""
+    """The count and first ``limit`` rows of each worklist, in one query per shape of worklist.
+
+    Each worklist becomes ``SELECT …, (SELECT count(*) …) … ORDER BY … LIMIT n`` (the count is
+    a subquery PostgreSQL runs once, and the rows stop at the limit), and worklists of the same
+    model and columns (the three reassessment lists) are joined with UNION ALL.
+    """
     groups: dict[tuple[Any, ...], list[QuerySet[Any]]] = {}
     for slug, rows in worklists.items():
         part = rows.annotate(wl_slug=Value(slug), wl_total=_count_of(rows))[:limit]
@@ -591,18 +594,10 @@ def capped_queries(worklists: dict[str, QuerySet[Any]], *, limit: int) -> Capped
     return CappedQueries(combined, orderings)
 
 
-def first_rows(worklists: dict[str, QuerySet[Any]], *, limit: int) -> dict[str, tuple[int, list]]:
-    """(count, first ``limit`` rows) of each worklist, in one query per shape of worklist.
-
-    A list with no rows returns none and counts 0.
-    """
-    return capped_queries(worklists, limit=limit).run()
-
-
 def dashboard_first_rows(
     specs: tuple[WorklistSpec, ...], *, today: dt.date, limit: int
 ) -> dict[str, tuple[int, list[Any]]]:
-    """``first_rows`` of these worklists (none needing a meeting), with queries built once a
+    """``capped_queries`` of these worklists (none needing a meeting), run, and built once a
     day: building them takes about a quarter as long as running them."""
     slugs = tuple(spec.slug for spec in specs)
     return _daily_capped_queries(slugs, today, rule_constants(), limit).run()
