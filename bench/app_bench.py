@@ -187,9 +187,10 @@ def fresh_answers(count: int) -> tuple[tuple[str, dict[str, Any]], ...]:
 AFTER_WRITE = "(after a write)"
 
 
-def _forget_panels() -> None:
-    """Empty this process's panel cache: every panel is computed afresh, as after a write to
-    the tables it reads (cases/data_version.py)."""
+def _forget_kept() -> None:
+    """Empty this process's cache of kept HTML (the dashboard's panels, the meeting page's
+    sections): everything is computed afresh, as after a write to the tables it reads
+    (cases/data_version.py)."""
     from django.core.cache import caches
 
     caches["local"].clear()
@@ -201,6 +202,7 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
 
     item = _demo_item()
     case, walk = f"/cases/{item.case_id}/", f"/agenda/{item.pk}/"
+    meeting = f"/meetings/{item.meeting_id}/"
     result = [Page("dashboard", "/", user="coordinator")]
     result += [
         Page(f"panel {spec.slug}", f"/worklists/{spec.slug}/panel/", HTMX, "coordinator", "partial")
@@ -209,18 +211,25 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
     if with_posts:  # in process only: the HTTP server's caches are in its own processes
         # The same, with nothing cached: what the first view after a clinical write costs.
         result.append(
-            Page(f"dashboard {AFTER_WRITE}", "/", user="coordinator", before_each=_forget_panels)
+            Page(f"dashboard {AFTER_WRITE}", "/", user="coordinator", before_each=_forget_kept)
         )
         result += [
             Page(f"panel {spec.slug} {AFTER_WRITE}", f"/worklists/{spec.slug}/panel/", HTMX,
-                 "coordinator", "partial", before_each=_forget_panels)
+                 "coordinator", "partial", before_each=_forget_kept)
             for spec in WORKLISTS
         ]  # fmt: skip
     result += [
         Page("case list", "/cases/", user="coordinator"),
         Page("case page", case, user="coordinator"),
         Page("meeting list", "/meetings/", user="coordinator"),
-        Page("meeting page", f"/meetings/{item.meeting_id}/", user="coordinator"),
+        Page("meeting page", meeting, user="coordinator"),
+    ]  # fmt: skip
+    if with_posts:
+        result.append(
+            Page(f"meeting page {AFTER_WRITE}", meeting, user="coordinator",
+                 before_each=_forget_kept)
+        )  # fmt: skip
+    result += [
         Page("meeting case (walk) page", walk, user="chair"),
         Page("walk card partial", walk, HTMX | {"HX-Target": "walk"}, "chair", "partial"),
         Page("outcome partial", walk, HTMX | {"HX-Target": "outcome"}, "chair", "partial"),

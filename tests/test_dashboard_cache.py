@@ -24,6 +24,7 @@ from cases import data_version
 from cases import models as m
 from cases import worklists as w
 from cases.views import dashboard as views
+from cases.views import kept_html
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user
 
@@ -250,7 +251,7 @@ def test_a_cached_panel_carries_each_viewers_own_working_csrf_token(world):
     dashboard(first)  # fills the cache
     client = signed_in(make_user("coordinator"), enforce_csrf_checks=True)
     html, _ = dashboard(client)
-    assert views.CSRF_PLACEHOLDER not in html
+    assert kept_html.CSRF_PLACEHOLDER not in html
     form = re.search(
         r'<form method="post" action="(/cases/\d+/list/)".*?name="csrfmiddlewaretoken" '
         r'value="([^"]+)".*?name="meeting" value="(\d+)"',

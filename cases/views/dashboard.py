@@ -7,7 +7,6 @@ Every worklist renders on the page itself (it works without JavaScript); with ht
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +15,10 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases import data_version
@@ -35,6 +31,7 @@ from cases.plots import cohort_chart, due_per_week_chart
 from cases.selectors import case_clinical_record
 from cases.services.agenda import agenda_frozen_at, agenda_item_add, completeness_day
 from cases.services.audit import access_log_record
+from cases.views.kept_html import render_to_keep, serve
 
 DASHBOARD_ROWS = 8
 PAGE_ROWS = 50
@@ -90,11 +87,6 @@ def _build_panels(
     return panels
 
 
-# Rendered panels are cached without a request, so a form's CSRF token is this placeholder,
-# replaced with the viewer's own token when served. Random per process: nobody can type it.
-CSRF_PLACEHOLDER = f"csrf-{secrets.token_hex(16)}"
-
-
 @dataclass(frozen=True)
 class ShownPanel:
     """A capped panel as the dashboard shows it: its count and its rendered HTML."""
@@ -131,16 +123,12 @@ def _shown_panels(
     found = {spec.slug: cached[keys[spec.slug]] for spec in specs if keys[spec.slug] in cached}
     stale = tuple(spec for spec in specs if spec.slug not in found)
     for panel in _build_panels(stale, today=today, meeting=meeting) if stale else []:
-        context = {"panel": panel, "can_list": can_list, "csrf_token": CSRF_PLACEHOLDER}
-        html = render_to_string(panel.template, context)
+        html = render_to_keep(panel.template, {"panel": panel, "can_list": can_list})
         found[panel.spec.slug] = data_version.remember(keys[panel.spec.slug], (panel.count, html))
-    token = get_token(request)
     shown = []
     for spec in specs:
         count, html = found[spec.slug]
-        # Our own template's output (escaped when rendered) with an alphanumeric token put in.
-        safe = mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308  # nosec B308 B703
-        shown.append(ShownPanel(spec, count, safe))
+        shown.append(ShownPanel(spec, count, serve(request, html)))
     return shown
 
 

@@ -21,6 +21,7 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -34,10 +35,12 @@ from cases.models import (
     AgendaItem,
     AgendaStatus,
     Attendance,
+    Case,
     DataVersion,
     Decision,
     DecisionPoint,
     Meeting,
+    Patient,
     Role,
     User,
 )
@@ -57,6 +60,7 @@ from cases.services import meetings as svc
 from cases.services.audit import access_log_record
 from cases.services.common import ConflictError
 from cases.timeline import timeline_for_case
+from cases.views.kept_html import render_to_keep, serve
 from cases.views.meeting_forms import (
     ActionForm,
     AnswerForm,
@@ -82,7 +86,6 @@ from cases.walk import (
 C = Capability
 FREEZE_HOURS = 24  # the agenda freezes this long before the meeting (late additions need a reason)
 CASE_PARTIALS = ("case-summary", "walk", "outcome")
-MEETING_PARTIALS = ("attendance", "agenda")
 
 
 def _members() -> Any:
@@ -183,6 +186,14 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
     return _meeting_page(request, meeting)
 
 
+# The tables each section of the meeting page reads: a section's HTML is kept while they are
+# unchanged (cases/data_version.py), so a page viewed again reads and draws neither.
+AGENDA_READS = (AgendaItem, Decision, Case, Patient)
+ATTENDANCE_READS = (Attendance, User)
+AGENDA = "cases/meeting_detail.html#agenda"
+ATTENDANCE = "cases/meeting_detail.html#attendance"
+
+
 def _meeting_page(
     request: HttpRequest,
     meeting: Meeting,
@@ -193,37 +204,82 @@ def _meeting_page(
     status: int = 200,
     focus: int | None = None,
 ) -> HttpResponse:
-    attendances = list(
-        Attendance.objects.filter(meeting=meeting)
-        .select_related("member")
-        .order_by("discipline", "member__last_name")
-    )
-    quorum = svc.quorum_of(a.discipline for a in attendances)
-    items = list(
-        AgendaItem.objects.filter(meeting=meeting)
-        .select_related("case__patient")
-        .annotate(answered=Count("decisions", filter=Q(decisions__supersedes__isnull=True)))
-        .order_by("position", "pk")
-    )
-    members = _members()
+    """The page, or one section of it (``partial``) after a change made with htmx."""
     context = {
         "meeting": meeting,
-        "attendances": attendances,
-        "quorum": quorum,
-        "core": svc.core_disciplines(),
-        "items": items,
-        "freeze_at": meeting.scheduled_for - dt.timedelta(hours=FREEZE_HOURS),
-        "frozen": timezone.now() >= meeting.scheduled_for - dt.timedelta(hours=FREEZE_HOURS),
-        "attendance_form": attendance_form or AttendanceForm(members=members),
         "can_manage": has_capability(request.user, C.MANAGE_MEETINGS),
         "problem": problem,
         "focus": focus,
         "focus_direction": request.POST.get("direction"),
     }
-    template = "cases/meeting_detail.html"
-    if partial:
-        template += f"#{partial}"
-    return render(request, template, context, status=status)
+    if partial == "agenda":
+        return render(request, AGENDA, context | _agenda(meeting), status=status)
+    if partial == "attendance":
+        section = _attendance(meeting, attendance_form)
+        return render(request, ATTENDANCE, context | section, status=status)
+    if problem or attendance_form:
+        # Drawn again after a refused change, with its message and what was typed.
+        section = _attendance(meeting, attendance_form)
+        agenda_html = render_to_string(AGENDA, context | _agenda(meeting), request)
+        attendance_html = render_to_string(ATTENDANCE, context | section, request)
+        quorum = section["quorum"]
+    else:
+        agenda_html, attendance_html, quorum = _kept_sections(meeting, context["can_manage"])
+        agenda_html, attendance_html = serve(request, agenda_html), serve(request, attendance_html)
+    freeze_at = meeting.scheduled_for - dt.timedelta(hours=FREEZE_HOURS)
+    page = {
+        "agenda_html": agenda_html,
+        "attendance_html": attendance_html,
+        "quorum": quorum,
+        "freeze_at": freeze_at,
+        "frozen": timezone.now() >= freeze_at,
+    }
+    return render(request, "cases/meeting_detail.html", context | page, status=status)
+
+
+def _agenda(meeting: Meeting) -> dict[str, Any]:
+    items = (
+        AgendaItem.objects.filter(meeting=meeting)
+        .select_related("case__patient")
+        .annotate(answered=Count("decisions", filter=Q(decisions__supersedes__isnull=True)))
+        .order_by("position", "pk")
+    )
+    return {"items": list(items)}
+
+
+def _attendance(meeting: Meeting, form: AttendanceForm | None) -> dict[str, Any]:
+    attendances = list(
+        Attendance.objects.filter(meeting=meeting)
+        .select_related("member")
+        .order_by("discipline", "member__last_name")
+    )
+    return {
+        "attendances": attendances,
+        "quorum": svc.quorum_of(a.discipline for a in attendances),
+        "attendance_form": form or AttendanceForm(members=_members()),
+    }
+
+
+def _kept_sections(meeting: Meeting, can_manage: bool) -> tuple[str, str, svc.Quorum]:
+    """The agenda and the attendance as any viewer with ``can_manage`` sees them, from the
+    cache while the tables they read are unchanged, and the quorum with the attendance."""
+    versions = data_version.versions()  # before the sections' data is read
+    shown = {"meeting": meeting, "can_manage": can_manage}
+    agenda_key = data_version.key("meeting-agenda", AGENDA_READS, versions, meeting.pk, can_manage)
+    agenda = data_version.cached(
+        agenda_key, lambda: render_to_keep(AGENDA, shown | _agenda(meeting))
+    )
+
+    def attendance() -> tuple[str, svc.Quorum]:
+        section = _attendance(meeting, None)
+        return render_to_keep(ATTENDANCE, shown | section), section["quorum"]
+
+    attendance_key = data_version.key(
+        "meeting-attendance", ATTENDANCE_READS, versions, meeting.pk, can_manage,
+        ",".join(svc.core_disciplines()),
+    )  # fmt: skip
+    attendance_html, quorum = data_version.cached(attendance_key, attendance)
+    return agenda, attendance_html, quorum
 
 
 @require_POST
