@@ -209,6 +209,10 @@ def test_a_second_view_is_served_from_the_cache_with_the_same_panels(world):
     # The user, the next meeting, the versions and the dispatch banner.
     assert warm_queries == 4
     assert worklists_without_tokens(warm) == worklists_without_tokens(cold)
+    # The charts too, still drawn as markup (kept as a SafeString, never escaped).
+    assert warm.count('<svg class="chart-svg') == 2
+    charts = warm[warm.index('<section class="grid charts"') :]
+    assert charts == cold[cold.index('<section class="grid charts"') :]
 
 
 def test_a_write_shows_on_the_next_view_however_it_was_made(world):

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,7 +28,7 @@ from cases import worklists as w
 from cases.completeness import missing_minimum_dataset
 from cases.forms import AgendaListingForm, add_service_errors
 from cases.permissions import Capability, capability_required, has_capability
-from cases.plots import cohort_chart, due_per_week_chart
+from cases.plots import Chart, cohort_chart, due_per_week_chart
 from cases.selectors import case_clinical_record
 from cases.services.agenda import agenda_frozen_at, agenda_item_add, completeness_day
 from cases.services.audit import access_log_record
@@ -136,16 +137,26 @@ def _context() -> dict[str, Any]:
     return {"today": timezone.localdate(), "meeting": w.next_meeting()}
 
 
-def _charts(today: dt.date, versions: dict[str, str] | None) -> dict[str, Any]:
-    """The two charts' numbers, cached like the panels (they name no patient)."""
+def _charts(today: dt.date, versions: dict[str, str] | None) -> dict[str, str]:
+    """The two charts, drawn and cached like the panels (they name no patient)."""
     cohort_key = data_version.key("chart:cohort", [m.Case], versions)
     due_key = data_version.key("chart:due", [m.Reassessment, m.Case], versions, today)
+
+    def cohort() -> str:
+        return _draw(cohort_chart(w.cohort_by_stage()))
+
+    def due_weeks() -> str:
+        return _draw(due_per_week_chart(w.reassessments_due_by_week(today=today)))
+
     return {
-        "cohort": cohort_chart(data_version.cached(cohort_key, w.cohort_by_stage)),
-        "due_weeks": due_per_week_chart(
-            data_version.cached(due_key, lambda: w.reassessments_due_by_week(today=today))
-        ),
+        "cohort_html": data_version.cached(cohort_key, cohort),
+        "due_weeks_html": data_version.cached(due_key, due_weeks),
     }
+
+
+def _draw(chart: Chart) -> str:
+    """A chart's HTML (a SafeString, which stays one in the cache)."""
+    return render_to_string("cases/plots.html#bar-chart", {"chart": chart})
 
 
 @require_GET
