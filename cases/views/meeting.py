@@ -187,9 +187,10 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
 
 
 # The tables each section of the meeting page reads: a section's HTML is kept while they are
-# unchanged (cases/data_version.py), so a page viewed again reads and draws neither.
-AGENDA_READS = (AgendaItem, Decision, Case, Patient)
-ATTENDANCE_READS = (Attendance, User)
+# unchanged (cases/data_version.py), so a page viewed again reads and draws neither. The
+# meeting's own row is drawn from too (only its id today, but a title or a status may follow).
+AGENDA_READS = (Meeting, AgendaItem, Decision, Case, Patient)
+ATTENDANCE_READS = (Meeting, Attendance, User)
 AGENDA = "cases/meeting_detail.html#agenda"
 ATTENDANCE = "cases/meeting_detail.html#attendance"
 
