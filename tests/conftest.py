@@ -10,7 +10,7 @@ import datetime as dt
 import itertools
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from cases import models as m
 from tests import phi_guard
@@ -41,6 +41,13 @@ def make_user(role: str, username: str | None = None, discipline: str = "") -> m
         role=role,
         discipline=discipline,
     )
+
+
+def signed_in(user: m.User, **options: object) -> Client:
+    """A test client signed in as ``user`` (``options`` as for ``Client``)."""
+    client = Client(**options)
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from cases import worklists as w
 from cases.views import dashboard as views
 from cases.views import kept_html
 from tests.cohort import populate, upcoming_meeting
-from tests.conftest import make_user
+from tests.conftest import make_user, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
@@ -54,12 +54,6 @@ def world() -> dict[str, m.User]:
     populate(6, today=NOW.date(), owner=users["clinician"])
     upcoming_meeting(users["chair"], days=1)
     return users
-
-
-def signed_in(user: m.User, **options: object) -> Client:
-    client = Client(**options)
-    client.force_login(user)
-    return client
 
 
 def dashboard(client: Client) -> tuple[str, int]:

@@ -19,7 +19,7 @@ from django.urls import reverse
 from cases import models as m
 from cases.views import kept_html
 from cases.views import meeting as views
-from tests.conftest import make_user
+from tests.conftest import make_user, signed_in
 from tests.meeting_factory import (
     fast_hasher,  # noqa: F401 (a fixture)
     list_case,
@@ -37,12 +37,6 @@ def world() -> dict[str, object]:
     meeting = make_meeting(chair)
     items = [list_case(meeting, make_conversion_case(), by=chair) for _ in range(3)]
     return {"chair": chair, "meeting": meeting, "items": items}
-
-
-def signed_in(user: m.User, **options: object) -> Client:
-    client = Client(**options)
-    client.force_login(user)
-    return client
 
 
 def page(client: Client, meeting: m.Meeting) -> tuple[str, int]:
