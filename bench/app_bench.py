@@ -150,10 +150,10 @@ def fresh_answers(count: int) -> tuple[tuple[str, dict[str, Any]], ...]:
     from django.db.models import Exists, OuterRef
     from django.utils import timezone
 
+    from cases.meetings.services import meeting_day
+    from cases.meetings.walk import build_walk
     from cases.models import AgendaItem, Case, Meeting, Role, Stage, User
-    from cases.selectors import case_clinical_record
-    from cases.services.meetings import meeting_day
-    from cases.walk import build_walk
+    from cases.records.selectors import case_clinical_record
 
     chair = User.objects.filter(username="chair", role=Role.CHAIR).get()
     coordinator = User.objects.get(username="coordinator")
@@ -198,7 +198,7 @@ def _forget_kept() -> None:
 
 def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
     """The page set: each page as the role that uses it."""
-    from cases.worklists import WORKLISTS
+    from cases.worklists.queries import WORKLISTS
 
     item = _demo_item()
     case, walk = f"/cases/{item.case_id}/", f"/agenda/{item.pk}/"

@@ -60,7 +60,7 @@ def load_cohort(patients: int) -> None:
 
 
 def pages() -> list[Page]:
-    from cases.worklists import WORKLISTS
+    from cases.worklists.queries import WORKLISTS
 
     result = [Page("dashboard /", "/")]
     for spec in WORKLISTS:

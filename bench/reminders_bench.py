@@ -72,8 +72,7 @@ def main() -> int:
     from django.utils import timezone
 
     from cases import models as m
-    from cases import tasks
-    from cases.services import dispatch
+    from cases.reminders import dispatch, tasks
     from tests.celery_harness import SmtpServer, Worker, flush_own_redis_db, wait_for, worker_env
 
     worker = None

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from cases import models
-from cases.permissions import Capability, has_capability
+from cases.security.permissions import Capability, has_capability
 
 
 class CapabilityAdmin(admin.ModelAdmin):

@@ -10,8 +10,8 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from cases import middleware
-        from cases.services import audit
+        from cases.audit import access as audit
+        from cases.security import middleware
 
         audit.connect_task_context()
         user_logged_in.connect(middleware.mark_sign_in, dispatch_uid="session-clocks")
@@ -21,4 +21,4 @@ class TumourBoardAdminConfig(admin_apps.AdminConfig):
     """The Django admin, on a site that follows the role matrix (cases/admin_site.py)."""
 
     default = False
-    default_site = "cases.admin_site.TumourBoardAdminSite"
+    default_site = "cases.security.admin_site.TumourBoardAdminSite"

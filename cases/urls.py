@@ -1,6 +1,11 @@
 from django.urls import path
 
-from cases.views import api, audit, case, dashboard, meeting, reminders
+from cases.api import views as api
+from cases.audit import views as audit
+from cases.meetings import views as meeting
+from cases.records import views as case
+from cases.reminders import views as reminders
+from cases.worklists import views as dashboard
 
 app_name = "cases"
 

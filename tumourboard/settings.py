@@ -102,20 +102,20 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # --- security (issue 7; docs/architecture.md) ---
     # An htmx request sent to sign-in gets a full-page redirect, not a login form in a fragment.
-    "cases.middleware.HtmxLoginRedirectMiddleware",
+    "cases.security.middleware.HtmxLoginRedirectMiddleware",
     # Nothing a signed-in user sees is kept by the browser or a proxy.
-    "cases.middleware.NoStoreMiddleware",
+    "cases.security.middleware.NoStoreMiddleware",
     "django_otp.middleware.OTPMiddleware",
     # Idle (30 min) and absolute (12 h) session limits.
-    "cases.middleware.SessionLifetimeMiddleware",
+    "cases.security.middleware.SessionLifetimeMiddleware",
     # --- end security ---
     # Login is the default: only views marked @login_not_required are public.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # --- security ---
     # Second factor before anything else when OTP_REQUIRED.
-    "cases.middleware.TwoFactorRequiredMiddleware",
+    "cases.security.middleware.TwoFactorRequiredMiddleware",
     # Who made each database change: the audit triggers store it with every event.
-    "cases.middleware.AuditContextMiddleware",
+    "cases.security.middleware.AuditContextMiddleware",
     # --- end security ---
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -139,7 +139,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "cases.context_processors.reminders",
+                "cases.reminders.context_processors.reminders",
             ],
         },
     },
@@ -254,7 +254,7 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 # at most once a minute (SESSION_ACTIVITY_RESOLUTION_SECONDS, cases/middleware.py), which saves
 # an UPDATE and its transaction on almost every page while the idle limit still holds.
 # PostgreSQL holds sessions; Redis caches them, and an unavailable Redis only costs a query.
-SESSION_ENGINE = "cases.sessions"
+SESSION_ENGINE = "cases.security.sessions"
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_ACTIVITY_RESOLUTION_SECONDS = 60
 # --- end performance ---
@@ -283,7 +283,7 @@ AXES_RESET_ON_SUCCESS = True
 # The lock ends 15 minutes after it began, as the page says, however often someone retries.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # A page that says what happened and for how long (cases/views/auth.py).
-AXES_LOCKOUT_CALLABLE = "cases.views.auth.locked_out"
+AXES_LOCKOUT_CALLABLE = "cases.security.views.locked_out"
 
 # TOTP second factor after the password. Required in production; the local demo may switch it
 # off, and then says so on the sign-in page.
@@ -361,7 +361,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Database errors quote row values ("Key (hospital_number)=(...)", "Failing row contains
     # (...)"): the filter blanks them out before anything is written.
-    "filters": {"redact_phi": {"()": "cases.log_redaction.RedactDatabaseValues"}},
+    "filters": {"redact_phi": {"()": "cases.security.log_redaction.RedactDatabaseValues"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

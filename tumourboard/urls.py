@@ -5,10 +5,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from cases.middleware import two_factor_exempt
-from cases.views import auth
-from cases.views.bench import benchmark_urlpatterns
-from cases.views.health import healthz
+from cases.ops.bench import benchmark_urlpatterns
+from cases.ops.health import healthz
+from cases.security import views as auth
+from cases.security.middleware import two_factor_exempt
 
 urlpatterns = [
     path("login/", auth.SignInView.as_view(), name="login"),

@@ -6,7 +6,7 @@ from typing import Any
 from django import template
 from django.conf import settings
 
-from cases.permissions import Capability, has_capability
+from cases.security.permissions import Capability, has_capability
 
 register = template.Library()
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from cases import models as m
-from cases.services.reminders import reminders_sync_for_case
+from cases.reminders.planning import reminders_sync_for_case
 from tests.browser.conftest import sign_in
 from tests.conftest import make_case, make_user
 

@@ -26,10 +26,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import models as m
-from cases.completeness import missing_minimum_dataset
 from cases.pathway.calendar import add_months
-from cases.selectors import case_clinical_record
-from cases.services.reminders import reminders_sync_for_cases
+from cases.records.completeness import missing_minimum_dataset
+from cases.records.selectors import case_clinical_record
+from cases.reminders.planning import reminders_sync_for_cases
 
 DEMO_PASSWORD_DEFAULT = "tumourboard-demo"  # noqa: S105 (printed for the demo on purpose)
 

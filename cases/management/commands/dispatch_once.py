@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from cases import tasks
-from cases.services import dispatch
+from cases.reminders import dispatch, tasks
 
 
 class Command(BaseCommand):

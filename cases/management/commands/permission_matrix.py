@@ -7,7 +7,7 @@ A test compares the README with this output, so the documented matrix is the enf
 
 from django.core.management.base import BaseCommand
 
-from cases.permissions import matrix_markdown
+from cases.security.permissions import matrix_markdown
 
 
 class Command(BaseCommand):

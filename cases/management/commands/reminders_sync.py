@@ -16,7 +16,7 @@ from itertools import batched
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.models import Case
-from cases.services.reminders import CHUNK_SIZE, SyncCounts, reminders_sync_for_cases
+from cases.reminders.planning import CHUNK_SIZE, SyncCounts, reminders_sync_for_cases
 
 
 class Command(BaseCommand):

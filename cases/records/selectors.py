@@ -1,0 +1,314 @@
+"""Reads: each selector runs a fixed number of queries whatever the size of the database.
+
+A case's clinical record is read in ONE query: the case row carries each of its child tables as
+a JSON array (``ARRAY(SELECT jsonb_build_object(...) ...)``), turned back into model instances
+and put where ``prefetch_related`` would have put them, so ``case.reassessments.all()`` and the
+rest run no query. That replaced nine queries per record (one per related table) on every
+screen that shows a case; ``tests/records/test_performance_record.py`` proves the instances are
+equal, field by field and type by type, to what ``prefetch_related`` loads.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import DEFAULT_DB_ALIAS, models
+from django.db.models import Expression, OuterRef, Q, QuerySet, Subquery
+
+from cases.common import data_version
+from cases.models import (
+    Action,
+    AgendaItem,
+    AgentAdministration,
+    Case,
+    Decision,
+    Meeting,
+    MolecularResult,
+    Patient,
+    Radiotherapy,
+    Reassessment,
+    Surgery,
+    TreatmentCourse,
+    User,
+)
+
+# --- Child rows as JSON in the parent's row --------------------------------------------------
+
+
+class _WholeRow(Expression):
+    """``to_jsonb(t)`` for the query's own table ``t``: the whole row as one JSON object keyed
+    by column name. Far cheaper for Django to build than a jsonb_build_object of every field."""
+
+    output_field = models.JSONField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        table = compiler.quote_name(compiler.query.get_initial_alias())
+        return f"to_jsonb({table})", []
+
+
+def json_rows(
+    model: type[models.Model], *where: Q, order_by: list[str] | None = None, **filters: Any
+) -> ArraySubquery:
+    """Every ``model`` row matching the filters as a JSON array, in ``order_by`` or else the
+    model's default order (pk breaks ties).
+
+    A default ordering term that a filter holds to one value (``case`` when filtering on
+    ``case=``) orders nothing, so it is left out: ordering by a foreign key means ordering by
+    the related model's own ordering, which costs a join in every subquery and, for Django, a
+    good part of the time it takes to build the query.
+    """
+    if order_by is None:
+        order_by = [term for term in model._meta.ordering if term.lstrip("-") not in filters]
+    rows = model._default_manager.filter(*where, **filters).order_by(*order_by, "pk")
+    return ArraySubquery(rows.values(row=_WholeRow()))
+
+
+def _value(field: models.Field, raw: Any) -> Any:
+    """A JSON value as the ORM would have loaded it. JSON numbers arrive as floats: a decimal
+    is rebuilt from the float's shortest text at the field's scale, so 33.3 stays 33.3."""
+    if isinstance(field, models.DecimalField) and raw is not None:
+        return Decimal(str(raw)).quantize(Decimal(1).scaleb(-field.decimal_places))
+    return field.to_python(raw)
+
+
+def instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) -> list[Any]:
+    """Model instances from ``json_rows`` output, as if loaded by the ORM (not "adding")."""
+    fields = model._meta.concrete_fields
+    names = [field.attname for field in fields]
+    return [
+        model.from_db(
+            DEFAULT_DB_ALIAS, names, [_value(field, row[field.column]) for field in fields]
+        )
+        for row in rows or []
+    ]
+
+
+def _prefill(instance: models.Model, accessor: str, objects: list[Any]) -> None:
+    """Make ``instance.<accessor>.all()`` return ``objects`` without a query.
+
+    This stores a result cache exactly where ``prefetch_related`` stores one (Django's own
+    ``prefetch_one_level`` does the same), and points each child back at its parent.
+    """
+    manager = getattr(instance, accessor)
+    for obj in objects:
+        setattr(obj, manager.field.name, instance)
+    queryset = manager.get_queryset()  # builds the related queryset, runs nothing
+    queryset._result_cache = objects
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[manager.field.remote_field.cache_name] = queryset
+
+
+def _by_parent(objects: list[Any], attname: str) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for obj in objects:
+        grouped[getattr(obj, attname)].append(obj)
+    return grouped
+
+
+# The case's own child tables, as (accessor, model).
+_CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
+    ("molecular_results", MolecularResult),
+    ("reassessments", Reassessment),
+    ("treatment_courses", TreatmentCourse),
+    ("radiotherapy", Radiotherapy),
+    ("surgeries", Surgery),
+    ("agenda_items", AgendaItem),
+)
+
+
+def record_arrays(case: Any, *, with_meetings: bool = True) -> dict[str, ArraySubquery]:
+    """The JSON arrays of the clinical record of the case ``case`` points at (an OuterRef),
+    to annotate onto any query that has the case in its row (see ``attach_record``).
+
+    ``with_meetings=False`` leaves out the case's agenda items and their meetings, which only
+    the timeline and the case's history show (not the engine): ``case.agenda_items`` is then
+    not prefilled, and reading it would cost a query.
+    """
+    arrays = {
+        f"json_{name}": json_rows(model, case=case)
+        for name, model in _CASE_CHILDREN
+        if with_meetings or name != "agenda_items"
+    }
+    # Grouped by course in ``attach_record``: within a course, the model's order without the
+    # course's (which would join the course and the case).
+    arrays["json_administrations"] = json_rows(
+        AgentAdministration, order_by=["given_on", "agent"], course__case=case
+    )
+    if with_meetings:
+        arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
+    return arrays
+
+
+def attach_record(case: Case, source: Any) -> Case:
+    """Fill ``case``'s related managers from the arrays ``record_arrays`` put on ``source``
+    (the case itself, or the row of another query that carried them)."""
+    with_meetings = hasattr(source, "json_meetings")
+    for name, model in _CASE_CHILDREN:
+        if with_meetings or name != "agenda_items":
+            _prefill(case, name, instances(model, getattr(source, f"json_{name}")))
+    doses = _by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
+    for course in case.treatment_courses.all():
+        _prefill(course, "administrations", doses[course.pk])
+    if with_meetings:
+        meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
+        for item in case.agenda_items.all():
+            item.meeting = meetings[item.meeting_id]
+    for name in [name for name in vars(source) if name.startswith("json_")]:
+        delattr(source, name)  # the JSON is in the instances now
+    return case
+
+
+def people_named(decisions: Any, actions: Any = None) -> ArraySubquery:
+    """The users who recorded these decisions or own these actions (querysets), as JSON."""
+    named = Q(pk__in=decisions.values("recorded_by"))
+    if actions is not None:
+        named |= Q(pk__in=actions.values("owner"))
+    return json_rows(User, named)
+
+
+def attach_people(decisions: list[Decision], actions: list[Action], people_json: Any) -> None:
+    people = {user.pk: user for user in instances(User, people_json)}
+    for decision in decisions:
+        decision.recorded_by = people[decision.recorded_by_id]
+    for action in actions:
+        action.owner = people[action.owner_id]
+
+
+@functools.lru_cache(maxsize=2)
+def _record_query(*, with_history: bool) -> QuerySet[Case]:
+    """The query ``_record`` runs, for any case (filter it by pk). Built once a process:
+    assembling a dozen subqueries costs more than PostgreSQL takes to run them, and nothing in
+    it depends on the request (an unevaluated queryset is only ever cloned by ``get``)."""
+    arrays = record_arrays(OuterRef("pk"), with_meetings=with_history)
+    if with_history:
+        decisions = Decision.objects.filter(agenda_item__case=OuterRef(OuterRef("pk")))
+        actions = Action.objects.filter(case=OuterRef(OuterRef("pk")))
+        # Grouped by agenda item in ``_attach_history``: within an item, by time recorded.
+        arrays["json_decisions"] = json_rows(
+            Decision, order_by=["recorded_at"], agenda_item__case=OuterRef("pk")
+        )
+        arrays["json_actions"] = json_rows(Action, case=OuterRef("pk"))
+        arrays["json_people"] = people_named(decisions, actions)
+    # The clinician and the coordinator are named on the case page only: the engine, the
+    # completeness check and the timeline need neither (each join costs planning time).
+    people = ("responsible_clinician", "coordinator") if with_history else ()
+    return Case.objects.select_related("patient", *people).annotate(**arrays)
+
+
+def _record(case_id: int, *, with_history: bool) -> Case:
+    case = _record_query(with_history=with_history).get(pk=case_id)
+    history = [
+        case.__dict__.pop(f"json_{name}", None) for name in ("decisions", "actions", "people")
+    ]
+    attach_record(case, case)
+    if with_history:
+        _attach_history(case, *history)
+    return case
+
+
+def _attach_history(case: Case, decisions_json: Any, actions_json: Any, people_json: Any) -> None:
+    """Decisions under their agenda items, actions under the case, with the people named."""
+    decisions = instances(Decision, decisions_json)
+    actions = instances(Action, actions_json)
+    attach_people(decisions, actions, people_json)
+    by_item = _by_parent(decisions, "agenda_item_id")
+    for item in case.agenda_items.all():
+        _prefill(item, "decisions", by_item[item.pk])
+    _prefill(case, "actions", actions)
+
+
+def case_clinical_record(*, case_id: int) -> Case:
+    """A case with everything the engine and the completeness check need, in one query: its
+    patient, not its clinician or coordinator; not its agenda items (the timeline's)."""
+    return _record(case_id, with_history=False)
+
+
+# The tables the clinical record is read from (its past meetings left out, as the engine and
+# the decision walk read it).
+RECORD_READS = (
+    Case,
+    Patient,
+    MolecularResult,
+    Reassessment,
+    TreatmentCourse,
+    AgentAdministration,
+    Radiotherapy,
+    Surgery,
+)
+
+
+@dataclass(frozen=True)
+class RecordAsRead:
+    """A clinical record and the data versions read in the same statement (None inside a
+    transaction, where they cannot vouch for it: cases/data_version.py)."""
+
+    case: Case
+    versions: dict[str, str] | None
+
+
+def current_clinical_record(*, case_id: int, as_read: RecordAsRead | None) -> Case:
+    """``as_read.case`` when no commit has touched the record's tables since it was read, else
+    the record read afresh: one small query instead of the record's when nothing changed.
+
+    Inside a transaction, call it before the transaction writes to those tables: the versions
+    show what other transactions committed, not this one's own writes.
+    """
+    if (
+        as_read is not None
+        and as_read.case.pk == case_id
+        and data_version.unchanged(RECORD_READS, as_read.versions, data_version.committed())
+    ):
+        return as_read.case
+    return case_clinical_record(case_id=case_id)
+
+
+# --- Coordinator screens (dashboard work) ----------------------------------------------------
+
+
+def case_page_record(*, case_id: int) -> Case:
+    """The clinical record plus what the case page's timeline and history show: the case's
+    agenda items and meetings, MDT decisions and actions.
+
+    One query whatever the size of the record.
+    """
+    return _record(case_id, with_history=True)
+
+
+def case_search(
+    *, query: str = "", stage: str = "", clinician_id: int | None = None
+) -> QuerySet[Case]:
+    """Cases matching a name (every word must match a given or family name), a hospital number
+    or an NHS number, filtered by stage and responsible clinician; newest diagnosis first."""
+    cases = Case.objects.select_related("patient", "responsible_clinician")
+    query = query.strip()
+    if query:
+        compact = query.replace(" ", "")
+        by_number = Q(patient__hospital_number__iexact=query)
+        if compact.isdigit():
+            by_number |= Q(patient__nhs_number=compact)
+        by_name = Q()
+        for word in query.split():
+            by_name &= Q(patient__family_name__icontains=word) | Q(
+                patient__given_name__icontains=word
+            )
+        cases = cases.filter(by_number | by_name)
+    if stage:
+        cases = cases.filter(stage=stage)
+    if clinician_id is not None:
+        cases = cases.filter(responsible_clinician_id=clinician_id)
+    next_due = Subquery(
+        Reassessment.objects.filter(case=OuterRef("pk"), reassessed_on__isnull=True)
+        .order_by("due_on")
+        .values("due_on")[:1]
+    )
+    return cases.annotate(next_due=next_due).order_by(
+        "patient__family_name", "patient__given_name", "id"
+    )

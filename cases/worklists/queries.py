@@ -1,0 +1,643 @@
+"""The coordinator's worklists, computed in SQL from the clinical facts themselves.
+
+Each worklist is a queryset over the partial indexes written for it (reassessment_open_due_idx,
+molecular_pending_idx, surgery_planned_idx, action_open_idx). A page of a worklist costs two
+queries — its count and its rows — whatever the size of the database; nothing here loops over
+cases in Python. The dashboard's capped panels cost less: ``capped_queries`` reads the count and
+the first rows of every worklist of the same shape in one query.
+
+Boundary readings (each is tested at the days either side):
+- reassessment due "in the next 14 days": due today up to and including today + 14;
+- overdue: due before today and not yet formally reassessed;
+- molecular result pending "more than 14 days": requested before today − 14, so a result
+  requested exactly 14 days ago is not on the list and one requested 15 days ago is;
+- bevacizumab: planned elective surgery before last dose + 42 days (R10, D1: the 42nd day itself
+  is safe), with that earliest safe date shown;
+- SCRT: planned surgery on the primary after SCRT completion + 6 calendar months (R11; PostgreSQL
+  ``date + interval '6 months'`` clamps to the month's end exactly like the engine's add_months).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.postgres.aggregates import BoolOr
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan
+from django.utils import timezone
+
+from cases import models as m
+from cases.meetings.agenda import completeness_day
+from cases.pathway.constants import RuleConstants
+from cases.records.completeness import IMAGING_MAX_AGE_DAYS
+from cases.records.mapping import rule_constants
+
+DUE_WINDOW_DAYS = 14
+# A LIMIT on the candidate subquery keeps PostgreSQL from flattening it into the outer query,
+# so the minimum-dataset subqueries run for the candidates only; far above any real agenda.
+CANDIDATE_FENCE = 100_000
+PENDING_DAYS = 14
+# Rows of cases still on the pathway. "Not a case that left" rather than "a case whose stage is
+# not left": a primary-key probe per row, where the join made counts hash the whole case table.
+ON_PATHWAY = ~Q(Exists(m.Case.objects.filter(pk=OuterRef("case_id"), stage=m.Stage.LEFT_PATHWAY)))
+
+
+def _days_after(expression: Any, days: int) -> ExpressionWrapper:
+    """``date + integer`` in PostgreSQL is a date ``days`` later."""
+    return ExpressionWrapper(
+        expression + Value(days, output_field=IntegerField()), output_field=DateField()
+    )
+
+
+class AddMonths(Func):
+    """``(date + make_interval(months => n))::date``: end-of-month clamping, like add_months."""
+
+    template = "(%(expressions)s + make_interval(months => %(months)s))::date"
+    output_field = DateField()
+
+    def __init__(self, expression: Any, months: int) -> None:
+        super().__init__(expression, months=int(months))
+
+
+# --- Reassessments ---------------------------------------------------------------------------
+
+
+def _open_reassessments() -> QuerySet[m.Reassessment]:
+    return m.Reassessment.objects.filter(ON_PATHWAY, reassessed_on__isnull=True).select_related(
+        "case__patient"
+    )
+
+
+def reassessments_due(*, today: dt.date) -> QuerySet[m.Reassessment]:
+    end = today + dt.timedelta(days=DUE_WINDOW_DAYS)
+    return _open_reassessments().filter(due_on__gte=today, due_on__lte=end).order_by("due_on", "id")
+
+
+def reassessments_overdue(*, today: dt.date) -> QuerySet[m.Reassessment]:
+    return _open_reassessments().filter(due_on__lt=today).order_by("due_on", "id")
+
+
+def reimaging_unbooked(*, today: dt.date) -> QuerySet[m.Reassessment]:
+    """A reassessment due within 14 days, or overdue, with no scan booked or done."""
+    end = today + dt.timedelta(days=DUE_WINDOW_DAYS)
+    return (
+        _open_reassessments()
+        .filter(due_on__lte=end, imaging_booked_for__isnull=True, imaging_performed_on__isnull=True)
+        .order_by("due_on", "id")
+    )
+
+
+# --- Molecular results -----------------------------------------------------------------------
+
+
+def results_pending(*, today: dt.date) -> QuerySet[m.MolecularResult]:
+    # "More than 14 days": requested before today − 14 (day 15 shows, day 14 does not).
+    cutoff = today - dt.timedelta(days=PENDING_DAYS)
+    return (
+        m.MolecularResult.objects.filter(
+            ON_PATHWAY, status=m.MarkerStatus.PENDING, requested_on__lt=cutoff
+        )
+        .select_related("case__patient")
+        .order_by("requested_on", "id")
+    )
+
+
+# --- Surgery timing --------------------------------------------------------------------------
+
+
+# The two surgery worklists select the same columns (each fills the other's with NULL), so the
+# dashboard reads both in one UNION ALL query (see capped_queries).
+NO_DATE = Value(None, output_field=DateField())
+
+
+def _planned_surgery() -> QuerySet[m.Surgery]:
+    return m.Surgery.objects.filter(
+        ON_PATHWAY,
+        performed_on__isnull=True,
+        cancelled_on__isnull=True,
+        planned_on__isnull=False,
+    ).select_related("case__patient")
+
+
+def last_bevacizumab_dose() -> Subquery:
+    return Subquery(
+        m.AgentAdministration.objects.filter(
+            course__case=OuterRef("case"), agent=m.Agent.BEVACIZUMAB
+        )
+        .order_by("-given_on")
+        .values("given_on")[:1],
+        output_field=DateField(),
+    )
+
+
+def bevacizumab_interval(*, today: dt.date) -> QuerySet[m.Surgery]:
+    """Hard stop: planned elective surgery less than 42 days after the last bevacizumab dose."""
+    days = rule_constants().bev_min_days
+    return (
+        _planned_surgery()
+        .filter(urgency=m.Urgency.ELECTIVE)
+        .annotate(last_bev=last_bevacizumab_dose())
+        .annotate(earliest_safe=_days_after(F("last_bev"), days))
+        .annotate(scrt_completed=NO_DATE, latest_surgery=NO_DATE)  # the shape of scrt_window
+        # No bevacizumab: earliest_safe is NULL and the comparison excludes the row.
+        .filter(planned_on__lt=F("earliest_safe"))
+        .order_by("planned_on", "id")
+    )
+
+
+def scrt_window(*, today: dt.date) -> QuerySet[m.Surgery]:
+    """Planned surgery on the primary later than SCRT completion + 6 calendar months."""
+    months = rule_constants().scrt_max_delay_months  # R11
+    last_fraction = Subquery(
+        m.Radiotherapy.objects.filter(
+            case=OuterRef("case"),
+            kind=m.PelvicRadiotherapy.SHORT_COURSE_5X5,
+            completed_on__isnull=False,
+        )
+        .order_by("-completed_on")
+        .values("completed_on")[:1],
+        output_field=DateField(),
+    )
+    return (
+        _planned_surgery()
+        .filter(kind__in=m.Surgery.PRIMARY_KINDS)
+        .annotate(last_bev=NO_DATE, earliest_safe=NO_DATE)  # the shape of bevacizumab_interval
+        .annotate(scrt_completed=last_fraction)
+        .annotate(latest_surgery=AddMonths(F("scrt_completed"), months))
+        .filter(scrt_completed__isnull=False, planned_on__gt=F("latest_surgery"))
+        .order_by("planned_on", "id")
+    )
+
+
+# --- MDT actions -----------------------------------------------------------------------------
+
+
+def actions_attention(*, today: dt.date) -> QuerySet[m.Action]:
+    """Open actions past their due date, and actions marked not done that the MDT has not yet
+    discussed again (a meeting discussed the case after the action was closed)."""
+    discussed_since = m.AgendaItem.objects.filter(
+        case=OuterRef("case"),
+        status=m.AgendaStatus.DISCUSSED,
+        meeting__scheduled_for__gt=OuterRef("completed_at"),
+    )
+    return (
+        m.Action.objects.filter(ON_PATHWAY)
+        .filter(
+            Q(status=m.ActionStatus.OPEN, due_on__lt=today)
+            | Q(Q(status=m.ActionStatus.NOT_DONE) & ~Exists(discussed_since))
+        )
+        .select_related("case__patient", "owner")
+        .order_by("due_on", "id")
+    )
+
+
+# --- Next meeting: ready and incomplete ------------------------------------------------------
+
+
+def next_meeting(*, now: dt.datetime | None = None) -> m.Meeting | None:
+    now = now or timezone.now()
+    return (
+        # Not only "scheduled": taking attendance early marks a meeting in progress, and it is
+        # still the next one.
+        m.Meeting.objects.filter(scheduled_for__gte=now)
+        .exclude(status=m.MeetingStatus.CLOSED)
+        .order_by("scheduled_for", "id")
+        .first()
+    )
+
+
+# The minimum dataset as a bitmask of what is missing: 0 means complete. One expression, so
+# each subquery appears once in the SQL (PostgreSQL does not share repeated subqueries).
+MISSING_MMR, MISSING_RAS, MISSING_BRAF, MISSING_ECOG, MISSING_IMAGING = 1, 2, 4, 8, 16
+MISSING_WORDS = (
+    (MISSING_MMR, "MMR/MSI status"),
+    (MISSING_RAS, "RAS status (KRAS and NRAS, extended testing)"),
+    (MISSING_BRAF, "BRAF V600E status"),
+    (MISSING_ECOG, "ECOG performance status"),
+    (MISSING_IMAGING, "Imaging less than 8 weeks old"),
+)
+
+
+def _any_result(marker: str, *statuses: str) -> BoolOr:
+    """True when the case has this marker with one of these results; NULL when it has not."""
+    return BoolOr(Value(True), filter=Q(marker=marker, status__in=statuses))
+
+
+def _missing_results() -> Coalesce:
+    """Bits for MMR, RAS and BRAF, from one pass over the case's (at most five) results."""
+
+    def bit(known: Any, value: int) -> Case:
+        return Case(When(known, then=Value(0)), default=Value(value))
+
+    kras_mutant, nras_mutant = _any_result("kras", "mutant"), _any_result("nras", "mutant")
+    both_wild = Q(_any_result("kras", "wild_type")) & Q(_any_result("nras", "wild_type"))
+    per_case = (
+        m.MolecularResult.objects.filter(case=OuterRef("pk"))
+        .order_by()
+        .values("case")
+        .annotate(
+            bits=bit(Q(_any_result("mmr_msi", "dmmr_msi_h", "pmmr_mss")), MISSING_MMR)
+            + bit(Q(kras_mutant) | Q(nras_mutant) | both_wild, MISSING_RAS)
+            + bit(Q(_any_result("braf_v600e", "wild_type", "mutant")), MISSING_BRAF)
+        )
+        .values("bits")
+    )
+    # A case with no results at all misses all three.
+    everything = MISSING_MMR + MISSING_RAS + MISSING_BRAF
+    return Coalesce(Subquery(per_case, output_field=IntegerField()), Value(everything))
+
+
+def with_minimum_dataset(cases: QuerySet[m.Case], *, as_of: dt.date) -> QuerySet[m.Case]:
+    """Annotate ``missing_mask`` (the SQL twin of ``missing_minimum_dataset``; 0 = complete).
+
+    ``missing_from_flags`` turns it back into the same words; a test proves the two agree.
+    """
+    last_scan = Subquery(
+        m.Reassessment.objects.filter(case=OuterRef("pk"), imaging_performed_on__isnull=False)
+        .order_by("-imaging_performed_on")
+        .values("imaging_performed_on")[:1],
+        output_field=DateField(),
+    )
+    # Python: missing when (as_of − last scan) ≥ 56 days, so present when last scan > as_of − 56.
+    # With no scan the comparison is NULL and the CASE falls to its default: missing.
+    oldest_recent = as_of - dt.timedelta(days=IMAGING_MAX_AGE_DAYS)
+    imaging = Case(
+        When(GreaterThan(last_scan, Value(oldest_recent)), then=Value(0)),
+        default=Value(MISSING_IMAGING),
+    )
+    ecog = Case(When(ecog__isnull=False, then=Value(0)), default=Value(MISSING_ECOG))
+    return cases.annotate(
+        missing_mask=ExpressionWrapper(
+            _missing_results() + ecog + imaging, output_field=IntegerField()
+        )
+    )
+
+
+def missing_from_flags(case: m.Case) -> list[str]:
+    """The words of ``missing_minimum_dataset`` from the SQL annotation (no queries)."""
+    return [words for bit, words in MISSING_WORDS if case.missing_mask & bit]
+
+
+def meeting_candidates(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
+    """Cases that should come to ``meeting`` and are not yet on its agenda.
+
+    A case on the pathway comes to the MDT when a reassessment falls due by the meeting day
+    (or is overdue), when a scan has been done but not yet judged, or when it is a new
+    referral in work-up never listed at any meeting.
+    """
+    return _candidates(**_candidate_args(meeting, today=today))
+
+
+def _candidate_args(meeting: m.Meeting, *, today: dt.date) -> dict[str, Any]:
+    """What the candidates of ``meeting`` depend on, besides the data."""
+    return {
+        "meeting_id": meeting.pk,
+        "meeting_day": timezone.localdate(meeting.scheduled_for),
+        "as_of": completeness_day(meeting, today=today),
+    }
+
+
+def _candidates(*, meeting_id: int, meeting_day: dt.date, as_of: dt.date) -> QuerySet[m.Case]:
+    """``meeting_candidates`` from the three values it depends on."""
+    open_cycles = m.Reassessment.objects.filter(case=OuterRef("pk"), reassessed_on__isnull=True)
+    due_by_meeting = Exists(open_cycles.filter(due_on__lte=meeting_day))
+    scanned_not_judged = Exists(open_cycles.filter(imaging_performed_on__isnull=False))
+    never_listed = ~Exists(m.AgendaItem.objects.filter(case=OuterRef("pk")))
+    listed_here = Exists(m.AgendaItem.objects.filter(case=OuterRef("pk"), meeting_id=meeting_id))
+    next_due = Subquery(
+        open_cycles.order_by("due_on").values("due_on")[:1], output_field=DateField()
+    )
+    due_for_discussion = (
+        m.Case.objects.filter(
+            stage__in=[m.Stage.WORKUP, m.Stage.CONVERSION, m.Stage.SURGERY_PLANNED]
+        )
+        .filter(
+            Q(due_by_meeting) | Q(scanned_not_judged) | (Q(stage=m.Stage.WORKUP) & Q(never_listed))
+        )
+        .exclude(listed_here)
+        .order_by()  # no sort: only membership matters here
+        .values("pk")
+    )
+    # Select the candidates first (a semi-join), so the minimum-dataset subqueries run for them
+    # only, not for every case on the pathway.
+    candidates = (
+        m.Case.objects.filter(pk__in=due_for_discussion[:CANDIDATE_FENCE])
+        .select_related("patient", "responsible_clinician")
+        .annotate(next_due=next_due)
+    )
+    return with_minimum_dataset(candidates, as_of=as_of).order_by("next_due", "id")
+
+
+@functools.lru_cache(maxsize=64)
+def _candidate_masks_sql(
+    *, meeting_id: int, meeting_day: dt.date, as_of: dt.date
+) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of the candidates' (id, missing mask, next due date), in the lists' order.
+
+    Building and compiling this query in Django takes about half as long as PostgreSQL takes
+    to run it, and the SQL is a function of these three values alone: it is built once per
+    meeting and day, and each dashboard only runs it.
+    """
+    rows = _candidates(meeting_id=meeting_id, meeting_day=meeting_day, as_of=as_of)
+    sql, params = (
+        rows.select_related(None)
+        .values_list("pk", "missing_mask", "next_due")
+        .query.sql_with_params()
+    )
+    return sql, tuple(params)
+
+
+def meeting_ready(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
+    return meeting_candidates(meeting, today=today).filter(missing_mask=0)
+
+
+def meeting_incomplete(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
+    return meeting_candidates(meeting, today=today).filter(missing_mask__gt=0)
+
+
+# --- The registry the dashboard walks --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorklistSpec:
+    slug: str  # URL part, and the partial / DOM id is "wl-<slug>"
+    title: str
+    description: str
+    tone: str  # stop, warn or info: how loudly the dashboard shows a non-zero count
+    build: Callable[..., QuerySet[Any]]
+    # Every model whose table the worklist reads: its cached panel is keyed on their versions
+    # (cases/data_version.py). tests/worklists/test_dashboard_cache.py checks this against the SQL.
+    reads: tuple[type[Model], ...]
+    needs_meeting: bool = False
+
+    @property
+    def partial(self) -> str:
+        return f"wl-{self.slug}"
+
+
+MEETING_READS = (
+    m.Case,
+    m.Reassessment,
+    m.MolecularResult,
+    m.AgendaItem,
+    m.Meeting,
+    m.Patient,
+    m.User,
+)
+
+WORKLISTS: tuple[WorklistSpec, ...] = (
+    WorklistSpec(
+        "bevacizumab-interval",
+        "Surgery too soon after bevacizumab",
+        "Planned elective surgery less than 6 weeks after the last bevacizumab dose (hard stop).",
+        "stop",
+        bevacizumab_interval,
+        reads=(m.Surgery, m.AgentAdministration, m.TreatmentCourse, m.Case, m.Patient),
+    ),
+    WorklistSpec(
+        "reassessments-overdue",
+        "Reassessments overdue",
+        "Due date passed with no formal reassessment recorded.",
+        "stop",
+        reassessments_overdue,
+        reads=(m.Reassessment, m.Case, m.Patient),
+    ),
+    WorklistSpec(
+        "reimaging-unbooked",
+        "Re-imaging not booked",
+        "Reassessment due within 14 days or overdue, with no scan booked.",
+        "warn",
+        reimaging_unbooked,
+        reads=(m.Reassessment, m.Case, m.Patient),
+    ),
+    WorklistSpec(
+        "reassessments-due",
+        "Reassessments due in the next 14 days",
+        "Two-monthly reassessment cycle (engine rule R9).",
+        "info",
+        reassessments_due,
+        reads=(m.Reassessment, m.Case, m.Patient),
+    ),
+    WorklistSpec(
+        "results-pending",
+        "Molecular results pending over 14 days",
+        "Requested more than 14 days ago and still pending.",
+        "warn",
+        results_pending,
+        reads=(m.MolecularResult, m.Case, m.Patient),
+    ),
+    WorklistSpec(
+        "scrt-window",
+        "Surgery beyond the SCRT window",
+        "Planned surgery on the primary more than 6 months after short-course radiotherapy.",
+        "warn",
+        scrt_window,
+        reads=(m.Surgery, m.Radiotherapy, m.Case, m.Patient),
+    ),
+    WorklistSpec(
+        "actions",
+        "MDT actions overdue or not done",
+        "Open actions past their due date, and actions not done (until the MDT discusses the "
+        "case again).",
+        "warn",
+        actions_attention,
+        reads=(m.Action, m.AgendaItem, m.Meeting, m.Case, m.Patient, m.User),
+    ),
+    WorklistSpec(
+        "meeting-ready",
+        "Ready to list for the next meeting",
+        "Due for discussion, minimum dataset complete.",
+        "info",
+        meeting_ready,
+        reads=MEETING_READS,
+        needs_meeting=True,
+    ),
+    WorklistSpec(
+        "meeting-incomplete",
+        "Incomplete for the next meeting",
+        "Due for discussion but missing the minimum dataset (MMR, RAS, BRAF, ECOG, imaging "
+        "under 8 weeks). Listing one asks for a reason.",
+        "warn",
+        meeting_incomplete,
+        reads=MEETING_READS,
+        needs_meeting=True,
+    ),
+)
+WORKLISTS_BY_SLUG = {spec.slug: spec for spec in WORKLISTS}
+
+
+def worklist_queryset(
+    spec: WorklistSpec, *, today: dt.date, meeting: m.Meeting | None
+) -> QuerySet[Any] | None:
+    """The rows of one worklist; None when it needs a meeting and none is scheduled."""
+    if spec.needs_meeting:
+        if meeting is None:
+            return None
+        return spec.build(meeting, today=today)
+    return spec.build(today=today)
+
+
+# --- Plots' numbers --------------------------------------------------------------------------
+
+
+def cohort_by_stage() -> list[tuple[str, str, int]]:
+    """(stage value, label, number of cases) for every stage, in pathway order: one query."""
+    counts = dict(m.Case.objects.order_by().values_list("stage").annotate(n=Count("id")))
+    return [(stage.value, stage.label, counts.get(stage.value, 0)) for stage in m.Stage]
+
+
+def reassessments_due_by_week(*, today: dt.date, weeks: int = 8) -> list[tuple[dt.date, int]]:
+    """(first day of the week, number due) for ``weeks`` weeks starting today: one query.
+
+    Week k holds reassessments due from today + 7k to today + 7k + 6. Overdue ones are not here:
+    they have their own worklist.
+    """
+    end = today + dt.timedelta(days=7 * weeks - 1)
+    due_days = (
+        m.Reassessment.objects.filter(
+            ON_PATHWAY, reassessed_on__isnull=True, due_on__gte=today, due_on__lte=end
+        )
+        .order_by()
+        .values_list("due_on")
+        .annotate(n=Count("id"))
+    )
+    buckets = [0] * weeks
+    for day, n in due_days:
+        buckets[(day - today).days // 7] += n
+    return [(today + dt.timedelta(days=7 * k), buckets[k]) for k in range(weeks)]
+
+
+# --- The dashboard's capped panels: counts and first rows together ---------------------------
+
+
+def _count_of(rows: QuerySet[Any]) -> Coalesce:
+    """The number of rows, as a scalar subquery: PostgreSQL runs it once for the whole query."""
+    counted = rows.order_by().values(wl_one=Value(1)).annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _shape(rows: QuerySet[Any]) -> tuple[Any, ...]:
+    """Querysets with the same shape select the same columns, so UNION ALL can join them."""
+    return (rows.model, tuple(rows.query.annotations), repr(rows.query.select_related))
+
+
+def _in_order(rows: list[Any], ordering: tuple[str, ...]) -> list[Any]:
+    """Rows in ``ordering`` (ascending fields, NULLs last as in PostgreSQL): UNION ALL promises
+    no order across its parts, so each part's rows are put back in its own order."""
+    if any(name.startswith("-") for name in ordering):
+        raise ValueError("capped_queries sorts ascending orderings only")
+    return sorted(
+        rows,
+        key=lambda row: [(getattr(row, name) is None, getattr(row, name)) for name in ordering],
+    )
+
+
+@dataclass(frozen=True)
+class CappedQueries:
+    """``capped_queries``' queries, built and ready to run: one per shape of worklist, and the
+    order of each worklist (to put its rows back in after UNION ALL). ``run`` gives each
+    worklist's (count, first rows); a list with no rows counts 0."""
+
+    combined: tuple[QuerySet[Any], ...]
+    orderings: dict[str, tuple[str, ...]]
+
+    def run(self) -> dict[str, tuple[int, list[Any]]]:
+        found: dict[str, tuple[int, list[Any]]] = {slug: (0, []) for slug in self.orderings}
+        for combined in self.combined:
+            # .all(): a copy, so a kept query never holds (or serves) rows of its own.
+            for row in combined.all():
+                found[row.wl_slug] = (row.wl_total, [*found[row.wl_slug][1], row])
+        return {
+            slug: (count, _in_order(rows, self.orderings[slug]))
+            for slug, (count, rows) in found.items()
+        }
+
+
+def capped_queries(worklists: dict[str, QuerySet[Any]], *, limit: int) -> CappedQueries:
+    """The count and first ``limit`` rows of each worklist, in one query per shape of worklist.
+
+    Each worklist becomes ``SELECT …, (SELECT count(*) …) … ORDER BY … LIMIT n`` (the count is
+    a subquery PostgreSQL runs once, and the rows stop at the limit), and worklists of the same
+    model and columns (the three reassessment lists) are joined with UNION ALL.
+    """
+    groups: dict[tuple[Any, ...], list[QuerySet[Any]]] = {}
+    for slug, rows in worklists.items():
+        part = rows.annotate(wl_slug=Value(slug), wl_total=_count_of(rows))[:limit]
+        groups.setdefault(_shape(rows), []).append(part)
+    combined = tuple(
+        parts[0].union(*parts[1:], all=True).order_by() if len(parts) > 1 else parts[0]
+        for parts in groups.values()
+    )
+    orderings = {slug: tuple(rows.query.order_by) for slug, rows in worklists.items()}
+    return CappedQueries(combined, orderings)
+
+
+def dashboard_first_rows(
+    specs: tuple[WorklistSpec, ...], *, today: dt.date, limit: int
+) -> dict[str, tuple[int, list[Any]]]:
+    """``capped_queries`` of these worklists (none needing a meeting), run, and built once a
+    day: building them takes about a quarter as long as running them."""
+    slugs = tuple(spec.slug for spec in specs)
+    return _daily_capped_queries(slugs, today, rule_constants(), limit).run()
+
+
+@functools.lru_cache(maxsize=16)
+def _daily_capped_queries(
+    slugs: tuple[str, ...], today: dt.date, constants: RuleConstants, limit: int
+) -> CappedQueries:
+    """Kept per argument: the queries are a function of the day and of the rule constants the
+    builders read (``constants`` is here only so that a change of settings is a new key)."""
+    worklists = {slug: WORKLISTS_BY_SLUG[slug].build(today=today) for slug in slugs}
+    return capped_queries(worklists, limit=limit)
+
+
+def meeting_first_rows(
+    meeting: m.Meeting, *, today: dt.date, limit: int
+) -> dict[str, tuple[int, list[m.Case]]]:
+    """(count, first rows) of "ready" and "incomplete" for the meeting, in two queries.
+
+    Both lists are the meeting's candidates split by the minimum dataset. The first query
+    computes each candidate's dataset once and returns only (id, missing mask, next due date),
+    in ``meeting_candidates``' order (its SQL is built once per meeting and day:
+    ``_candidate_masks_sql``); the lists are split, counted and cut here; the second
+    query loads the few cases on show. (One query that splits with window functions is slower:
+    PostgreSQL would compute the dataset subqueries twice per candidate.)
+    """
+    sql, params = _candidate_masks_sql(**_candidate_args(meeting, today=today))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        candidates: list[tuple[int, int, dt.date | None]] = cursor.fetchall()
+    ready = [row for row in candidates if row[1] == 0]
+    incomplete = [row for row in candidates if row[1] != 0]
+    shown = [*ready[:limit], *incomplete[:limit]]
+    cases = m.Case.objects.select_related("patient", "responsible_clinician").in_bulk(
+        [pk for pk, _mask, _due in shown]
+    )
+    for pk, mask, due in shown:
+        cases[pk].missing_mask, cases[pk].next_due = mask, due
+    return {
+        "meeting-ready": (len(ready), [cases[row[0]] for row in ready[:limit]]),
+        "meeting-incomplete": (len(incomplete), [cases[row[0]] for row in incomplete[:limit]]),
+    }

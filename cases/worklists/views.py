@@ -1,0 +1,297 @@
+"""The coordinator dashboard: worklists with counts, two charts, and listing a case on a meeting.
+
+Every worklist renders on the page itself (it works without JavaScript); with htmx its
+"show all" and page links swap the worklist in place, and its refresh button reloads just it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+
+from cases import models as m
+from cases.audit.access import access_log_record
+from cases.common import data_version
+from cases.common.kept_html import render_to_keep, serve
+from cases.meetings.agenda import agenda_frozen_at, agenda_item_add, completeness_day
+from cases.records.completeness import missing_minimum_dataset
+from cases.records.forms import AgendaListingForm, add_service_errors
+from cases.records.selectors import case_clinical_record
+from cases.security.permissions import Capability, capability_required, has_capability
+from cases.worklists import queries as w
+from cases.worklists.plots import Chart, cohort_chart, due_per_week_chart
+
+DASHBOARD_ROWS = 8
+PAGE_ROWS = 50
+
+
+@dataclass
+class Panel:
+    """One worklist as shown: its count, the rows on show, and where "show all" goes."""
+
+    spec: w.WorklistSpec
+    count: int
+    rows: list[Any]
+    meeting: m.Meeting | None
+    page: Any = None  # a Paginator page on the full worklist
+    capped: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def template(self) -> str:
+        return f"cases/worklists/dashboard.html#{self.spec.partial}"
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.rows)
+
+
+def _decorate(spec: w.WorklistSpec, rows: list[Any], today: dt.date) -> list[Any]:
+    """Day counts the tables show; computed on the rows on screen, so no queries."""
+    for row in rows:
+        if spec.slug == "results-pending":
+            row.days_pending = (today - row.requested_on).days
+        elif spec.slug in ("reassessments-overdue", "reimaging-unbooked"):
+            row.days_overdue = (today - row.due_on).days
+        elif spec.slug == "meeting-incomplete":
+            row.missing = w.missing_from_flags(row)
+        elif spec.slug == "actions":
+            row.days_overdue = (today - row.due_on).days
+    return rows
+
+
+def _build_panels(
+    specs: tuple[w.WorklistSpec, ...], *, today: dt.date, meeting: m.Meeting | None
+) -> list[Panel]:
+    """The capped panels of these worklists: counts and first rows in one query per shape."""
+    plain = tuple(spec for spec in specs if not spec.needs_meeting)
+    found = w.dashboard_first_rows(plain, today=today, limit=DASHBOARD_ROWS)
+    if meeting is not None and any(spec.needs_meeting for spec in specs):
+        found |= w.meeting_first_rows(meeting, today=today, limit=DASHBOARD_ROWS)
+    panels = []
+    for spec in specs:
+        count, shown = found.get(spec.slug, (0, []))
+        panels.append(Panel(spec, count, _decorate(spec, shown, today), meeting))
+    return panels
+
+
+@dataclass(frozen=True)
+class ShownPanel:
+    """A capped panel as the dashboard shows it: its count and its rendered HTML."""
+
+    spec: w.WorklistSpec
+    count: int
+    html: str
+
+
+def _panel_key(
+    spec: w.WorklistSpec,
+    versions: dict[str, str] | None,
+    today: dt.date,
+    meeting: m.Meeting | None,
+    can_list: bool,
+) -> str | None:
+    meeting_id = meeting.pk if meeting is not None else "-"
+    return data_version.key(f"panel:{spec.slug}", spec.reads, versions, today, meeting_id, can_list)
+
+
+def _shown_panels(
+    request: HttpRequest,
+    specs: tuple[w.WorklistSpec, ...],
+    *,
+    today: dt.date,
+    meeting: Any,
+    versions: dict[str, str] | None,
+) -> list[ShownPanel]:
+    """Each panel from the cache while none of the tables it reads has changed; the others are
+    computed together (one query per shape, as ever) and kept."""
+    can_list = _can(request, Capability.LIST_CASES)
+    keys = {spec.slug: _panel_key(spec, versions, today, meeting, can_list) for spec in specs}
+    cached = data_version.get_many(keys.values())
+    found = {spec.slug: cached[keys[spec.slug]] for spec in specs if keys[spec.slug] in cached}
+    stale = tuple(spec for spec in specs if spec.slug not in found)
+    for panel in _build_panels(stale, today=today, meeting=meeting) if stale else []:
+        html = render_to_keep(panel.template, {"panel": panel, "can_list": can_list})
+        found[panel.spec.slug] = data_version.remember(keys[panel.spec.slug], (panel.count, html))
+    shown = []
+    for spec in specs:
+        count, html = found[spec.slug]
+        shown.append(ShownPanel(spec, count, serve(request, html)))
+    return shown
+
+
+def _context() -> dict[str, Any]:
+    return {"today": timezone.localdate(), "meeting": w.next_meeting()}
+
+
+def _charts(today: dt.date, versions: dict[str, str] | None) -> dict[str, str]:
+    """The two charts, drawn and cached like the panels (they name no patient)."""
+    cohort_key = data_version.key("chart:cohort", [m.Case], versions)
+    due_key = data_version.key("chart:due", [m.Reassessment, m.Case], versions, today)
+
+    def cohort() -> str:
+        return _draw(cohort_chart(w.cohort_by_stage()))
+
+    def due_weeks() -> str:
+        return _draw(due_per_week_chart(w.reassessments_due_by_week(today=today)))
+
+    return {
+        "cohort_html": data_version.cached(cohort_key, cohort),
+        "due_weeks_html": data_version.cached(due_key, due_weeks),
+    }
+
+
+def _draw(chart: Chart) -> str:
+    """A chart's HTML (a SafeString, which stays one in the cache)."""
+    return render_to_string("cases/worklists/plots.html#bar-chart", {"chart": chart})
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if not _can(request, Capability.VIEW_CLINICAL):
+        # Roles that manage the system but see no patients (administrator) land here.
+        return render(request, "cases/worklists/dashboard_no_access.html")
+    base = _context()
+    today, meeting = base["today"], base["meeting"]
+    versions = data_version.versions()  # before any data is read: see cases/data_version.py
+    panels = _shown_panels(request, w.WORKLISTS, today=today, meeting=meeting, versions=versions)
+    context = base | {
+        "panels": panels,
+        **_charts(today, versions),
+        "frozen_at": agenda_frozen_at(meeting) if meeting else None,
+        "frozen": meeting is not None and timezone.now() >= agenda_frozen_at(meeting),
+    }
+    return render(request, "cases/worklists/dashboard.html", context)
+
+
+def _can(request: HttpRequest, capability: Capability) -> bool:
+    return has_capability(request.user, capability)
+
+
+@capability_required(Capability.VIEW_CLINICAL)
+@require_GET
+def worklist_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """One worklist in full, paginated; its panel alone for htmx (swapped in place)."""
+    spec = w.WORKLISTS_BY_SLUG.get(slug)
+    if spec is None:
+        raise Http404("No such worklist.")
+    base = _context()
+    today, meeting = base["today"], base["meeting"]
+    rows = w.worklist_queryset(spec, today=today, meeting=meeting)
+    if rows is None:
+        panel = Panel(spec, 0, [], meeting, capped=False)
+    else:
+        page = Paginator(rows, PAGE_ROWS).get_page(request.GET.get("page"))
+        rows_on_page = _decorate(spec, list(page.object_list), today)
+        panel = Panel(spec, page.paginator.count, rows_on_page, meeting, page=page, capped=False)
+    context = base | {"panel": panel, "can_list": _can(request, Capability.LIST_CASES)}
+    if request.htmx:
+        return render(request, panel.template, context)
+    return render(request, "cases/worklists/worklist_detail.html", context)
+
+
+@capability_required(Capability.VIEW_CLINICAL)
+@require_GET
+def worklist_refresh(request: HttpRequest, slug: str) -> HttpResponse:
+    """The dashboard panel of one worklist (capped), for htmx refresh."""
+    spec = w.WORKLISTS_BY_SLUG.get(slug)
+    if spec is None:
+        raise Http404("No such worklist.")
+    if not request.htmx:
+        return redirect(reverse("cases:home") + f"#{spec.partial}")
+    base = _context()
+    [panel] = _shown_panels(
+        request,
+        (spec,),
+        today=base["today"],
+        meeting=base["meeting"],
+        versions=data_version.versions(),
+    )
+    return HttpResponse(panel.html)
+
+
+# --- Listing a case on a meeting -------------------------------------------------------------
+
+
+def _listable_meetings() -> Any:
+    start_of_today = timezone.make_aware(
+        dt.datetime.combine(timezone.localdate(), dt.time.min), timezone.get_current_timezone()
+    )
+    return m.Meeting.objects.filter(
+        ~Q(status=m.MeetingStatus.CLOSED), scheduled_for__gte=start_of_today
+    ).order_by("scheduled_for", "id")
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@capability_required(Capability.LIST_CASES)
+@require_http_methods(["GET", "POST"])
+def agenda_add(request: HttpRequest, case_id: int) -> HttpResponse:
+    """List a case on a meeting, after the completeness check (and the freeze check)."""
+    case = get_object_or_404(m.Case.objects.select_related("patient"), pk=case_id)
+    access_log_record(user=request.user, case_id=case.pk, context="agenda-listing")
+    meetings = _listable_meetings()
+    form = AgendaListingForm(
+        request.POST if request.method == "POST" else None,
+        meetings=meetings,
+        initial={"meeting": meetings.first()},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            meeting = form.cleaned_data["meeting"]
+            try:
+                item = agenda_item_add(
+                    user=request.user,
+                    meeting_id=meeting.pk,
+                    case_id=case.pk,
+                    late_reason=form.cleaned_data["late_reason"],
+                    incomplete_reason=form.cleaned_data["incomplete_reason"],
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    f"{case.reference} listed as item {item.position} on {meeting}.",
+                )
+                return redirect(_safe_next(request, reverse("cases:case-detail", args=[case.pk])))
+        status = 422
+    chosen = form.cleaned_data.get("meeting") if form.is_bound and form.is_valid() else None
+    meeting = chosen or meetings.first()
+    missing: list[str] = []
+    if meeting is not None:
+        today = timezone.localdate()
+        missing = missing_minimum_dataset(
+            case_clinical_record(case_id=case.pk), today=completeness_day(meeting, today=today)
+        )
+    context = {
+        "case": case,
+        "form": form,
+        "meeting": meeting,
+        "missing": missing,
+        "frozen": meeting is not None and timezone.now() >= agenda_frozen_at(meeting),
+        "frozen_at": agenda_frozen_at(meeting) if meeting else None,
+        "next": _safe_next(request, ""),
+    }
+    return render(request, "cases/meetings/agenda_add.html", context, status=status)

@@ -1,0 +1,183 @@
+"""Every page and partial of the benchmark's page set runs at most 12 queries, and the same
+number for a small and a larger database.
+
+The issue compares 100 with 10,000 patients; `make bench` shows both. At test time the sizes are
+5 and 60 cases, each with rows on every worklist, an agenda, decisions, reminders and accesses:
+a count that grew with the data would differ between the two. The expected counts are exact, so
+a change (a new query, or one saved) shows up here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from cases import models as m
+from cases.meetings import services as svc
+from cases.meetings.services import meeting_day
+from cases.meetings.walk import build_walk
+from cases.records.selectors import case_clinical_record
+from cases.reminders.planning import reminders_sync_for_cases
+from cases.worklists import queries as w
+from tests.cohort import populate, upcoming_meeting
+from tests.conftest import make_user
+from tests.meeting_factory import (
+    attend_all,
+    list_case,
+    make_conversion_case,
+    make_core_members,
+    make_meeting,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 3, 9, 10, 0, tzinfo=dt.UTC)  # the day before the meeting
+HTMX = {"HX-Request": "true"}
+MAX_QUERIES = 12
+
+# page label: queries. The session comes from the cache (Redis), so a page's own work plus one
+# query for the signed-in user; a full page adds one for the dispatch banner; pages that show a
+# patient add the access-log INSERT. These tests run inside a transaction, where the dashboard
+# never uses its panel cache (cases/data_version.py): these are the counts with nothing cached,
+# less the one query that reads the data versions outside a transaction
+# (tests/worklists/test_dashboard_cache.py counts that path too).
+EXPECTED = {
+    "dashboard": 11,
+    **{f"panel {spec.slug}": 3 for spec in w.WORKLISTS if not spec.needs_meeting},
+    "panel meeting-ready": 4,
+    "panel meeting-incomplete": 4,
+    **{f"worklist {spec.slug}": 5 for spec in w.WORKLISTS},
+    "case list": 5,
+    "case search (htmx POST)": 6,  # a new search stores its token in the session (3 of these)
+    "case page": 5,
+    "meeting list": 5,
+    "meeting page": 5,
+    "meeting case (walk) page": 4,
+    "walk card partial": 3,
+    "outcome partial": 4,
+    "answer POST + walk swap": 11,
+    "reminder log": 5,
+    "audit case page": 9,
+}
+
+
+def _world(size: int) -> dict[str, object]:
+    """A database with ``size`` cases on every worklist (ready or not for tomorrow's meeting),
+    and a meeting next week with all of them on its agenda."""
+    chair, coordinator = make_user("chair"), make_user("coordinator")
+    auditor, owner = make_user("auditor"), make_user("clinician")
+    today = NOW.date()
+    cases = populate(size, today=today, owner=owner)
+    upcoming_meeting(chair, days=1)  # the dashboard's next meeting: the cohort is its candidates
+    meeting = make_meeting(chair, day=today + dt.timedelta(days=7))
+    attend_all(meeting, make_core_members(prefix=f"s{size}-"))
+    item = list_case(meeting, make_conversion_case(day=today), by=chair, late_reason="urgent")
+    for case in cases:
+        list_case(meeting, case, by=chair)
+    svc.decision_record(
+        user=chair, agenda_item_id=item.pk, point="data_completeness", answer={"choice": "proceed"}
+    )
+    m.Action.objects.create(
+        case_id=item.case_id, agenda_item=item, description="Book MRI", owner=owner,
+        due_on=today + dt.timedelta(days=14),
+    )  # fmt: skip
+    reminders_sync_for_cases(case_ids=[c.pk for c in cases] + [item.case_id])
+    fresh = list_case(meeting, make_conversion_case(day=today), by=chair)
+    step = build_walk(
+        case_clinical_record(case_id=fresh.case_id), [], meeting_day=meeting_day(meeting)
+    ).current
+    return {
+        "users": {"coordinator": coordinator, "chair": chair, "auditor": auditor},
+        "item": item,
+        "answer": (
+            f"/agenda/{fresh.pk}/points/{step.point}/",
+            {**step.initial, "patient_check": fresh.case.reference},
+        ),
+    }
+
+
+def _pages(world: dict[str, object]) -> list[tuple[str, str, str, dict[str, str], dict | None]]:
+    """(label, user, path, headers, POST data) for every page of bench/app_bench.py."""
+    item = world["item"]
+    walk = f"/agenda/{item.pk}/"
+    pages = [("dashboard", "coordinator", "/", {}, None)]
+    for spec in w.WORKLISTS:
+        pages += [
+            (f"panel {spec.slug}", "coordinator", f"/worklists/{spec.slug}/panel/", HTMX, None),
+            (f"worklist {spec.slug}", "coordinator", f"/worklists/{spec.slug}/", {}, None),
+        ]
+    answer_path, answer = world["answer"]
+    pages += [
+        ("case list", "coordinator", "/cases/", {}, None),
+        ("case search (htmx POST)", "coordinator", "/cases/",
+         HTMX | {"HX-Target": "case-results"}, {"q": "family"}),
+        ("case page", "coordinator", f"/cases/{item.case_id}/", {}, None),
+        ("meeting list", "coordinator", "/meetings/", {}, None),
+        ("meeting page", "coordinator", f"/meetings/{item.meeting_id}/", {}, None),
+        ("meeting case (walk) page", "chair", walk, {}, None),
+        ("walk card partial", "chair", walk, HTMX | {"HX-Target": "walk"}, None),
+        ("outcome partial", "chair", walk, HTMX | {"HX-Target": "outcome"}, None),
+        ("answer POST + walk swap", "chair", answer_path, HTMX | {"HX-Target": "walk"}, answer),
+        ("reminder log", "coordinator", "/reminders/", {}, None),
+        ("audit case page", "auditor", f"/audit/cases/{item.case_id}/", {}, None),
+    ]  # fmt: skip
+    return pages
+
+
+def _measure(world: dict[str, object]) -> dict[str, int]:
+    clients = {}
+    for name, user in world["users"].items():
+        clients[name] = Client(HTTP_HOST="localhost")
+        clients[name].force_login(user)
+    counts = {}
+    for label, user, path, headers, data in _pages(world):
+        client = clients[user]
+        if data is None:
+            client.get(path, headers=headers)  # once first: per-process caches are warm
+        with CaptureQueriesContext(connection) as queries:
+            if data is None:
+                response = client.get(path, headers=headers)
+            else:
+                response = client.post(path, data, headers=headers)
+        assert response.status_code == 200, (label, response.status_code)
+        counts[label] = len(queries)
+    return counts
+
+
+@pytest.mark.parametrize("size", [5, 60])
+def test_every_page_runs_its_fixed_number_of_queries_at_5_and_60_cases(size):
+    with time_machine.travel(NOW, tick=False):
+        counts = _measure(_world(size))
+    assert counts == EXPECTED
+    assert max(EXPECTED.values()) <= MAX_QUERIES
+
+
+def test_the_dashboard_panels_show_the_same_rows_as_the_worklists_themselves():
+    with time_machine.travel(NOW, tick=False):
+        _world(12)
+        today, meeting = NOW.date(), w.next_meeting()
+        plain = {
+            spec.slug: w.worklist_queryset(spec, today=today, meeting=meeting)
+            for spec in w.WORKLISTS
+            if not spec.needs_meeting
+        }
+        specs = tuple(spec for spec in w.WORKLISTS if not spec.needs_meeting)
+        found = w.capped_queries(plain, limit=8).run()
+        # The dashboard's own path, with its queries built once a day, finds the same.
+        by_dashboard = w.dashboard_first_rows(specs, today=today, limit=8)
+        assert {slug: (n, [r.pk for r in rows]) for slug, (n, rows) in by_dashboard.items()} == {
+            slug: (n, [r.pk for r in rows]) for slug, (n, rows) in found.items()
+        }
+        found |= w.meeting_first_rows(meeting, today=today, limit=8)
+        for spec in w.WORKLISTS:
+            rows = w.worklist_queryset(spec, today=today, meeting=meeting)
+            count, shown = found[spec.slug]
+            assert count == rows.count() > 0, spec.slug
+            assert [r.pk for r in shown] == [r.pk for r in rows[:8]], spec.slug
+            if spec.needs_meeting:
+                assert [r.missing_mask for r in shown] == [r.missing_mask for r in rows[:8]]
