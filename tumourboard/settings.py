@@ -16,6 +16,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from cases.pathway.constants import DEFAULT_CONSTANTS, DEFAULT_WORKFLOW
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TUMOURBOARD_VAR_DIR", BASE_DIR / "var"))
 
@@ -383,18 +385,30 @@ LOGGING = {
 
 # --- Clinical rule constants (pathway-spec section E; the values in force are in every answer) --
 
-PATHWAY_FLR_MIN_PERCENT_SLV = env_int("PATHWAY_FLR_MIN_PERCENT_SLV", 30)
-PATHWAY_BEV_MIN_DAYS = env_int("PATHWAY_BEV_MIN_DAYS", 42)
-PATHWAY_REASSESS_MONTHS = env_int("PATHWAY_REASSESS_MONTHS", 2)
+# The defaults are the engine's (cases/pathway/constants.py), the one home of every rule.
+PATHWAY_FLR_MIN_PERCENT_SLV = env_int(
+    "PATHWAY_FLR_MIN_PERCENT_SLV", int(DEFAULT_CONSTANTS.flr_min_percent_slv)
+)
+PATHWAY_BEV_MIN_DAYS = env_int("PATHWAY_BEV_MIN_DAYS", DEFAULT_CONSTANTS.bev_min_days)
+PATHWAY_REASSESS_MONTHS = env_int("PATHWAY_REASSESS_MONTHS", DEFAULT_CONSTANTS.reassess_months)
+
+# The MDT's workflow around the guideline (cases/pathway/constants.py, WorkflowConstants).
+# A molecular result pending more than this many days joins the worklist and is chased by email.
+RESULT_CHASE_DAYS = env_int("RESULT_CHASE_DAYS", DEFAULT_WORKFLOW.result_chase_days)
+# The minimum dataset needs a scan younger than this on the meeting day.
+IMAGING_MAX_AGE_DAYS = env_int("IMAGING_MAX_AGE_DAYS", DEFAULT_WORKFLOW.imaging_max_age_days)
+# The agenda freezes this long before a meeting: a later listing needs a reason.
+AGENDA_FREEZE_HOURS = env_int("AGENDA_FREEZE_HOURS", DEFAULT_WORKFLOW.agenda_freeze_hours)
+# "Due soon" on the dashboard: a reassessment due within this many days.
+DUE_SOON_DAYS = env_int("DUE_SOON_DAYS", DEFAULT_WORKFLOW.due_window_days)
 
 # --- Reminders (DESIGN.md §5: PostgreSQL is the schedule, Celery only dispatches) ------------
 
 # When reminders fall due (see cases/services/reminders.py and the README configuration table).
 REMINDER_REIMAGING_LEAD_DAYS = env_int("REMINDER_REIMAGING_LEAD_DAYS", 14)
-REMINDER_RESULT_CHASE_DAYS = env_int("REMINDER_RESULT_CHASE_DAYS", 14)
-# Seven weeks before the 6-month SCRT-to-surgery window closes: the 42-day bevacizumab gap plus
-# a week to book theatre, so a patient still on bevacizumab can be operated on inside the window.
-REMINDER_SCRT_WARNING_DAYS = env_int("REMINDER_SCRT_WARNING_DAYS", 49)
+# Before the SCRT-to-surgery window closes: the bevacizumab gap plus a week to book theatre, so a
+# patient still on bevacizumab can be operated on inside the window.
+REMINDER_SCRT_WARNING_DAYS = env_int("REMINDER_SCRT_WARNING_DAYS", PATHWAY_BEV_MIN_DAYS + 7)
 REMINDER_ACTION_OVERDUE_DAYS = env_int("REMINDER_ACTION_OVERDUE_DAYS", 1)
 REMINDER_SEND_HOUR = env_int("REMINDER_SEND_HOUR", 8)  # local time (TIME_ZONE) on the due date
 if not 0 <= REMINDER_SEND_HOUR <= 23:

@@ -1,14 +1,14 @@
 """Listing cases on an MDT meeting's agenda.
 
-The agenda freezes 24 hours before the meeting so the team can prepare (radiology reviews the
-scans, pathology the slides); a later addition needs a reason. A case without the minimum
-dataset (``cases.records.completeness``) cannot be decided on, so listing one needs a reason
-too. Both reasons are stored on the agenda item, where the meeting screen shows them.
+The agenda freezes before the meeting (``agenda_frozen_at``) so the team can prepare
+(radiology reviews the scans, pathology the slides); a later addition needs a reason. A case
+without the minimum dataset (``cases.records.completeness``) cannot be decided on, so listing
+one needs a reason too. Both reasons are stored on the agenda item, where the meeting screen
+shows them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,23 +17,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cases import models as m
+from cases.meetings.selectors import agenda_frozen_at, completeness_day
 from cases.records.completeness import missing_minimum_dataset
 from cases.records.selectors import case_clinical_record
 from cases.reminders.planning import reminders_sync_for_case
 from cases.security.permissions import Capability, require
 
-FREEZE_BEFORE = dt.timedelta(hours=24)
 REASON_MAX_LENGTH = 300
-
-
-def agenda_frozen_at(meeting: m.Meeting) -> dt.datetime:
-    return meeting.scheduled_for - FREEZE_BEFORE
-
-
-def completeness_day(meeting: m.Meeting, *, today: dt.date) -> dt.date:
-    """The day the minimum dataset must hold on: the meeting day (a scan 7 weeks old today is
-    out of date at next week's meeting), or today for a meeting already under way."""
-    return max(today, timezone.localdate(meeting.scheduled_for))
 
 
 def _already_listed_message(item: m.AgendaItem) -> str:
@@ -56,7 +46,7 @@ def agenda_item_add(
 
     1. Lock the meeting row, so two coordinators listing at once get consecutive positions.
     2. Refuse a closed meeting and a case that is already listed.
-    3. After the freeze (24 h before the meeting) require ``late_reason``; without the minimum
+    3. After the freeze (``agenda_frozen_at``) require ``late_reason``; without the minimum
        dataset require ``incomplete_reason``. Both problems are reported together.
     4. Append the item and keep the reminders in step.
     """

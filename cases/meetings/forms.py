@@ -13,7 +13,14 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from cases.meetings.walk import Field, Step
-from cases.models import MARKER_STATUSES, Discipline, Marker, MarkerStatus, User
+from cases.models import (
+    MARKER_STATUSES,
+    Discipline,
+    Marker,
+    MarkerStatus,
+    Meeting,
+    User,
+)
 
 
 class FlatSelect(forms.Select):
@@ -233,3 +240,23 @@ class FactForm(forms.Form):
             if name == marker and version.isdigit():
                 return int(version)
         return None
+
+
+class AgendaListingForm(forms.Form):
+    meeting = forms.ModelChoiceField(queryset=Meeting.objects.none(), label="Meeting")
+    late_reason = forms.CharField(
+        label="Reason for listing after the agenda froze",
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    incomplete_reason = forms.CharField(
+        label="Reason for listing without the minimum dataset",
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, meetings: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["meeting"].queryset = meetings

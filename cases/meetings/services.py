@@ -14,14 +14,12 @@ Listing cases on a meeting belongs to ``cases/services/agenda.py`` (the coordina
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import (
     NON_FIELD_ERRORS,
-    ImproperlyConfigured,
     ValidationError,
 )
 from django.db import IntegrityError, transaction
@@ -30,16 +28,15 @@ from django.utils import timezone
 
 from cases import models as m
 from cases.common.services import ConflictError, update_versioned
+from cases.meetings.selectors import meeting_day, quorum_of
 from cases.meetings.walk import (
     AnswerError,
-    ReassessmentPlan,
     build_walk,
     current_decisions,
     evaluate_answer,
     plan_for,
 )
 from cases.models import (
-    Action,
     AgendaItem,
     AgendaStatus,
     Attendance,
@@ -53,11 +50,11 @@ from cases.models import (
 )
 from cases.records import services as records
 from cases.records.selectors import RecordAsRead, case_clinical_record, current_clinical_record
+from cases.records.services.reassessments import reassessment_schedule
 from cases.reminders.planning import reminders_sync_for_case
 from cases.security.permissions import Capability, has_capability, require
 
 C = Capability
-ACTION_MAX_DAYS_AHEAD = 730
 REASON_MAX = 300
 DECISION_REASON_MAX = 2000
 
@@ -67,40 +64,6 @@ class OutcomeLockedError(ConflictError):
 
 
 # --- Quorum ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Quorum:
-    quorate: bool
-    missing: tuple[str, ...]  # labels of the core disciplines not present
-
-    @property
-    def missing_text(self) -> str:
-        return ", ".join(self.missing)
-
-
-def core_disciplines() -> tuple[str, ...]:
-    """The disciplines that make a meeting quorate (setting ``MDT_CORE_DISCIPLINES``)."""
-    core = tuple(settings.MDT_CORE_DISCIPLINES)
-    unknown = [d for d in core if d not in Discipline.values]
-    if unknown or not core:
-        raise ImproperlyConfigured(
-            f"MDT_CORE_DISCIPLINES must name disciplines among {', '.join(Discipline.values)}; "
-            f"unknown: {', '.join(unknown) or '(empty list)'}"
-        )
-    return core
-
-
-def quorum_of(disciplines_present: Iterable[str]) -> Quorum:
-    present = set(disciplines_present)
-    labels = dict(Discipline.choices)
-    missing = tuple(labels[d] for d in core_disciplines() if d not in present)
-    return Quorum(quorate=not missing, missing=missing)
-
-
-def meeting_day(meeting: Meeting) -> dt.date:
-    """The local calendar day of the meeting: "today" for every rule applied in it."""
-    return timezone.localdate(meeting.scheduled_for)
 
 
 def _when(moment: dt.datetime) -> str:
@@ -222,7 +185,7 @@ def agenda_item_move(*, user: User, agenda_item_id: int, offset: int) -> None:
     agenda_reorder(user=user, meeting_id=item.meeting_id, item_ids=order)
 
 
-def _lock_open_item(agenda_item_id: int) -> AgendaItem:
+def lock_open_item(agenda_item_id: int) -> AgendaItem:
     """The agenda item, locked for this transaction; refused if its outcome is final."""
     item = (
         AgendaItem.objects.select_for_update(of=("self",))
@@ -249,7 +212,7 @@ def _lock_open_item(agenda_item_id: int) -> AgendaItem:
 def agenda_item_defer(*, user: User, agenda_item_id: int, reason: str) -> None:
     """Take a case off this meeting's discussion, with the reason (it is re-listed later)."""
     require(user, C.MANAGE_MEETINGS)
-    item = _lock_open_item(agenda_item_id)
+    item = lock_open_item(agenda_item_id)
     text = _reason(reason, "reason")
     if not text:
         raise ValidationError({"reason": "Say why the case is deferred."})
@@ -315,7 +278,7 @@ def decision_record(
     5. Store it with the advice snapshot it was made against.
     """
     require(user, C.RECORD_DECISIONS)
-    item = _lock_open_item(agenda_item_id)
+    item = lock_open_item(agenda_item_id)
     decisions = _decisions(item)
     existing = current_decisions(decisions).get(point)
     if existing is not None:
@@ -358,7 +321,7 @@ def decision_correct(
     ).first()
     if old is None:
         raise ValidationError("That answer is not this case's answer to this point.")
-    item = _lock_open_item(old.agenda_item_id)
+    item = lock_open_item(old.agenda_item_id)
     decisions = _decisions(item)
     current = current_decisions(decisions)[old.point]
     if current.pk != old.pk:
@@ -448,39 +411,6 @@ def _decide(
     return Answered(decision, [*decisions, decision], case)
 
 
-# --- Actions -------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def action_create(
-    *, user: User, agenda_item_id: int, description: str, owner_id: int, due_on: dt.date
-) -> Action:
-    """An action from the discussion: what, who, by when (before sign-off)."""
-    require(user, C.RECORD_DECISIONS)
-    item = _lock_open_item(agenda_item_id)
-    day = meeting_day(item.meeting)
-    errors: dict[str, str] = {}
-    text = (description or "").strip()
-    if not text:
-        errors["description"] = "Say what has to be done."
-    elif len(text) > 300:
-        errors["description"] = "Keep the action under 300 characters."
-    owner = User.objects.filter(pk=owner_id, is_active=True).first()
-    if owner is None:
-        errors["owner"] = "Choose who owns the action."
-    if due_on < day:
-        errors["due_on"] = "The due date cannot be before the meeting."
-    elif due_on > day + dt.timedelta(days=ACTION_MAX_DAYS_AHEAD):
-        errors["due_on"] = "That is more than two years ahead: check the year."
-    if errors:
-        raise ValidationError(errors)
-    action = Action.objects.create(
-        case_id=item.case_id, agenda_item=item, description=text, owner=owner, due_on=due_on
-    )
-    reminders_sync_for_case(case_id=item.case_id)
-    return action
-
-
 # --- Facts corrected in the meeting ---------------------------------------------------------------
 
 
@@ -503,7 +433,7 @@ def meeting_fact_correct(
     reopens that point and sign-off waits until it is corrected or overridden.
     """
     require(user, C.EDIT_CASES)
-    item = _lock_open_item(agenda_item_id)
+    item = lock_open_item(agenda_item_id)
     existing = MolecularResult.objects.filter(case_id=item.case_id, marker=marker).first()
     # The card asks only for the new result: keep what the record already says about the request.
     if existing is not None:
@@ -544,7 +474,7 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
     5. Bring the case's reminders in line, in the same transaction.
     """
     require(user, C.SIGN_OFF)
-    item = _lock_open_item(agenda_item_id)
+    item = lock_open_item(agenda_item_id)
     decisions = _decisions(item)
     case = case_clinical_record(case_id=item.case_id)
     day = meeting_day(item.meeting)
@@ -566,7 +496,9 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
         )
     scheduled = None
     if plan.next_on is not None:
-        scheduled = _schedule_reassessment(case_id=case.pk, plan_next=plan.next_on, plan=plan)
+        scheduled = reassessment_schedule(
+            case_id=case.pk, due_on=plan.next_on, reschedule=plan.reschedule
+        )
     quorum = quorum_of(
         Attendance.objects.filter(meeting_id=item.meeting_id).values_list("discipline", flat=True)
     )
@@ -581,25 +513,3 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
     reminders_sync_for_case(case_id=case.pk)
     item.refresh_from_db()
     return SignOffResult(item=item, next_reassessment_on=plan.next_on, reassessment=scheduled)
-
-
-def _schedule_reassessment(
-    *, case_id: int, plan_next: dt.date, plan: ReassessmentPlan
-) -> Reassessment:
-    if plan.reschedule is not None:
-        row = plan.reschedule
-        if row.due_on != plan_next:
-            update_versioned(
-                Reassessment, pk=row.pk, expected_version=row.version, changes={"due_on": plan_next}
-            )
-        return Reassessment.objects.get(pk=row.pk)
-    last = Reassessment.objects.filter(case_id=case_id).order_by("-cycle").first()
-    cycle = (last.cycle if last else 0) + 1
-    try:
-        with transaction.atomic():
-            return Reassessment.objects.create(case_id=case_id, cycle=cycle, due_on=plan_next)
-    except IntegrityError:
-        raise ConflictError(
-            "Someone added a reassessment to this case while you were signing off. Nothing was "
-            "signed: reload and sign off again."
-        ) from None

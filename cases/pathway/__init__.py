@@ -10,10 +10,24 @@ Nothing here reads the clock: every date output is computed from input dates.
 """
 
 from .advice import OUTPUT_KEYS, Advice, advice_to_dict
-from .calendar import add_days, add_months, reassessment_schedule
+from .calendar import (
+    add_days,
+    add_months,
+    earliest_elective_surgery,
+    latest_primary_surgery_after_scrt,
+    next_reassessment,
+    reassessment_schedule,
+)
 from .catalogue import CODES, RECOMMENDATIONS, CatalogueEntry
 from .citations import SEED_STATEMENTS, SOURCES, citation_label
-from .constants import DEFAULT_CONSTANTS, GUIDELINE_VERSION, RuleConstants, guideline_version
+from .constants import (
+    DEFAULT_CONSTANTS,
+    DEFAULT_WORKFLOW,
+    GUIDELINE_VERSION,
+    RuleConstants,
+    WorkflowConstants,
+    guideline_version,
+)
 from .engine import advise, advise_json
 from .facts import FACT_KEYS, CaseFacts
 from .parse import InputError, facts_to_dict, parse_facts
@@ -52,6 +66,7 @@ from .vocabulary import (
 __all__ = [
     "CODES",
     "DEFAULT_CONSTANTS",
+    "DEFAULT_WORKFLOW",
     "FACT_KEYS",
     "GUIDELINE_VERSION",
     "HARD_STOP_CODES",
@@ -92,14 +107,18 @@ __all__ = [
     "SurgeryUrgency",
     "SurgicalMargin",
     "SymptomaticPrimaryOption",
+    "WorkflowConstants",
     "add_days",
     "add_months",
     "advice_to_dict",
     "advise",
     "advise_json",
     "citation_label",
+    "earliest_elective_surgery",
     "facts_to_dict",
     "guideline_version",
+    "latest_primary_surgery_after_scrt",
+    "next_reassessment",
     "parse_facts",
     "reassessment_schedule",
 ]

@@ -46,3 +46,24 @@ def reassessment_schedule(start: date, count: int, interval_months: int = 2) -> 
     the live rule re-anchors on each actual reassessment date.
     """
     return tuple(add_months(start, interval_months * k) for k in range(1, count + 1))
+
+
+# --- The pathway's dates: each is computed here and nowhere else ----------------------------
+# Callers pass the constants in force (settings may tune them); the rules, the worklists, the
+# reminders and the screens all take their dates from these functions.
+
+
+def earliest_elective_surgery(last_bevacizumab_dose: date, bev_min_days: int) -> date:
+    """R10: the first day elective surgery may take place after the last bevacizumab dose (the
+    day itself is allowed, D1)."""
+    return add_days(last_bevacizumab_dose, bev_min_days)
+
+
+def latest_primary_surgery_after_scrt(scrt_completed: date, scrt_max_delay_months: int) -> date:
+    """R11: the last day surgery on the primary may take place after short-course RT."""
+    return add_months(scrt_completed, scrt_max_delay_months)
+
+
+def next_reassessment(anchor: date, reassess_months: int) -> date:
+    """R9: the next 2-monthly reassessment, counted from its anchor."""
+    return add_months(anchor, reassess_months)

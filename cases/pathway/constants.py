@@ -35,6 +35,28 @@ class RuleConstants:
 
 DEFAULT_CONSTANTS = RuleConstants()
 
+
+@dataclass(frozen=True, slots=True)
+class WorkflowConstants:
+    """Intervals of the MDT's own workflow around the guideline: when a result is chased, when
+    data are too old to decide on, when the agenda freezes. Not rules of the guideline itself,
+    so not part of its version; defined here so that every screen, worklist and reminder reads
+    the same value (settings override them, ``cases/records/mapping.py``)."""
+
+    result_chase_days: int = 14  # a result pending more than this is chased (worklist, email)
+    imaging_max_age_days: int = 56  # minimum dataset (D21, D22): a scan under 8 weeks old
+    agenda_freeze_hours: int = 24  # the agenda freezes this long before the meeting
+    due_window_days: int = 14  # "reassessment due soon": due within this many days
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{f.name} must be a whole number ≥ 0")
+
+
+DEFAULT_WORKFLOW = WorkflowConstants()
+
 # Short tags for the version suffix, one per constant, in field order.
 _VERSION_TAGS = {
     "flr_min_percent_slv": "flr",

@@ -10,7 +10,12 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 
-from .calendar import add_days, add_months
+from .calendar import (
+    add_days,
+    earliest_elective_surgery,
+    latest_primary_surgery_after_scrt,
+    next_reassessment,
+)
 from .constants import RuleConstants
 from .facts import CaseFacts
 from .vocabulary import (
@@ -345,7 +350,7 @@ def reassessment_dates(
     if anchor is None:
         return None, None
     return (
-        _shifted(lambda: add_months(anchor, constants.reassess_months)),
+        _shifted(lambda: next_reassessment(anchor, constants.reassess_months)),
         _shifted(lambda: add_days(anchor, constants.reassess_days)),
     )
 
@@ -357,7 +362,8 @@ def bevacizumab_surgery_timing(
     last_dose = facts.last_bevacizumab_dose_date
     if last_dose is None:
         return None, ()
-    earliest = _shifted(lambda: add_days(last_dose, constants.bev_min_days))  # D3: any urgency
+    earliest = _shifted(lambda: earliest_elective_surgery(last_dose, constants.bev_min_days))
+    # D3: the interval is computed whatever the urgency
     planned = facts.planned_surgery_date
     if earliest is None:  # G3: a date that does not exist compares with nothing
         return None, ()
@@ -375,7 +381,9 @@ def scrt_surgery_window(facts: CaseFacts, constants: RuleConstants) -> tuple[dat
     scrt = facts.scrt_completion_date
     if scrt is None:
         return None, ()
-    latest = _shifted(lambda: add_months(scrt, constants.scrt_max_delay_months))
+    latest = _shifted(
+        lambda: latest_primary_surgery_after_scrt(scrt, constants.scrt_max_delay_months)
+    )
     planned = facts.planned_surgery_date
     if latest is None:  # G3, as above
         return None, ()

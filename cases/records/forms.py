@@ -1,67 +1,22 @@
-"""Forms for the coordinator's screens: they turn posted text into typed values.
-
-The clinical rules live in the services (``cases/services/records.py``), which raise
-``ValidationError`` keyed by field; ``add_service_errors`` puts those messages next to the fields
-of the form the user filled in, so the form shows every message in one place. Edit forms carry
-the ``version`` of the record the editor loaded: the service refuses to save over a newer one.
-
-ModelForms are used for their fields and widgets only. Record-level checks (uniqueness, check
-constraints) are the service's job, with clinical wording, so the forms skip Django's generic
-model-constraint validation (``validate_unique`` below).
-"""
+"""Forms of the clinical record: they turn posted text into typed values; the services judge
+them (``cases/common/forms.py`` says how the two meet)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from cases import models as m
-
-MAX_VERSION = 2**31 - 1
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs=attrs, format="%Y-%m-%d")
-
-
-def date_field(label: str, *, required: bool = False, help_text: str = "") -> forms.DateField:
-    return forms.DateField(label=label, required=required, widget=DateInput(), help_text=help_text)
-
-
-class VersionedForm(forms.Form):
-    """Carries the version the editor saw; posted back so a stale save is refused."""
-
-    version = forms.IntegerField(
-        widget=forms.HiddenInput, min_value=1, max_value=MAX_VERSION, required=True
-    )
-
-
-def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's field-keyed messages on the form; unknown keys become form-wide."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        target = field if field in form.fields or field == NON_FIELD_ERRORS else None
-        if target == NON_FIELD_ERRORS:
-            target = None
-        for item in errors:
-            form.add_error(target, item)
-
-
-class ServiceModelForm(forms.ModelForm):
-    def validate_unique(self) -> None:
-        """The service checks uniqueness and constraints, with clinical wording."""
-
-
-def _blank_choice(choices: list[tuple[str, str]], label: str = "—") -> list[tuple[str, str]]:
-    return [("", label), *choices]
-
+from cases.common.forms import (
+    MAX_VERSION,
+    DateInput,
+    ServiceModelForm,
+    VersionedForm,
+    blank_choice,
+    date_field,
+)
+from cases.records.services.reassessments import REASSESSMENT_FIELDS
 
 # --- Patient and case ------------------------------------------------------------------------
 
@@ -223,22 +178,7 @@ class ReassessmentForm(ServiceModelForm):
 
     class Meta:
         model = m.Reassessment
-        fields = [
-            "due_on",
-            "imaging_booked_for",
-            "imaging_performed_on",
-            "modality",
-            "response",
-            "reassessed_on",
-            "hpb_mdt_reviewed",
-            "r0_achievable",
-            "flr_percent_slv",
-            "flr_segments_remaining",
-            "extrahepatic_disease",
-            "pet_complete_metabolic_response",
-            "combined_resection_technically_feasible",
-            "planned_hepatectomy_extent",
-        ]
+        fields = list(REASSESSMENT_FIELDS)  # the fields the service takes
         widgets = {
             "due_on": DateInput(),
             "imaging_booked_for": DateInput(),
@@ -374,26 +314,6 @@ class ActionStatusForm(VersionedForm):
     not_done_reason = forms.CharField(label="Reason (if not done)", max_length=300, required=False)
 
 
-class AgendaListingForm(forms.Form):
-    meeting = forms.ModelChoiceField(queryset=m.Meeting.objects.none(), label="Meeting")
-    late_reason = forms.CharField(
-        label="Reason for listing after the agenda froze",
-        max_length=300,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    incomplete_reason = forms.CharField(
-        label="Reason for listing without the minimum dataset",
-        max_length=300,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-    def __init__(self, *args: Any, meetings: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["meeting"].queryset = meetings
-
-
 # --- Search ----------------------------------------------------------------------------------
 
 
@@ -405,7 +325,7 @@ class CaseSearchForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     stage = forms.ChoiceField(
-        label="Stage", required=False, choices=_blank_choice(m.Stage.choices, "Any stage")
+        label="Stage", required=False, choices=blank_choice(m.Stage.choices, "Any stage")
     )
     clinician = forms.ModelChoiceField(
         queryset=m.User.objects.none(), required=False, label="Clinician", empty_label="Anyone"

@@ -24,6 +24,7 @@ from cases.pathway import (
     CaseFacts,
     PrimarySite,
     RuleConstants,
+    WorkflowConstants,
     advise,
     parse_facts,
 )
@@ -60,11 +61,22 @@ def sidedness_of(primary_site: str) -> str:
 
 
 def rule_constants() -> RuleConstants:
-    """The tunable constants in force (settings; defaults from pathway-spec §E)."""
+    """The guideline's tunable constants in force (settings; defaults from pathway-spec §E).
+    Every rule, worklist, reminder and screen reads them here: nothing else reads the settings."""
     return RuleConstants(
         flr_min_percent_slv=settings.PATHWAY_FLR_MIN_PERCENT_SLV,
         bev_min_days=settings.PATHWAY_BEV_MIN_DAYS,
         reassess_months=settings.PATHWAY_REASSESS_MONTHS,
+    )
+
+
+def workflow_constants() -> WorkflowConstants:
+    """The MDT workflow's intervals in force (settings; defaults in the engine)."""
+    return WorkflowConstants(
+        result_chase_days=settings.RESULT_CHASE_DAYS,
+        imaging_max_age_days=settings.IMAGING_MAX_AGE_DAYS,
+        agenda_freeze_hours=settings.AGENDA_FREEZE_HOURS,
+        due_window_days=settings.DUE_SOON_DAYS,
     )
 
 

@@ -10,12 +10,12 @@ What implies what (each email goes out at REMINDER_SEND_HOUR, local time, on the
 
 - open reassessment, no scan booked or done → re-imaging due, on the due date minus
   REMINDER_REIMAGING_LEAD_DAYS; open reassessment → reassessment due, on the due date;
-- last bevacizumab dose and a planned elective operation → interval ends, on dose +
-  PATHWAY_BEV_MIN_DAYS; an operation planned inside that interval → a breach alert at once;
+- last bevacizumab dose and a planned elective operation → interval ends, on the engine's earliest
+  elective surgery date; an operation planned inside that interval → a breach alert at once;
 - SCRT completed, primary not yet operated on → window closing, REMINDER_SCRT_WARNING_DAYS before
-  completion + 6 months (pathway-spec R11);
+  the window closes (the engine's date, pathway-spec R11);
 - molecular result pending → result outstanding, once pending more than
-  REMINDER_RESULT_CHASE_DAYS (the day it joins the dashboard's worklist);
+  RESULT_CHASE_DAYS (the day it joins the dashboard's worklist);
 - open MDT action → action due to its owner on its due date, and action overdue to the case
   coordinator REMINDER_ACTION_OVERDUE_DAYS later.
 
@@ -55,12 +55,12 @@ from cases.models import (
     Surgery,
     Urgency,
 )
-from cases.pathway.calendar import add_months
+from cases.pathway import earliest_elective_surgery, latest_primary_surgery_after_scrt
+from cases.records.mapping import rule_constants, workflow_constants
 from cases.security.permissions import Capability, require
 
 K = ReminderKind
 CHUNK_SIZE = 1000  # cases per round of queries in a bulk sync
-SCRT_WINDOW_MONTHS = 6  # pathway-spec R11
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,8 @@ def _bevacizumab_reminders(facts: CaseFacts) -> Iterator[Wanted]:
     planned = _planned_elective(facts)
     if dose is None or not planned:
         return
-    # pathway-spec R10/D1: surgery on dose + 42 days is allowed; a day earlier is a breach.
-    ends_on = dose + dt.timedelta(days=settings.PATHWAY_BEV_MIN_DAYS)
+    # pathway-spec R10/D1: surgery on the interval's last day is allowed; a day earlier is a breach.
+    ends_on = earliest_elective_surgery(dose, rule_constants().bev_min_days)
     prefix = f"c{facts.case_id}:bev{dose.isoformat()}"
     yield Wanted(f"{prefix}:ends", K.BEV_INTERVAL_ENDS, ends_on, send_time(ends_on), facts.team)
     for s in planned:
@@ -231,7 +231,7 @@ def _scrt_reminders(facts: CaseFacts) -> Iterator[Wanted]:
     )
     if primary_done:
         return
-    closes_on = add_months(completed, SCRT_WINDOW_MONTHS)
+    closes_on = latest_primary_surgery_after_scrt(completed, rule_constants().scrt_max_delay_months)
     warn_on = closes_on - dt.timedelta(days=settings.REMINDER_SCRT_WARNING_DAYS)
     key = f"c{facts.case_id}:scrt{completed.isoformat()}:closing"
     yield Wanted(key, K.SCRT_WINDOW_CLOSING, closes_on, send_time(warn_on), facts.team)
@@ -239,7 +239,7 @@ def _scrt_reminders(facts: CaseFacts) -> Iterator[Wanted]:
 
 def _result_reminders(facts: CaseFacts) -> Iterator[Wanted]:
     # "Pending more than N days": the day the result joins the dashboard's worklist (day N + 1).
-    chase = dt.timedelta(days=settings.REMINDER_RESULT_CHASE_DAYS + 1)
+    chase = dt.timedelta(days=workflow_constants().result_chase_days + 1)
     for r in facts.pending_results:
         chase_on = r["requested_on"] + chase
         key = f"c{facts.case_id}:result:{r['marker']}:{r['requested_on'].isoformat()}"

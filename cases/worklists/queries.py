@@ -7,14 +7,19 @@ cases in Python. The dashboard's capped panels cost less: ``capped_queries`` rea
 the first rows of every worklist of the same shape in one query.
 
 Boundary readings (each is tested at the days either side):
-- reassessment due "in the next 14 days": due today up to and including today + 14;
+- reassessment due "in the next N days" (N = due_window_days): due today up to and including
+  today + N;
 - overdue: due before today and not yet formally reassessed;
-- molecular result pending "more than 14 days": requested before today − 14, so a result
-  requested exactly 14 days ago is not on the list and one requested 15 days ago is;
-- bevacizumab: planned elective surgery before last dose + 42 days (R10, D1: the 42nd day itself
-  is safe), with that earliest safe date shown;
-- SCRT: planned surgery on the primary after SCRT completion + 6 calendar months (R11; PostgreSQL
-  ``date + interval '6 months'`` clamps to the month's end exactly like the engine's add_months).
+- molecular result pending "more than N days" (N = result_chase_days): requested before
+  today − N, so a result requested exactly N days ago is not on the list and one a day older is;
+- bevacizumab: planned elective surgery before the engine's earliest elective surgery date (R10,
+  D1: that day itself is safe), with that date shown;
+- SCRT: planned surgery on the primary after the engine's latest date after SCRT (R11; PostgreSQL
+  ``date + make_interval(months => n)`` clamps to the month's end exactly like add_months).
+
+Every interval is a parameter taken from the engine's constants in force (``rule_constants`` and
+``workflow_constants``): the SQL restates the engine's date arithmetic, a test holds the two
+equal at the boundary days, and no number of a rule is written here.
 """
 
 from __future__ import annotations
@@ -49,16 +54,14 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from cases import models as m
-from cases.meetings.agenda import completeness_day
-from cases.pathway.constants import RuleConstants
-from cases.records.completeness import IMAGING_MAX_AGE_DAYS
-from cases.records.mapping import rule_constants
+from cases.meetings.selectors import completeness_day
+from cases.pathway.constants import RuleConstants, WorkflowConstants
+from cases.pathway.dataset import DATASET_ITEMS, item_words
+from cases.records.mapping import rule_constants, workflow_constants
 
-DUE_WINDOW_DAYS = 14
 # A LIMIT on the candidate subquery keeps PostgreSQL from flattening it into the outer query,
 # so the minimum-dataset subqueries run for the candidates only; far above any real agenda.
 CANDIDATE_FENCE = 100_000
-PENDING_DAYS = 14
 # Rows of cases still on the pathway. "Not a case that left" rather than "a case whose stage is
 # not left": a primary-key probe per row, where the join made counts hash the whole case table.
 ON_PATHWAY = ~Q(Exists(m.Case.objects.filter(pk=OuterRef("case_id"), stage=m.Stage.LEFT_PATHWAY)))
@@ -91,7 +94,7 @@ def _open_reassessments() -> QuerySet[m.Reassessment]:
 
 
 def reassessments_due(*, today: dt.date) -> QuerySet[m.Reassessment]:
-    end = today + dt.timedelta(days=DUE_WINDOW_DAYS)
+    end = today + dt.timedelta(days=workflow_constants().due_window_days)
     return _open_reassessments().filter(due_on__gte=today, due_on__lte=end).order_by("due_on", "id")
 
 
@@ -100,8 +103,8 @@ def reassessments_overdue(*, today: dt.date) -> QuerySet[m.Reassessment]:
 
 
 def reimaging_unbooked(*, today: dt.date) -> QuerySet[m.Reassessment]:
-    """A reassessment due within 14 days, or overdue, with no scan booked or done."""
-    end = today + dt.timedelta(days=DUE_WINDOW_DAYS)
+    """A reassessment due soon, or overdue, with no scan booked or done."""
+    end = today + dt.timedelta(days=workflow_constants().due_window_days)
     return (
         _open_reassessments()
         .filter(due_on__lte=end, imaging_booked_for__isnull=True, imaging_performed_on__isnull=True)
@@ -113,8 +116,8 @@ def reimaging_unbooked(*, today: dt.date) -> QuerySet[m.Reassessment]:
 
 
 def results_pending(*, today: dt.date) -> QuerySet[m.MolecularResult]:
-    # "More than 14 days": requested before today − 14 (day 15 shows, day 14 does not).
-    cutoff = today - dt.timedelta(days=PENDING_DAYS)
+    # "More than N days": requested before today − N (day N + 1 shows, day N does not).
+    cutoff = today - dt.timedelta(days=workflow_constants().result_chase_days)
     return (
         m.MolecularResult.objects.filter(
             ON_PATHWAY, status=m.MarkerStatus.PENDING, requested_on__lt=cutoff
@@ -153,7 +156,8 @@ def last_bevacizumab_dose() -> Subquery:
 
 
 def bevacizumab_interval(*, today: dt.date) -> QuerySet[m.Surgery]:
-    """Hard stop: planned elective surgery less than 42 days after the last bevacizumab dose."""
+    """Hard stop: planned elective surgery before the engine's earliest date after the last
+    bevacizumab dose (R10)."""
     days = rule_constants().bev_min_days
     return (
         _planned_surgery()
@@ -231,12 +235,13 @@ def next_meeting(*, now: dt.datetime | None = None) -> m.Meeting | None:
 # The minimum dataset as a bitmask of what is missing: 0 means complete. One expression, so
 # each subquery appears once in the SQL (PostgreSQL does not share repeated subqueries).
 MISSING_MMR, MISSING_RAS, MISSING_BRAF, MISSING_ECOG, MISSING_IMAGING = 1, 2, 4, 8, 16
-MISSING_WORDS = (
-    (MISSING_MMR, "MMR/MSI status"),
-    (MISSING_RAS, "RAS status (KRAS and NRAS, extended testing)"),
-    (MISSING_BRAF, "BRAF V600E status"),
-    (MISSING_ECOG, "ECOG performance status"),
-    (MISSING_IMAGING, "Imaging less than 8 weeks old"),
+# The engine's items (cases/pathway/dataset.py), in its order, each with its bit.
+MISSING_BITS = dict(
+    zip(
+        DATASET_ITEMS,
+        (MISSING_MMR, MISSING_RAS, MISSING_BRAF, MISSING_ECOG, MISSING_IMAGING),
+        strict=True,
+    )
 )
 
 
@@ -280,9 +285,9 @@ def with_minimum_dataset(cases: QuerySet[m.Case], *, as_of: dt.date) -> QuerySet
         .values("imaging_performed_on")[:1],
         output_field=DateField(),
     )
-    # Python: missing when (as_of − last scan) ≥ 56 days, so present when last scan > as_of − 56.
-    # With no scan the comparison is NULL and the CASE falls to its default: missing.
-    oldest_recent = as_of - dt.timedelta(days=IMAGING_MAX_AGE_DAYS)
+    # The engine: missing when (as_of − last scan) ≥ the limit, so present when the last scan is
+    # after as_of − limit. With no scan the comparison is NULL and the CASE falls to its default.
+    oldest_recent = as_of - dt.timedelta(days=workflow_constants().imaging_max_age_days)
     imaging = Case(
         When(GreaterThan(last_scan, Value(oldest_recent)), then=Value(0)),
         default=Value(MISSING_IMAGING),
@@ -297,7 +302,10 @@ def with_minimum_dataset(cases: QuerySet[m.Case], *, as_of: dt.date) -> QuerySet
 
 def missing_from_flags(case: m.Case) -> list[str]:
     """The words of ``missing_minimum_dataset`` from the SQL annotation (no queries)."""
-    return [words for bit, words in MISSING_WORDS if case.missing_mask & bit]
+    workflow = workflow_constants()
+    return [
+        item_words(item, workflow) for item, bit in MISSING_BITS.items() if case.missing_mask & bit
+    ]
 
 
 def meeting_candidates(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
@@ -380,11 +388,24 @@ def meeting_incomplete(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case
 # --- The registry the dashboard walks --------------------------------------------------------
 
 
+def _rule_words() -> dict[str, int]:
+    """The numbers the worklists' titles quote, from the constants in force."""
+    rules, workflow = rule_constants(), workflow_constants()
+    return {
+        "bev_days": rules.bev_min_days,
+        "scrt_months": rules.scrt_max_delay_months,
+        "due_days": workflow.due_window_days,
+        "chase_days": workflow.result_chase_days,
+        "imaging_weeks": workflow.imaging_max_age_days // 7,
+    }
+
+
 @dataclass(frozen=True)
 class WorklistSpec:
     slug: str  # URL part, and the partial / DOM id is "wl-<slug>"
-    title: str
-    description: str
+    # Title and description quote the rule's numbers as {bev_days}, {due_days}, ... (_rule_words).
+    title_text: str
+    description_text: str
     tone: str  # stop, warn or info: how loudly the dashboard shows a non-zero count
     build: Callable[..., QuerySet[Any]]
     # Every model whose table the worklist reads: its cached panel is keyed on their versions
@@ -395,6 +416,14 @@ class WorklistSpec:
     @property
     def partial(self) -> str:
         return f"wl-{self.slug}"
+
+    @property
+    def title(self) -> str:
+        return self.title_text.format(**_rule_words())
+
+    @property
+    def description(self) -> str:
+        return self.description_text.format(**_rule_words())
 
 
 MEETING_READS = (
@@ -411,7 +440,8 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
     WorklistSpec(
         "bevacizumab-interval",
         "Surgery too soon after bevacizumab",
-        "Planned elective surgery less than 6 weeks after the last bevacizumab dose (hard stop).",
+        "Planned elective surgery less than {bev_days} days after the last bevacizumab dose "
+        "(hard stop).",
         "stop",
         bevacizumab_interval,
         reads=(m.Surgery, m.AgentAdministration, m.TreatmentCourse, m.Case, m.Patient),
@@ -427,14 +457,14 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
     WorklistSpec(
         "reimaging-unbooked",
         "Re-imaging not booked",
-        "Reassessment due within 14 days or overdue, with no scan booked.",
+        "Reassessment due within {due_days} days or overdue, with no scan booked.",
         "warn",
         reimaging_unbooked,
         reads=(m.Reassessment, m.Case, m.Patient),
     ),
     WorklistSpec(
         "reassessments-due",
-        "Reassessments due in the next 14 days",
+        "Reassessments due in the next {due_days} days",
         "Two-monthly reassessment cycle (engine rule R9).",
         "info",
         reassessments_due,
@@ -442,8 +472,8 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
     ),
     WorklistSpec(
         "results-pending",
-        "Molecular results pending over 14 days",
-        "Requested more than 14 days ago and still pending.",
+        "Molecular results pending over {chase_days} days",
+        "Requested more than {chase_days} days ago and still pending.",
         "warn",
         results_pending,
         reads=(m.MolecularResult, m.Case, m.Patient),
@@ -451,7 +481,8 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
     WorklistSpec(
         "scrt-window",
         "Surgery beyond the SCRT window",
-        "Planned surgery on the primary more than 6 months after short-course radiotherapy.",
+        "Planned surgery on the primary more than {scrt_months} months after short-course "
+        "radiotherapy.",
         "warn",
         scrt_window,
         reads=(m.Surgery, m.Radiotherapy, m.Case, m.Patient),
@@ -478,7 +509,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "meeting-incomplete",
         "Incomplete for the next meeting",
         "Due for discussion but missing the minimum dataset (MMR, RAS, BRAF, ECOG, imaging "
-        "under 8 weeks). Listing one asks for a reason.",
+        "under {imaging_weeks} weeks). Listing one asks for a reason.",
         "warn",
         meeting_incomplete,
         reads=MEETING_READS,
@@ -600,14 +631,18 @@ def dashboard_first_rows(
     """``capped_queries`` of these worklists (none needing a meeting), run, and built once a
     day: building them takes about a quarter as long as running them."""
     slugs = tuple(spec.slug for spec in specs)
-    return _daily_capped_queries(slugs, today, rule_constants(), limit).run()
+    constants = (rule_constants(), workflow_constants())
+    return _daily_capped_queries(slugs, today, constants, limit).run()
 
 
 @functools.lru_cache(maxsize=16)
 def _daily_capped_queries(
-    slugs: tuple[str, ...], today: dt.date, constants: RuleConstants, limit: int
+    slugs: tuple[str, ...],
+    today: dt.date,
+    constants: tuple[RuleConstants, WorkflowConstants],
+    limit: int,
 ) -> CappedQueries:
-    """Kept per argument: the queries are a function of the day and of the rule constants the
+    """Kept per argument: the queries are a function of the day and of the constants the
     builders read (``constants`` is here only so that a change of settings is a new key)."""
     worklists = {slug: WORKLISTS_BY_SLUG[slug].build(today=today) for slug in slugs}
     return capped_queries(worklists, limit=limit)

@@ -18,7 +18,8 @@ from django.urls import reverse
 
 from cases import models as m
 from cases.common import kept_html
-from cases.meetings import views as views
+from cases.meetings import selectors
+from cases.meetings.views import meetings as views
 from tests.conftest import make_user, signed_in
 from tests.meeting_factory import (
     fast_hasher,  # noqa: F401 (a fixture)
@@ -113,9 +114,9 @@ def test_a_kept_section_carries_each_viewers_own_working_csrf_token(world):
 @pytest.mark.parametrize(
     ("build", "template", "reads", "shown"),
     [
-        (lambda meeting: views._agenda(meeting), views.AGENDA, views.AGENDA_READS, "3 cases"),
+        (selectors.agenda_rows, views.AGENDA, views.AGENDA_READS, "3 cases"),
         (
-            lambda meeting: views._attendance(meeting, None),
+            selectors.attendance_rows,
             views.ATTENDANCE,
             views.ATTENDANCE_READS,
             "Clinician Tester",

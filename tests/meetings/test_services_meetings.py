@@ -13,6 +13,7 @@ from django.db import IntegrityError, connections, transaction
 
 from cases import models as m
 from cases.common.services import ConflictError
+from cases.meetings import actions
 from cases.meetings import services as svc
 from tests.conftest import make_case, make_user
 from tests.meeting_factory import (
@@ -398,7 +399,7 @@ def test_an_impossible_result_date_is_refused(chair, item):
 
 def test_an_action_is_due_on_or_after_the_meeting(chair, item):
     with pytest.raises(ValidationError) as error:
-        svc.action_create(
+        actions.action_create(
             user=chair,
             agenda_item_id=item.pk,
             description="Book liver MRI",
@@ -406,7 +407,7 @@ def test_an_action_is_due_on_or_after_the_meeting(chair, item):
             due_on=MEETING_DAY - dt.timedelta(days=1),
         )
     assert "before the meeting" in error.value.message_dict["due_on"][0]
-    action = svc.action_create(
+    action = actions.action_create(
         user=chair,
         agenda_item_id=item.pk,
         description="Book liver MRI",

@@ -8,16 +8,16 @@ import pytest
 
 from cases import models as m
 from cases.meetings.walk import (
-    CODE_POINTS,
     AnswerError,
     build_walk,
-    check_answer,
     evaluate_answer,
     plan_for,
     proposal_from,
-    regimen_family_of,
 )
+from cases.meetings.walk.answers import check_answer
+from cases.meetings.walk.points import CODE_POINTS
 from cases.pathway import CODES
+from cases.pathway.regimens import regimen_family_of
 from cases.records.selectors import case_clinical_record
 from tests.conftest import make_user
 from tests.meeting_factory import (

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from cases import models as m
 from cases.common.services import ConflictError
+from cases.meetings import actions
 from cases.pathway import add_months
 from cases.records import services as r
 from tests.cohort import fast_passwords  # noqa: F401 (fixture)
@@ -26,13 +27,6 @@ TODAY = D(2026, 3, 10)
 def frozen():
     with time_machine.travel(dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC), tick=False):
         yield
-
-
-@pytest.fixture
-def synced(monkeypatch):
-    calls = []
-    monkeypatch.setattr(r, "reminders_sync_for_case", lambda *, case_id: calls.append(case_id))
-    return calls
 
 
 @pytest.fixture
@@ -89,7 +83,7 @@ def test_a_case_cannot_be_diagnosed_before_birth_or_in_the_future(user):
     assert "cannot be in the future" in errors["diagnosed_on"][0]
 
 
-def test_leaving_the_pathway_needs_a_reason_and_only_then(user, case, synced):
+def test_leaving_the_pathway_needs_a_reason_and_only_then(user, case):
     errors = refused(r.case_update, user=user, case_id=case.pk, expected_version=1,
                      primary_site="rectum", diagnosed_on=case.diagnosed_on,
                      stage="left_pathway")  # fmt: skip
@@ -98,7 +92,8 @@ def test_leaving_the_pathway_needs_a_reason_and_only_then(user, case, synced):
                      primary_site="rectum", diagnosed_on=case.diagnosed_on,
                      stage="conversion", exit_reason="died")  # fmt: skip
     assert errors == {"exit_reason": ["Only a case that left the pathway has an exit reason."]}
-    assert synced == []
+    case.refresh_from_db()
+    assert (case.stage, case.exit_reason, case.version) == ("conversion", "", 1)
 
 
 def test_the_diagnosis_cannot_move_after_a_recorded_scan(user, case):
@@ -144,15 +139,18 @@ def test_a_marker_only_takes_its_own_values(user, case):
     assert errors == {"status": ["HER2 can be: Amplified, Not amplified, Not tested."]}
 
 
-def test_a_pending_result_is_later_recorded_as_mutant(user, case, synced):
+def test_a_pending_result_is_later_recorded_as_mutant(user, case):
     pending = r.molecular_result_record(user=user, case_id=case.pk, marker="kras",
                                         status="pending", requested_on=D(2026, 2, 1))  # fmt: skip
+    chase = m.Reminder.objects.get(case=case, kind=m.ReminderKind.RESULT_OUTSTANDING)
+    assert chase.state == m.ReminderState.PENDING  # the pending result is chased
     result = r.molecular_result_record(
         user=user, case_id=case.pk, marker="kras", status="mutant", method="NGS panel",
         requested_on=D(2026, 2, 1), reported_on=TODAY, expected_version=pending.version,
     )  # fmt: skip
     assert (result.pk, result.status, result.version) == (pending.pk, "mutant", 2)
-    assert synced == [case.pk, case.pk]
+    chase.refresh_from_db()
+    assert chase.state == m.ReminderState.CANCELLED  # reported: nothing left to chase
 
 
 def test_two_people_entering_the_same_marker_the_second_is_told(user, case):
@@ -246,14 +244,15 @@ def test_a_course_must_start_after_diagnosis_and_name_its_backbone_drugs(user):
     }
 
 
-def test_the_first_course_opens_reassessment_cycle_1_two_months_after_the_start(user, synced):
+def test_the_first_course_opens_reassessment_cycle_1_two_months_after_the_start(user):
     case = make_case(diagnosed_on=D(2026, 1, 10))
     r.treatment_course_create(user=user, case_id=case.pk, backbone="capox",
                               agents=["capecitabine", "oxaliplatin", "bevacizumab"],
                               started_on=D(2026, 1, 31))  # fmt: skip
     [cycle] = m.Reassessment.objects.filter(case=case)
     assert (cycle.cycle, cycle.due_on) == (1, D(2026, 3, 31))
-    assert synced == [case.pk]
+    due = m.Reminder.objects.get(case=case, kind=m.ReminderKind.REASSESSMENT_DUE)
+    assert due.event_on == D(2026, 3, 31)  # the reminders follow the new cycle
 
 
 def test_a_course_cannot_be_shortened_past_its_recorded_doses(user, case):
@@ -373,13 +372,13 @@ def test_planned_surgery_inside_the_bevacizumab_interval_is_recorded_not_refused
 def test_an_action_not_done_needs_a_reason_and_closing_it_is_stamped(user, users, case):
     action = m.Action.objects.create(case=case, description="Book MRI",
                                      owner=users["clinician"], due_on=TODAY)  # fmt: skip
-    errors = refused(r.action_status_set, user=user, action_id=action.pk, expected_version=1,
+    errors = refused(actions.action_status_set, user=user, action_id=action.pk, expected_version=1,
                      status="not_done", not_done_reason="  ")  # fmt: skip
     assert errors == {"not_done_reason": ["Reason is required."]}
-    done = r.action_status_set(user=user, action_id=action.pk, expected_version=1,
+    done = actions.action_status_set(user=user, action_id=action.pk, expected_version=1,
                                status="not_done", not_done_reason="Scanner down")  # fmt: skip
     assert (done.status, done.not_done_reason, done.completed_at is not None) == (
         "not_done", "Scanner down", True)  # fmt: skip
-    reopened = r.action_status_set(user=user, action_id=action.pk, expected_version=2,
+    reopened = actions.action_status_set(user=user, action_id=action.pk, expected_version=2,
                                    status="open", not_done_reason="ignored")  # fmt: skip
     assert (reopened.not_done_reason, reopened.completed_at) == ("", None)

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cases import models as m
 from cases.records.selectors import case_search
-from cases.records.views import SEARCH_PAGE_ROWS, _results_page
+from cases.records.views.search import SEARCH_PAGE_ROWS, _results_page
 from tests.cohort import fast_passwords  # noqa: F401 (fixture)
 from tests.conftest import make_case, make_patient, make_user
 
@@ -146,15 +146,13 @@ def test_a_results_page_is_the_page_the_paginator_gives(cases):
 # --- The case page ---------------------------------------------------------------------------
 
 
-def test_the_case_page_shows_summary_profile_timeline_and_history(client, coordinator,
-                                                                  monkeypatch):  # fmt: skip
-    logged = []
-    monkeypatch.setattr("cases.records.views.access_log_record",
-                        lambda **kw: logged.append((kw["case_id"], kw["context"])))  # fmt: skip
+def test_the_case_page_shows_summary_profile_timeline_and_history(client, coordinator):
     record = full_record()
     case = record["case"]
     html = client.get(f"/cases/{case.pk}/").content.decode()
-    assert logged == [(case.pk, "case-page")]
+    logged = m.CaseAccess.objects.filter(case_id=case.pk).values_list("user_id", "context")
+    assert list(logged) == [(coordinator.pk, "case-page")]
+    assert "derived side: left" in html  # sidedness is derived from the rectum, never typed
     kras = re.search(r'<tr class="row-warn">\s*<th scope="row">KRAS</th>.*?</tr>', html, re.S)
     assert 'badge-warn">Pending' in kras.group(0)  # pending stands out
     assert 'class="timeline"' in html

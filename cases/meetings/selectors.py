@@ -1,0 +1,216 @@
+"""Reads of the MDT meeting: the meeting's day and freeze, quorum, staff lists, the agenda and
+attendance sections, and the case-in-meeting screen loaded in one query."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.http import Http404
+from django.utils import timezone
+
+from cases import models as m
+from cases.meetings.walk import (
+    Walk,
+    build_walk,
+)
+from cases.models import (
+    Action,
+    AgendaItem,
+    AgendaStatus,
+    Attendance,
+    DataVersion,
+    Decision,
+    Discipline,
+    Meeting,
+    Role,
+    User,
+)
+from cases.records.mapping import workflow_constants
+from cases.records.selectors import (
+    attach_people,
+    attach_record,
+    instances,
+    json_rows,
+    people_named,
+    record_arrays,
+)
+
+
+@dataclass(frozen=True)
+class Quorum:
+    quorate: bool
+    missing: tuple[str, ...]  # labels of the core disciplines not present
+
+    @property
+    def missing_text(self) -> str:
+        return ", ".join(self.missing)
+
+
+def core_disciplines() -> tuple[str, ...]:
+    """The disciplines that make a meeting quorate (setting ``MDT_CORE_DISCIPLINES``)."""
+    core = tuple(settings.MDT_CORE_DISCIPLINES)
+    unknown = [d for d in core if d not in Discipline.values]
+    if unknown or not core:
+        raise ImproperlyConfigured(
+            f"MDT_CORE_DISCIPLINES must name disciplines among {', '.join(Discipline.values)}; "
+            f"unknown: {', '.join(unknown) or '(empty list)'}"
+        )
+    return core
+
+
+def quorum_of(disciplines_present: Iterable[str]) -> Quorum:
+    present = set(disciplines_present)
+    labels = dict(Discipline.choices)
+    missing = tuple(labels[d] for d in core_disciplines() if d not in present)
+    return Quorum(quorate=not missing, missing=missing)
+
+
+def meeting_day(meeting: Meeting) -> dt.date:
+    """The local calendar day of the meeting: "today" for every rule applied in it."""
+    return timezone.localdate(meeting.scheduled_for)
+
+
+def members() -> Any:
+    """Staff who sit in an MDT or own its actions."""
+    return User.objects.filter(
+        is_active=True, role__in=[Role.CLINICIAN, Role.CHAIR, Role.COORDINATOR]
+    ).order_by("last_name", "first_name", "username")
+
+
+def chairs() -> Any:
+    return User.objects.filter(is_active=True, role=Role.CHAIR).order_by("last_name", "username")
+
+
+def agenda_rows(meeting: Meeting) -> dict[str, Any]:
+    items = (
+        AgendaItem.objects.filter(meeting=meeting)
+        .select_related("case__patient")
+        .annotate(answered=Count("decisions", filter=Q(decisions__supersedes__isnull=True)))
+        .order_by("position", "pk")
+    )
+    return {"items": list(items)}
+
+
+def attendance_rows(meeting: Meeting) -> dict[str, Any]:
+    attendances = list(
+        Attendance.objects.filter(meeting=meeting)
+        .select_related("member")
+        .order_by("discipline", "member__last_name")
+    )
+    return {
+        "attendances": attendances,
+        "quorum": quorum_of(a.discipline for a in attendances),
+    }
+
+
+@dataclass
+class CaseScreen:
+    """Everything the case-in-meeting page or one of its partials draws, loaded in one query.
+
+    ``attendances`` and ``actions`` are None when the partial it was loaded for shows neither.
+    """
+
+    item: AgendaItem
+    case: Any
+    decisions: list[Decision]
+    walk: Walk
+    attendances: list[Attendance] | None
+    actions: list[Any] | None
+    day: dt.date
+    cards: list[Any] = field(default_factory=list)  # filled by the view that draws them
+    # The data versions read with the record (cases/data_version.py); None inside a transaction.
+    versions: dict[str, str] | None = None
+
+    @property
+    def locked(self) -> bool:
+        return self.item.signed_off_at is not None or self.item.status == AgendaStatus.DEFERRED
+
+    @property
+    def quorum(self) -> Quorum:
+        if self.attendances is None:
+            raise RuntimeError("the meeting's attendance was not loaded for this partial")
+        return quorum_of(a.discipline for a in self.attendances)
+
+
+@functools.lru_cache(maxsize=16)  # one per partial
+def screen_query(partial: str | None) -> QuerySet[AgendaItem]:
+    """The query ``case_screen`` runs for ``partial``, for any agenda item (filter it by pk).
+    Cached: assembling a query of a dozen subqueries is a good part of a partial's time, and
+    nothing in it depends on the request (an unevaluated queryset is only cloned by ``filter``)."""
+    item_ref, meeting_ref = OuterRef("pk"), OuterRef("meeting_id")
+    decisions = Decision.objects.filter(agenda_item=OuterRef(item_ref))
+    # The case's agenda items and meetings feed only the timeline (the case summary).
+    with_meetings = partial in (None, "case-summary")
+    arrays = {
+        **record_arrays(OuterRef("case_id"), with_meetings=with_meetings),
+        "item_decisions": json_rows(Decision, agenda_item=item_ref),
+        # Read in the same statement as the record, so they describe the same moment.
+        "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
+    }
+    if with_attendance(partial):
+        actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
+        arrays["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
+        arrays["item_actions"] = json_rows(Action, agenda_item=item_ref)
+        arrays["item_people"] = people_named(decisions, actions)
+    else:
+        arrays["item_people"] = people_named(decisions)
+    if partial is None:
+        agenda = AgendaItem.objects.filter(meeting=meeting_ref).order_by("position", "pk")
+        arrays["agenda_order"] = ArraySubquery(agenda.values("pk"))
+    # Only the people these screens name: the chair (on the print) and who signed off. Every
+    # join here is one more relation for PostgreSQL to order when it plans the query.
+    related = ["meeting__chair" if partial is None else "meeting", "case__patient", "signed_off_by"]
+    # One row: the default ordering would only cost Django time to compile.
+    return AgendaItem.objects.select_related(*related).annotate(**arrays).order_by()
+
+
+def with_attendance(partial: str | None) -> bool:
+    return partial in (None, "outcome")
+
+
+def case_screen(item_id: int, partial: str | None = None) -> CaseScreen:
+    """The agenda item, its case's clinical record, its decisions and the people who recorded
+    them, in one query; for the whole page (``partial`` None) also the meeting's attendance,
+    the item's actions and their owners, and the agenda's order; for the outcome partial the
+    attendance and the actions. The walk and the case summary show none of them, and the case's
+    past agenda items (for the timeline) are read for the page and the case summary only.
+    """
+    # The query is built once a process; only the agenda item's pk comes from this request.
+    item = screen_query(partial).filter(pk=item_id).first()
+    if item is None:
+        raise Http404("No such agenda item")
+    versions = item.__dict__.pop("data_versions")
+    if connection.in_atomic_block:
+        versions = None  # this transaction's own writes are not in them yet
+    case = attach_record(item.case, item)
+    screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
+    attendances = actions = None
+    if with_attendance(partial):
+        actions = instances(Action, item.__dict__.pop("item_actions"))
+        attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
+    attach_people(screen_decisions, actions or [], item.__dict__.pop("item_people"))
+    day = meeting_day(item.meeting)
+    walk = build_walk(case, screen_decisions, meeting_day=day)
+    return CaseScreen(
+        item, case, screen_decisions, walk, attendances, actions, day, versions=versions
+    )
+
+
+def agenda_frozen_at(meeting: m.Meeting) -> dt.datetime:
+    hours = workflow_constants().agenda_freeze_hours
+    return meeting.scheduled_for - dt.timedelta(hours=hours)
+
+
+def completeness_day(meeting: m.Meeting, *, today: dt.date) -> dt.date:
+    """The day the minimum dataset must hold on: the meeting day (a scan 7 weeks old today is
+    out of date at next week's meeting), or today for a meeting already under way."""
+    return max(today, timezone.localdate(meeting.scheduled_for))

@@ -1,0 +1,33 @@
+from django.urls import path
+
+from cases.meetings.views import case, listing, meetings
+
+urlpatterns = [
+    path("meetings/", meetings.meeting_list, name="meeting-list"),
+    path("meetings/new/", meetings.meeting_create, name="meeting-create"),
+    path("meetings/<int:meeting_id>/", meetings.meeting_detail, name="meeting-detail"),
+    path(
+        "meetings/<int:meeting_id>/attendance/",
+        meetings.attendance_record,
+        name="attendance-record",
+    ),
+    path(
+        "meetings/<int:meeting_id>/attendance/remove/",
+        meetings.attendance_remove,
+        name="attendance-remove",
+    ),
+    path("meetings/<int:meeting_id>/agenda/order/", meetings.agenda_reorder, name="agenda-reorder"),
+    # Listing a case starts from the case or the dashboard's worklists.
+    path("cases/<int:case_id>/list/", listing.agenda_add, name="agenda-item-add"),
+    path("agenda/<int:item_id>/", case.agenda_item_detail, name="agenda-item-detail"),
+    path("agenda/<int:item_id>/defer/", case.agenda_item_defer, name="agenda-item-defer"),
+    path(
+        "agenda/<int:item_id>/points/<str:point>/",
+        case.decision_record,
+        name="decision-record",
+    ),
+    path("agenda/<int:item_id>/facts/", case.meeting_fact_correct, name="meeting-fact-correct"),
+    path("agenda/<int:item_id>/actions/", case.action_create, name="action-create"),
+    path("agenda/<int:item_id>/sign-off/", case.outcome_sign_off, name="outcome-sign-off"),
+    path("agenda/<int:item_id>/print/", case.outcome_print, name="outcome-print"),
+]

@@ -1,0 +1,53 @@
+from django.urls import path
+
+from cases.records.views import case, entries, search
+
+urlpatterns = [
+    path("cases/", search.case_list, name="case-list"),
+    path("cases/new/", case.case_create, name="case-create"),
+    path("cases/<int:case_id>/", case.case_detail, name="case-detail"),
+    path("cases/<int:case_id>/edit/", case.case_update, name="case-update"),
+    path("cases/<int:case_id>/patient/", case.patient_update, name="patient-update"),
+    path(
+        "cases/<int:case_id>/molecular/<slug:marker>/",
+        entries.molecular_record,
+        name="molecular-record",
+    ),
+    path(
+        "cases/<int:case_id>/courses/<int:course_id>/doses/new/",
+        entries.administration_create,
+        name="administration-create",
+    ),
+    path(
+        "cases/<int:case_id>/doses/<int:pk>/",
+        entries.administration_update,
+        name="administration-update",
+    ),
+    path(
+        "cases/<int:case_id>/actions/<int:pk>/status/",
+        entries.action_status,
+        name="action-status",
+    ),
+]
+
+# The parts of the record added and edited with one pair of views (entries.PARTS).
+for part, prefix, name in (
+    ("reassessment", "reassessments", "reassessment"),
+    ("course", "courses", "course"),
+    ("radiotherapy", "radiotherapy", "radiotherapy"),
+    ("surgery", "surgery", "surgery"),
+):
+    urlpatterns += [
+        path(
+            f"cases/<int:case_id>/{prefix}/new/",
+            entries.part_create,
+            {"part": part},
+            name=f"{name}-create",
+        ),
+        path(
+            f"cases/<int:case_id>/{prefix}/<int:pk>/",
+            entries.part_update,
+            {"part": part},
+            name=f"{name}-update",
+        ),
+    ]

@@ -1,0 +1,204 @@
+"""The case page, and the forms for the patient and the case themselves."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from cases import models as m
+from cases.audit.access import access_log_record
+from cases.common.forms import add_service_errors
+from cases.meetings.selectors import completeness_day
+from cases.pathway import InputError
+from cases.records import forms as f
+from cases.records import services as records
+from cases.records.completeness import missing_minimum_dataset
+from cases.records.mapping import advice_for_case
+from cases.records.selectors import case_page_record
+from cases.records.story import case_history
+from cases.records.timeline import timeline_for_case
+from cases.records.views.entries import EDIT_METHODS, case_or_404, case_url, form_page, posted
+from cases.security.permissions import Capability, capability_required, has_capability
+from cases.worklists.queries import next_meeting
+
+MARKER_ORDER = [marker.value for marker in m.Marker]
+
+
+def _advice(case: m.Case, today: Any) -> tuple[Any, str]:
+    try:
+        _inputs, advice = advice_for_case(case, today=today)
+    except (InputError, ValueError) as error:
+        return None, str(getattr(error, "message", error))
+    return advice, ""
+
+
+@capability_required(Capability.VIEW_CLINICAL)
+@require_GET
+def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    try:
+        record = case_page_record(case_id=case_id)
+    except m.Case.DoesNotExist:
+        raise Http404("No such case.") from None
+    access_log_record(user=request.user, case_id=record.pk, context="case-page")
+    today = timezone.localdate()
+    meeting = next_meeting()
+    completeness_on = completeness_day(meeting, today=today) if meeting else today
+    results = {r.marker: r for r in record.molecular_results.all()}
+    advice, advice_error = _advice(record, today)
+    courses = list(record.treatment_courses.all())
+    for course in courses:
+        course.agent_labels = [m.Agent(agent).label for agent in course.agents]
+    listed_next = meeting is not None and any(
+        item.meeting_id == meeting.pk for item in record.agenda_items.all()
+    )
+    context = {
+        "case": record,
+        "today": today,
+        "markers": [(marker, results.get(marker.value)) for marker in m.Marker],
+        "timeline": timeline_for_case(record, today=today),
+        "history": case_history(record),
+        "missing": missing_minimum_dataset(record, today=completeness_on),
+        "completeness_on": completeness_on,
+        "meeting": meeting,
+        "listed_next": listed_next,
+        "advice": advice,
+        "advice_error": advice_error,
+        "courses": courses,
+        "can_edit": has_capability(request.user, Capability.EDIT_CASES),
+        "can_list": has_capability(request.user, Capability.LIST_CASES),
+    }
+    return render(request, "cases/records/case_detail.html", context)
+
+
+@capability_required(Capability.EDIT_CASES)
+@require_http_methods(EDIT_METHODS)
+def case_create(request: HttpRequest) -> HttpResponse:
+    """A new case: for a new patient, or for the patient given by ``?patient=<id>``."""
+    patient = None
+    patient_id = request.GET.get("patient", "")
+    if patient_id.isdigit() and len(patient_id) < 19:
+        patient = m.Patient.objects.filter(pk=int(patient_id)).first()
+    data = posted(request)
+    patient_form = None if patient else f.PatientForm(data, prefix="patient")
+    case_form = f.CaseForm(
+        data, prefix="case", initial={"coordinator": _me_if_coordinator(request)}
+    )
+    status = 200
+    if data is not None:
+        valid = case_form.is_valid() & (patient_form is None or patient_form.is_valid())
+        if valid:
+            try:
+                case = _create_case(request, patient, patient_form, case_form)
+            except ValidationError as error:
+                # Patient errors carry patient field names; show each on the form it belongs to.
+                _split_errors(error, patient_form, case_form)
+            else:
+                messages.success(request, f"Case {case.reference} created.")
+                return redirect(case_url(case))
+        status = 422
+    context = {
+        "patient": patient,
+        "patient_form": patient_form,
+        "case_form": case_form,
+    }
+    return render(request, "cases/records/case_create.html", context, status=status)
+
+
+def _me_if_coordinator(request: HttpRequest) -> Any:
+    return request.user if getattr(request.user, "role", "") == m.Role.COORDINATOR else None
+
+
+@transaction.atomic
+def _create_case(
+    request: HttpRequest,
+    patient: m.Patient | None,
+    patient_form: f.PatientForm | None,
+    case_form: f.CaseForm,
+) -> m.Case:
+    """Patient and case together: a case that fails its checks leaves no orphan patient."""
+    if patient is None:
+        assert patient_form is not None  # noqa: S101 (the view builds one when no patient)
+        patient = records.patient_create(user=request.user, **patient_form.service_kwargs())
+    return records.case_create(
+        user=request.user, patient_id=patient.pk, **case_form.service_kwargs()
+    )
+
+
+def _split_errors(
+    error: ValidationError, patient_form: forms.BaseForm | None, case_form: forms.BaseForm
+) -> None:
+    on_patient = (
+        patient_form is not None
+        and hasattr(error, "error_dict")
+        and bool(set(error.error_dict) & set(patient_form.fields))
+    )
+    if on_patient:
+        add_service_errors(patient_form, error)
+        return
+    add_service_errors(case_form, error)
+
+
+@capability_required(Capability.EDIT_CASES)
+@require_http_methods(EDIT_METHODS)
+def case_update(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = case_or_404(request, case_id)
+    # The form edits a copy: a refused save must not show its input as the record (header).
+    form = f.CaseEditForm(
+        posted(request), instance=copy.copy(case), initial={"version": case.version}
+    )
+
+    def save(form: forms.BaseForm) -> Any:
+        return records.case_update(
+            user=request.user,
+            case_id=case.pk,
+            expected_version=form.cleaned_data["version"],
+            **form.service_kwargs(),
+        )
+
+    return form_page(
+        request,
+        form=form,
+        save=save,
+        case=case,
+        title="Edit case details",
+        success_message="Case details saved.",
+        success_url=case_url(case),
+    )
+
+
+@capability_required(Capability.EDIT_CASES)
+@require_http_methods(EDIT_METHODS)
+def patient_update(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = case_or_404(request, case_id)
+    patient = case.patient
+    # The form edits a copy: a refused save must not show its input as the patient (header).
+    form = f.PatientEditForm(
+        posted(request), instance=copy.copy(patient), initial={"version": patient.version}
+    )
+
+    def save(form: forms.BaseForm) -> Any:
+        return records.patient_update(
+            user=request.user,
+            patient_id=patient.pk,
+            expected_version=form.cleaned_data["version"],
+            **form.service_kwargs(),
+        )
+
+    return form_page(
+        request,
+        form=form,
+        save=save,
+        case=case,
+        title="Edit patient details",
+        success_message="Patient details saved.",
+        success_url=case_url(case),
+    )
