@@ -47,7 +47,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
-# --- Benchmark (issue 8; README, "Performance") ---
+# --- Benchmark (docs/performance.md) ---
 BENCH_VENV := var/bench-venv
 
 # Needs PostgreSQL on 127.0.0.1:5432 (databases tb_bench*) and Redis at REDIS_URL.

@@ -1,4 +1,4 @@
-"""The application benchmark (issue 8): ``make bench``.
+"""The application benchmark: ``make bench``.
 
 1. Two databases of synthetic patients, each loaded once and reused: ``tb_bench`` with
    ``demo_data --patients 10000`` and ``tb_bench_small`` with 100 (``--reload`` rebuilds both).

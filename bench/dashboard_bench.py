@@ -1,4 +1,4 @@
-"""Dashboard server time on a large cohort (issue 5 acceptance).
+"""Dashboard server time on a large cohort.
 
 Loads ``demo_data --patients 10000`` into a database of its own (created if missing, loaded once
 and reused), then times with bench/harness.py: the dashboard page, each worklist's htmx panel

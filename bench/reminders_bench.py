@@ -71,7 +71,7 @@ def main() -> int:
     from django.db import connection
     from django.utils import timezone
 
-    from cases import models as m
+    from cases import models
     from cases.reminders import dispatch, tasks
     from tests.celery_harness import SmtpServer, Worker, flush_own_redis_db, wait_for, worker_env
 
@@ -79,15 +79,15 @@ def main() -> int:
     try:
         call_command("migrate", verbosity=0)
         flush_own_redis_db(redis_url)
-        patient = m.Patient.objects.create(
+        patient = models.Patient.objects.create(
             hospital_number="BENCH1", family_name="Bench", given_name="B",
             date_of_birth=dt.date(1960, 1, 1),
         )  # fmt: skip
-        case = m.Case.objects.create(patient=patient, diagnosed_on=dt.date(2026, 1, 1))
+        case = models.Case.objects.create(patient=patient, diagnosed_on=dt.date(2026, 1, 1))
         due = timezone.now() - dt.timedelta(minutes=1)
-        m.Reminder.objects.bulk_create(
-            m.Reminder(
-                case=case, kind=m.ReminderKind.ACTION_DUE, dedupe_key=f"bench:{i}", due_at=due,
+        models.Reminder.objects.bulk_create(
+            models.Reminder(
+                case=case, kind=models.ReminderKind.ACTION_DUE, dedupe_key=f"bench:{i}", due_at=due,
                 event_on=dt.date(2026, 3, 16), recipients=["owner@hospital.invalid"],
             )
             for i in range(args.reminders)
@@ -105,7 +105,9 @@ def main() -> int:
             done = wait_for(
                 lambda: (
                     smtp.sink.count() >= args.reminders
-                    and not m.Reminder.objects.exclude(state=m.ReminderState.SENT).exists()
+                    and not models.Reminder.objects.exclude(
+                        state=models.ReminderState.SENT
+                    ).exists()
                 ),
                 timeout=args.timeout,
                 interval=0.1,

@@ -10,9 +10,10 @@ import datetime as dt
 import itertools
 
 import pytest
-from django.test import Client, override_settings
+import time_machine
+from django.test import Client
 
-from cases import models as m
+from cases import models
 from tests import phi_guard
 
 
@@ -22,17 +23,22 @@ def pytest_configure(config):
 
 _numbers = itertools.count(1)
 
-
-@pytest.fixture(autouse=True, scope="session")
-def _fast_password_hashing():
-    """Tests sign in often; the production hasher is slow on purpose. Not a security test."""
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
+# Mid-morning in London on a Tuesday: localdate() is the same day in UTC and in London.
+DEFAULT_NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 
 
-def make_user(role: str, username: str | None = None, discipline: str = "") -> m.User:
+@pytest.fixture
+def frozen(request):
+    """Time stands still at the test module's ``NOW`` (else ``DEFAULT_NOW``). A module that
+    needs it for every test says ``pytestmark = pytest.mark.usefixtures("frozen")``."""
+    moment = getattr(request.module, "NOW", DEFAULT_NOW)
+    with time_machine.travel(moment, tick=False) as traveller:
+        yield traveller
+
+
+def make_user(role: str, username: str | None = None, discipline: str = "") -> models.User:
     username = username or f"{role}{next(_numbers)}"
-    return m.User.objects.create_user(
+    return models.User.objects.create_user(
         username=username,
         password="correct-horse-battery-staple",
         email=f"{username}@hospital.invalid",
@@ -43,7 +49,7 @@ def make_user(role: str, username: str | None = None, discipline: str = "") -> m
     )
 
 
-def signed_in(user: m.User, **options: object) -> Client:
+def signed_in(user: models.User, **options: object) -> Client:
     """A test client signed in as ``user`` (``options`` as for ``Client``)."""
     client = Client(**options)
     client.force_login(user)
@@ -51,12 +57,12 @@ def signed_in(user: m.User, **options: object) -> Client:
 
 
 @pytest.fixture
-def users(db) -> dict[str, m.User]:
+def users(db) -> dict[str, models.User]:
     """One user for each role."""
-    return {role: make_user(role, username=role) for role in m.Role.values}
+    return {role: make_user(role, username=role) for role in models.Role.values}
 
 
-def make_patient(**overrides) -> m.Patient:
+def make_patient(**overrides) -> models.Patient:
     n = next(_numbers)
     fields = {
         # Sentinels: the PHI guard fails the run if these reach a log or an email.
@@ -66,24 +72,24 @@ def make_patient(**overrides) -> m.Patient:
         "date_of_birth": dt.date(1960, 5, 17),
     }
     fields.update(overrides)
-    return m.Patient.objects.create(**fields)
+    return models.Patient.objects.create(**fields)
 
 
-def make_case(**overrides) -> m.Case:
+def make_case(**overrides) -> models.Case:
     fields = {
-        "primary_site": m.PrimarySite.RECTUM,
+        "primary_site": models.PrimarySite.RECTUM,
         "diagnosed_on": dt.date(2026, 1, 10),
         "ecog": 1,
-        "stage": m.Stage.CONVERSION,
+        "stage": models.Stage.CONVERSION,
     }
     fields.update(overrides)
     if "patient" not in fields:
         fields["patient"] = make_patient()
-    return m.Case.objects.create(**fields)
+    return models.Case.objects.create(**fields)
 
 
 @pytest.fixture
-def case(db) -> m.Case:
+def case(db) -> models.Case:
     return make_case()
 
 

@@ -8,24 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from tests.conftest import make_case, make_user
 
-
-@pytest.fixture
-def fast_hasher(settings):
-    """Users are made by the handful here: hash their test passwords cheaply."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 CORE = {
-    "hpb": m.Discipline.HPB_SURGEON,
-    "medonc": m.Discipline.MEDICAL_ONCOLOGIST,
-    "radiologist": m.Discipline.RADIOLOGIST,
-    "clinonc": m.Discipline.CLINICAL_ONCOLOGIST,
+    "hpb": models.Discipline.HPB_SURGEON,
+    "medonc": models.Discipline.MEDICAL_ONCOLOGIST,
+    "radiologist": models.Discipline.RADIOLOGIST,
+    "clinonc": models.Discipline.CLINICAL_ONCOLOGIST,
 }
 
 MEETING_DAY = dt.date(2026, 3, 10)
@@ -35,25 +27,29 @@ def meeting_at(day: dt.date = MEETING_DAY, hour: int = 8) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
 
 
-def make_meeting(chair: m.User, *, day: dt.date = MEETING_DAY) -> m.Meeting:
-    return m.Meeting.objects.create(scheduled_for=meeting_at(day), chair=chair)
+def make_meeting(chair: models.User, *, day: dt.date = MEETING_DAY) -> models.Meeting:
+    return models.Meeting.objects.create(scheduled_for=meeting_at(day), chair=chair)
 
 
-def make_core_members(prefix: str = "") -> dict[str, m.User]:
+def make_core_members(prefix: str = "") -> dict[str, models.User]:
     return {
         name: make_user("clinician", username=f"{prefix}{name}", discipline=discipline)
         for name, discipline in CORE.items()
     }
 
 
-def attend_all(meeting: m.Meeting, members: dict[str, m.User]) -> None:
+def attend_all(meeting: models.Meeting, members: dict[str, models.User]) -> None:
     for member in members.values():
-        m.Attendance.objects.create(meeting=meeting, member=member, discipline=member.discipline)
+        models.Attendance.objects.create(
+            meeting=meeting, member=member, discipline=member.discipline
+        )
 
 
-def list_case(meeting: m.Meeting, case: m.Case, *, by: m.User, **fields) -> m.AgendaItem:
-    position = m.AgendaItem.objects.filter(meeting=meeting).count() + 1
-    return m.AgendaItem.objects.create(
+def list_case(
+    meeting: models.Meeting, case: models.Case, *, by: models.User, **fields
+) -> models.AgendaItem:
+    position = models.AgendaItem.objects.filter(meeting=meeting).count() + 1
+    return models.AgendaItem.objects.create(
         meeting=meeting, case=case, position=position, listed_by=by, **fields
     )
 
@@ -62,12 +58,12 @@ def make_conversion_case(
     *,
     day: dt.date = MEETING_DAY,
     kras: str = "mutant",
-    primary_site: str = m.PrimarySite.RECTUM,
+    primary_site: str = models.PrimarySite.RECTUM,
     imaged_days_before: int | None = 5,
     agents: tuple[str, ...] = ("fluorouracil", "oxaliplatin", "bevacizumab"),
     bev_days_before: int | None = 14,
     **case_fields,
-) -> m.Case:
+) -> models.Case:
     """A rectal case on conversion chemotherapy with a complete profile and a fresh scan.
 
     RAS mutant (by default), pMMR, BRAF wild-type, ECOG 1, age 65 at the meeting; chemotherapy
@@ -84,31 +80,31 @@ def make_conversion_case(
         "her2": "not_tested",
     }
     for marker, status in markers.items():
-        reported = None if status in m.UNREPORTED_STATUSES else day - dt.timedelta(days=90)
+        reported = None if status in models.UNREPORTED_STATUSES else day - dt.timedelta(days=90)
         requested = day - dt.timedelta(days=100) if status == "pending" else None
-        m.MolecularResult.objects.create(
+        models.MolecularResult.objects.create(
             case=case, marker=marker, status=status, reported_on=reported, requested_on=requested
         )
     start = day - dt.timedelta(days=120)
-    course = m.TreatmentCourse.objects.create(
-        case=case, backbone=m.Backbone.FOLFOX, agents=list(agents), started_on=start
+    course = models.TreatmentCourse.objects.create(
+        case=case, backbone=models.Backbone.FOLFOX, agents=list(agents), started_on=start
     )
     if bev_days_before is not None:
-        m.AgentAdministration.objects.create(
+        models.AgentAdministration.objects.create(
             course=course, agent="bevacizumab", given_on=day - dt.timedelta(days=bev_days_before)
         )
     first = day - dt.timedelta(days=60)
-    m.Reassessment.objects.create(
+    models.Reassessment.objects.create(
         case=case,
         cycle=1,
         due_on=first,
         imaging_performed_on=first - dt.timedelta(days=3),
         reassessed_on=first,
-        response=m.Response.STABLE,
+        response=models.Response.STABLE,
         hpb_mdt_reviewed=True,
         r0_achievable=False,
     )
-    m.Reassessment.objects.create(
+    models.Reassessment.objects.create(
         case=case,
         cycle=2,
         due_on=day,

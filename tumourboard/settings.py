@@ -102,7 +102,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # --- security (issue 7; docs/architecture.md) ---
+    # --- security (docs/architecture.md) ---
     # An htmx request sent to sign-in gets a full-page redirect, not a login form in a fragment.
     "cases.security.middleware.HtmxLoginRedirectMiddleware",
     # Nothing a signed-in user sees is kept by the browser or a proxy.
@@ -250,7 +250,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Idle timeout: a session lives 30 minutes after the last activity recorded in it.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
-# --- performance (issue 8) ---
+# --- performance (docs/performance.md) ---
 # Sessions are read from Redis and written through to PostgreSQL (a Redis wipe only costs a
 # database read). They are saved when they change, not on every request: activity is recorded
 # at most once a minute (SESSION_ACTIVITY_RESOLUTION_SECONDS, cases/middleware.py), which saves
@@ -266,7 +266,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # htmx sends the token from the page (hx-headers), so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
 
-# --- Security: sign-in hardening, two factors, session limits (issue 7) -----------------------
+# --- Security: sign-in hardening, two factors, session limits-------------------------
 
 # Axes first: it refuses a locked-out username before the password is even checked.
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
@@ -446,7 +446,7 @@ CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
     "schedule": 60.0,
     "options": {"expires": 55},
 }
-# --- MDT meetings: quorum (issue 4) ---------------------------------------------------------
+# --- MDT meetings: quorum -----------------------------------------------------------------
 
 # The disciplines that must all be present for a meeting to be quorate (Discipline values).
 MDT_CORE_DISCIPLINES = env_list(

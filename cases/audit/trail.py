@@ -20,12 +20,12 @@ from datetime import date, datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models as db
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from cases import models as m
+from cases import models
 from cases.records.selectors import instances, json_rows
 
 # Bookkeeping columns that change with every edit and say nothing on their own.
@@ -59,39 +59,41 @@ class CaseHistory:
 
 # The tables whose rows hang off the case itself.
 BY_CASE = (
-    m.MolecularResult,
-    m.Reassessment,
-    m.TreatmentCourse,
-    m.Radiotherapy,
-    m.Surgery,
-    m.AgendaItem,
-    m.Action,
-    m.Reminder,
+    models.MolecularResult,
+    models.Reassessment,
+    models.TreatmentCourse,
+    models.Radiotherapy,
+    models.Surgery,
+    models.AgendaItem,
+    models.Action,
+    models.Reminder,
 )
 
 
-def _events_of(model: type[models.Model]) -> models.QuerySet[Any]:
+def _events_of(model: type[db.Model]) -> db.QuerySet[Any]:
     return model.pgh_event_model.objects  # type: ignore[attr-defined,no-any-return]
 
 
-def _gather(case_id: int) -> list[tuple[type[models.Model], list[Any]]]:
+def _gather(case_id: int) -> list[tuple[type[db.Model], list[Any]]]:
     """Every event that belongs to the case, model by model (deleted rows included), oldest
     first: one query, each event table's rows as a JSON array (``cases/selectors.py``)."""
-    items = _events_of(m.AgendaItem).filter(case_id=case_id)
-    filters: dict[type[models.Model], dict[str, Any]] = {
-        m.Patient: {
-            "pgh_obj_id__in": _events_of(m.Case).filter(pgh_obj_id=case_id).values("patient_id")
+    items = _events_of(models.AgendaItem).filter(case_id=case_id)
+    filters: dict[type[db.Model], dict[str, Any]] = {
+        models.Patient: {
+            "pgh_obj_id__in": _events_of(models.Case)
+            .filter(pgh_obj_id=case_id)
+            .values("patient_id")
         },
-        m.Case: {"pgh_obj_id": case_id},
+        models.Case: {"pgh_obj_id": case_id},
         **{model: {"case_id": case_id} for model in BY_CASE},
-        m.AgentAdministration: {
-            "course_id__in": _events_of(m.TreatmentCourse)
+        models.AgentAdministration: {
+            "course_id__in": _events_of(models.TreatmentCourse)
             .filter(case_id=case_id)
             .values("pgh_obj_id")
         },
-        m.Decision: {"agenda_item_id__in": items.values("pgh_obj_id")},
-        m.Meeting: {"pgh_obj_id__in": items.values("meeting_id")},
-        m.Attendance: {"meeting_id__in": items.values("meeting_id")},
+        models.Decision: {"agenda_item_id__in": items.values("pgh_obj_id")},
+        models.Meeting: {"pgh_obj_id__in": items.values("meeting_id")},
+        models.Attendance: {"meeting_id__in": items.values("meeting_id")},
     }
     arrays = {
         f"events_{n}": json_rows(model.pgh_event_model, **where)  # type: ignore[attr-defined]
@@ -105,7 +107,7 @@ def _gather(case_id: int) -> list[tuple[type[models.Model], list[Any]]]:
     ]
 
 
-def case_history(case_id: int) -> CaseHistory:
+def change_log(case_id: int) -> CaseHistory:
     gathered = _gather(case_id)
     users = _users_named_in(gathered)
     entries = []
@@ -129,7 +131,7 @@ def case_history(case_id: int) -> CaseHistory:
     return CaseHistory(entries=entries, event_count=len(entries))
 
 
-def _compared_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
+def _compared_fields(model: type[db.Model]) -> list[db.Field[Any, Any]]:
     return [
         f
         for f in model._meta.concrete_fields
@@ -138,7 +140,7 @@ def _compared_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
 
 
 def _diff(
-    fields: list[models.Field[Any, Any]], before: Any, after: Any, users: dict[int, str]
+    fields: list[db.Field[Any, Any]], before: Any, after: Any, users: dict[int, str]
 ) -> list[Change]:
     """Fields whose value differs between two snapshots. A delete shows the row as it was."""
     changes = []
@@ -156,22 +158,22 @@ def _diff(
     return changes
 
 
-def _label(f: models.Field[Any, Any]) -> str:
+def _label(f: db.Field[Any, Any]) -> str:
     return capfirst(str(f.verbose_name).replace("nhs ", "NHS "))
 
 
-def _value(event: Any, f: models.Field[Any, Any]) -> Any:
+def _value(event: Any, f: db.Field[Any, Any]) -> Any:
     return getattr(event, f.attname)
 
 
-def _display(f: models.Field[Any, Any], value: Any, users: dict[int, str]) -> str:
+def _display(f: db.Field[Any, Any], value: Any, users: dict[int, str]) -> str:
     if value is None or value == "":
         return "—"
     if f.is_relation:
-        if f.related_model is m.User:
+        if f.related_model is models.User:
             return users.get(value, f"user {value}")
         return f"{f.related_model._meta.verbose_name} {value}"  # type: ignore[union-attr]
-    if isinstance(f, models.JSONField):
+    if isinstance(f, db.JSONField):
         return json.dumps(value, sort_keys=True)
     if isinstance(value, list):  # an ArrayField of choices, e.g. a course's agents
         labels = dict(getattr(getattr(f, "base_field", None), "flatchoices", None) or [])
@@ -188,20 +190,22 @@ def _display(f: models.Field[Any, Any], value: Any, users: dict[int, str]) -> st
     return str(value)
 
 
-def _users_named_in(gathered: list[tuple[type[models.Model], list[Any]]]) -> dict[int, str]:
+def _users_named_in(gathered: list[tuple[type[db.Model], list[Any]]]) -> dict[int, str]:
     """One query for every user an event names, as actor or in a user field."""
     ids: set[int] = set()
     for model, events in gathered:
-        user_fields = [f.attname for f in model._meta.concrete_fields if f.related_model is m.User]
+        user_fields = [
+            f.attname for f in model._meta.concrete_fields if f.related_model is models.User
+        ]
         for event in events:
             actor = (event.pgh_context or {}).get("user")
             if isinstance(actor, int):
                 ids.add(actor)
             ids.update(getattr(event, name) for name in user_fields if getattr(event, name))
-    return {user.pk: describe_user(user) for user in m.User.objects.filter(pk__in=ids)}
+    return {user.pk: describe_user(user) for user in models.User.objects.filter(pk__in=ids)}
 
 
-def describe_user(user: m.User) -> str:
+def describe_user(user: models.User) -> str:
     name = user.get_full_name()
     return f"{name} ({user.username})" if name else user.username
 
@@ -227,11 +231,11 @@ def describe_place(context: dict[str, Any] | None) -> str:
     return ""
 
 
-def overrides_and_deviations(case_id: int) -> models.QuerySet[m.Decision]:
+def overrides_and_deviations(case_id: int) -> db.QuerySet[models.Decision]:
     """Every decision on the case that overrode a hard stop, departed from the recommendation,
     or corrected an earlier decision."""
     return (
-        m.Decision.objects.filter(agenda_item__case_id=case_id)
+        models.Decision.objects.filter(agenda_item__case_id=case_id)
         .filter(
             ~Q(overridden_hard_stops=[])
             | Q(follows_recommendation=False)

@@ -13,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cases import models as m
+from cases import models
 from cases.audit.access import access_log_record
-from cases.audit.trail import case_history, overrides_and_deviations
+from cases.audit.trail import change_log, overrides_and_deviations
 from cases.security.permissions import Capability, capability_required
 from cases.security.search_tokens import search_text, search_token
 
@@ -63,7 +63,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     query = search_text(request, request.GET.get("search"))
     flagged_only = request.GET.get("flagged") == "1"
     cases = (
-        m.Case.objects.select_related("patient")
+        models.Case.objects.select_related("patient")
         .annotate(flagged=Count("agenda_items__decisions", filter=_flagged_decisions()))
         .order_by("-updated_at", "-id")
     )
@@ -87,12 +87,12 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     # A deleted case keeps its history: the events outlive the row.
-    case = m.Case.objects.select_related("patient").filter(pk=case_id).first()
-    if case is None and not m.Case.pgh_event_model.objects.filter(pgh_obj_id=case_id).exists():
+    case = models.Case.objects.select_related("patient").filter(pk=case_id).first()
+    if case is None and not models.Case.pgh_event_model.objects.filter(pgh_obj_id=case_id).exists():
         raise Http404("No such case.")
     access_log_record(user=request.user, case_id=case_id, context="audit-case")
-    accesses = m.CaseAccess.objects.filter(case_id=case_id).select_related("user")
-    history = case_history(case_id)
+    accesses = models.CaseAccess.objects.filter(case_id=case_id).select_related("user")
+    history = change_log(case_id)
     return render(
         request,
         "cases/audit/audit_case_detail.html",
@@ -118,7 +118,7 @@ def access_list(request: HttpRequest) -> HttpResponse:
     username = _param(request, "user", 150)
     case = _param(request, "case", 12)
     case_id = int(case) if case.isdecimal() else None  # anything else: not a filter
-    accesses = m.CaseAccess.objects.select_related("user").order_by("-at", "-id")
+    accesses = models.CaseAccess.objects.select_related("user").order_by("-at", "-id")
     if username:
         accesses = accesses.filter(user__username=username)
     if case_id is not None:

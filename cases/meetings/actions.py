@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.meetings.selectors import meeting_day
 from cases.meetings.services import lock_open_item
 from cases.records.services.checks import Problems, check_version, update_row
@@ -23,7 +23,7 @@ ACTION_MAX_DAYS_AHEAD = 730
 @transaction.atomic
 def action_create(
     *, user: Any, agenda_item_id: int, description: str, owner_id: int, due_on: dt.date
-) -> m.Action:
+) -> models.Action:
     """An action from the discussion: what, who, by when (before sign-off)."""
     require(user, Capability.RECORD_DECISIONS)
     item = lock_open_item(agenda_item_id)
@@ -34,7 +34,7 @@ def action_create(
         errors["description"] = "Say what has to be done."
     elif len(text) > 300:
         errors["description"] = "Keep the action under 300 characters."
-    owner = m.User.objects.filter(pk=owner_id, is_active=True).first()
+    owner = models.User.objects.filter(pk=owner_id, is_active=True).first()
     if owner is None:
         errors["owner"] = "Choose who owns the action."
     if due_on < day:
@@ -43,7 +43,7 @@ def action_create(
         errors["due_on"] = "That is more than two years ahead: check the year."
     if errors:
         raise ValidationError(errors)
-    action = m.Action.objects.create(
+    action = models.Action.objects.create(
         case_id=item.case_id, agenda_item=item, description=text, owner=owner, due_on=due_on
     )
     reminders_sync_for_case(case_id=item.case_id)
@@ -58,30 +58,32 @@ def action_status_set(
     expected_version: int,
     status: str,
     not_done_reason: str = "",
-) -> m.Action:
+) -> models.Action:
     """Mark an MDT action done, not done (with the reason), or open again."""
     require(user, Capability.EDIT_CASES)
-    action = m.Action.objects.get(pk=action_id)
+    action = models.Action.objects.get(pk=action_id)
     p = Problems()
-    p.choice("status", status, m.ActionStatus)
+    p.choice("status", status, models.ActionStatus)
     p.text(
         "not_done_reason",
         not_done_reason,
         label="Reason",
         max_length=300,
-        required=status == m.ActionStatus.NOT_DONE,
+        required=status == models.ActionStatus.NOT_DONE,
     )
     p.raise_if_any()
-    closed = status != m.ActionStatus.OPEN
+    closed = status != models.ActionStatus.OPEN
     update_row(
-        m.Action,
+        models.Action,
         pk=action_id,
         expected_version=check_version(expected_version),
         changes={
             "status": status,
-            "not_done_reason": not_done_reason.strip() if status == m.ActionStatus.NOT_DONE else "",
+            "not_done_reason": not_done_reason.strip()
+            if status == models.ActionStatus.NOT_DONE
+            else "",
             "completed_at": timezone.now() if closed else None,
         },
     )
     reminders_sync_for_case(case_id=action.case_id)
-    return m.Action.objects.get(pk=action_id)
+    return models.Action.objects.get(pk=action_id)

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.meetings.selectors import agenda_frozen_at, completeness_day
 from cases.records.completeness import missing_minimum_dataset
 from cases.records.selectors import case_clinical_record
@@ -26,7 +26,7 @@ from cases.security.permissions import Capability, require
 REASON_MAX_LENGTH = 300
 
 
-def _already_listed_message(item: m.AgendaItem) -> str:
+def _already_listed_message(item: models.AgendaItem) -> str:
     return (
         f"{item.case.reference} is already on the agenda of this meeting "
         f"(item {item.position}). It was not listed twice."
@@ -41,7 +41,7 @@ def agenda_item_add(
     case_id: int,
     late_reason: str = "",
     incomplete_reason: str = "",
-) -> m.AgendaItem:
+) -> models.AgendaItem:
     """List a case at the end of a meeting's agenda.
 
     1. Lock the meeting row, so two coordinators listing at once get consecutive positions.
@@ -51,15 +51,17 @@ def agenda_item_add(
     4. Append the item and keep the reminders in step.
     """
     require(user, Capability.LIST_CASES)
-    meeting = m.Meeting.objects.select_for_update().filter(pk=meeting_id).first()
+    meeting = models.Meeting.objects.select_for_update().filter(pk=meeting_id).first()
     if meeting is None:
         raise ValidationError({"meeting": "That meeting does not exist."})
-    if meeting.status == m.MeetingStatus.CLOSED:
+    if meeting.status == models.MeetingStatus.CLOSED:
         raise ValidationError({"meeting": "That meeting is closed: list the case on another."})
-    if not m.Case.objects.filter(pk=case_id).exists():
+    if not models.Case.objects.filter(pk=case_id).exists():
         raise ValidationError({"case": "That case does not exist."})
     listed = (
-        m.AgendaItem.objects.filter(meeting=meeting, case_id=case_id).select_related("case").first()
+        models.AgendaItem.objects.filter(meeting=meeting, case_id=case_id)
+        .select_related("case")
+        .first()
     )
     if listed is not None:
         raise ValidationError({"case": _already_listed_message(listed)})
@@ -87,8 +89,8 @@ def agenda_item_add(
     if errors:
         raise ValidationError(errors)
 
-    last = m.AgendaItem.objects.filter(meeting=meeting).aggregate(p=Max("position"))["p"]
-    item = m.AgendaItem(
+    last = models.AgendaItem.objects.filter(meeting=meeting).aggregate(p=Max("position"))["p"]
+    item = models.AgendaItem(
         meeting=meeting,
         case=record,
         position=(last or 0) + 1,

@@ -17,7 +17,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.meetings.walk import (
     Walk,
     build_walk,
@@ -205,12 +205,12 @@ def case_screen(item_id: int, partial: str | None = None) -> CaseScreen:
     )
 
 
-def agenda_frozen_at(meeting: m.Meeting) -> dt.datetime:
+def agenda_frozen_at(meeting: models.Meeting) -> dt.datetime:
     hours = workflow_constants().agenda_freeze_hours
     return meeting.scheduled_for - dt.timedelta(hours=hours)
 
 
-def completeness_day(meeting: m.Meeting, *, today: dt.date) -> dt.date:
+def completeness_day(meeting: models.Meeting, *, today: dt.date) -> dt.date:
     """The day the minimum dataset must hold on: the meeting day (a scan 7 weeks old today is
     out of date at next week's meeting), or today for a meeting already under way."""
     return max(today, timezone.localdate(meeting.scheduled_for))

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.common.services import ConflictError, update_versioned
 from cases.meetings.selectors import meeting_day, quorum_of
 from cases.meetings.walk import (
@@ -252,7 +252,7 @@ class Answered:
 
     decision: Decision
     decisions: list[Decision]
-    record: m.Case
+    record: models.Case
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from cases import models as m
+from cases import models
 from cases.common.forms import (
     MAX_VERSION,
     DateInput,
@@ -23,7 +23,7 @@ from cases.records.services.reassessments import REASSESSMENT_FIELDS
 
 class PatientForm(ServiceModelForm):
     class Meta:
-        model = m.Patient
+        model = models.Patient
         fields = ["hospital_number", "nhs_number", "family_name", "given_name", "date_of_birth"]
         widgets = {"date_of_birth": DateInput()}
         labels = {"nhs_number": "NHS number"}
@@ -50,14 +50,14 @@ class CaseForm(ServiceModelForm):
         required=False,
     )
     responsible_clinician = forms.ModelChoiceField(
-        queryset=m.User.objects.none(), required=False, label="Responsible clinician"
+        queryset=models.User.objects.none(), required=False, label="Responsible clinician"
     )
     coordinator = forms.ModelChoiceField(
-        queryset=m.User.objects.none(), required=False, label="Coordinator"
+        queryset=models.User.objects.none(), required=False, label="Coordinator"
     )
 
     class Meta:
-        model = m.Case
+        model = models.Case
         fields = [
             "primary_site",
             "sidedness_reported",
@@ -83,11 +83,11 @@ class CaseForm(ServiceModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        active = m.User.objects.filter(is_active=True).order_by("last_name", "first_name")
+        active = models.User.objects.filter(is_active=True).order_by("last_name", "first_name")
         self.fields["responsible_clinician"].queryset = active.filter(
-            role__in=[m.Role.CLINICIAN, m.Role.CHAIR]
+            role__in=[models.Role.CLINICIAN, models.Role.CHAIR]
         )
-        self.fields["coordinator"].queryset = active.filter(role=m.Role.COORDINATOR)
+        self.fields["coordinator"].queryset = active.filter(role=models.Role.COORDINATOR)
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -126,7 +126,7 @@ class MolecularResultForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.marker = marker
         self.fields["status"].choices = [
-            (value, m.MarkerStatus(value).label) for value in m.MARKER_STATUSES[marker]
+            (value, models.MarkerStatus(value).label) for value in models.MARKER_STATUSES[marker]
         ]
 
     def service_kwargs(self) -> dict[str, Any]:
@@ -177,7 +177,7 @@ class ReassessmentForm(ServiceModelForm):
     )
 
     class Meta:
-        model = m.Reassessment
+        model = models.Reassessment
         fields = list(REASSESSMENT_FIELDS)  # the fields the service takes
         widgets = {
             "due_on": DateInput(),
@@ -217,11 +217,11 @@ class ReassessmentEditForm(ReassessmentForm, VersionedForm):
 
 class TreatmentCourseForm(ServiceModelForm):
     agents = forms.MultipleChoiceField(
-        choices=m.Agent.choices, widget=forms.CheckboxSelectMultiple, label="Agents"
+        choices=models.Agent.choices, widget=forms.CheckboxSelectMultiple, label="Agents"
     )
 
     class Meta:
-        model = m.TreatmentCourse
+        model = models.TreatmentCourse
         fields = ["intent", "backbone", "agents", "started_on", "stopped_on", "stop_reason"]
         widgets = {"started_on": DateInput(), "stopped_on": DateInput()}
         labels = {"started_on": "Cycle 1 day 1", "stopped_on": "Stopped on"}
@@ -240,7 +240,7 @@ class AdministrationForm(ServiceModelForm):
     cycle_number = forms.IntegerField(label="Cycle", required=False, min_value=1, max_value=200)
 
     class Meta:
-        model = m.AgentAdministration
+        model = models.AgentAdministration
         fields = ["agent", "given_on", "cycle_number", "note"]
         widgets = {"given_on": DateInput()}
         labels = {"given_on": "Given on"}
@@ -248,9 +248,9 @@ class AdministrationForm(ServiceModelForm):
             "note": "Needed for bevacizumab given after an operation: say why (wound healing)."
         }
 
-    def __init__(self, *args: Any, course: m.TreatmentCourse, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, course: models.TreatmentCourse, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["agent"].choices = [(a, m.Agent(a).label) for a in course.agents]
+        self.fields["agent"].choices = [(a, models.Agent(a).label) for a in course.agents]
 
     def service_kwargs(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -263,7 +263,7 @@ class AdministrationEditForm(AdministrationForm, VersionedForm):
 
 class RadiotherapyForm(ServiceModelForm):
     class Meta:
-        model = m.Radiotherapy
+        model = models.Radiotherapy
         fields = ["kind", "started_on", "completed_on"]
         widgets = {"started_on": DateInput(), "completed_on": DateInput()}
         labels = {"completed_on": "Last fraction on"}
@@ -279,7 +279,7 @@ class RadiotherapyEditForm(RadiotherapyForm, VersionedForm):
 
 class SurgeryForm(ServiceModelForm):
     class Meta:
-        model = m.Surgery
+        model = models.Surgery
         fields = [
             "kind",
             "urgency",
@@ -310,7 +310,7 @@ class SurgeryEditForm(SurgeryForm, VersionedForm):
 
 
 class ActionStatusForm(VersionedForm):
-    status = forms.ChoiceField(choices=m.ActionStatus.choices, label="Status")
+    status = forms.ChoiceField(choices=models.ActionStatus.choices, label="Status")
     not_done_reason = forms.CharField(label="Reason (if not done)", max_length=300, required=False)
 
 
@@ -325,10 +325,10 @@ class CaseSearchForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     stage = forms.ChoiceField(
-        label="Stage", required=False, choices=blank_choice(m.Stage.choices, "Any stage")
+        label="Stage", required=False, choices=blank_choice(models.Stage.choices, "Any stage")
     )
     clinician = forms.ModelChoiceField(
-        queryset=m.User.objects.none(), required=False, label="Clinician", empty_label="Anyone"
+        queryset=models.User.objects.none(), required=False, label="Clinician", empty_label="Anyone"
     )
 
     def __init__(self, *args: Any, clinicians: Any, **kwargs: Any) -> None:

@@ -171,7 +171,7 @@ def _meetings(case: Case) -> list[Event]:
     return events
 
 
-def case_history(case: Case) -> list[Event]:
+def clinical_story(case: Case) -> list[Event]:
     """Every dated event of the record, newest first."""
     events = [Event(case.diagnosed_on, "diagnosis", "Diagnosis")]
     if case.ecog_assessed_on and case.ecog is not None:

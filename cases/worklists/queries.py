@@ -53,7 +53,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.meetings.selectors import completeness_day
 from cases.pathway.constants import RuleConstants, WorkflowConstants
 from cases.pathway.dataset import DATASET_ITEMS, item_words
@@ -64,7 +64,9 @@ from cases.records.mapping import rule_constants, workflow_constants
 CANDIDATE_FENCE = 100_000
 # Rows of cases still on the pathway. "Not a case that left" rather than "a case whose stage is
 # not left": a primary-key probe per row, where the join made counts hash the whole case table.
-ON_PATHWAY = ~Q(Exists(m.Case.objects.filter(pk=OuterRef("case_id"), stage=m.Stage.LEFT_PATHWAY)))
+ON_PATHWAY = ~Q(
+    Exists(models.Case.objects.filter(pk=OuterRef("case_id"), stage=models.Stage.LEFT_PATHWAY))
+)
 
 
 def _days_after(expression: Any, days: int) -> ExpressionWrapper:
@@ -87,22 +89,22 @@ class AddMonths(Func):
 # --- Reassessments ---------------------------------------------------------------------------
 
 
-def _open_reassessments() -> QuerySet[m.Reassessment]:
-    return m.Reassessment.objects.filter(ON_PATHWAY, reassessed_on__isnull=True).select_related(
-        "case__patient"
-    )
+def _open_reassessments() -> QuerySet[models.Reassessment]:
+    return models.Reassessment.objects.filter(
+        ON_PATHWAY, reassessed_on__isnull=True
+    ).select_related("case__patient")
 
 
-def reassessments_due(*, today: dt.date) -> QuerySet[m.Reassessment]:
+def reassessments_due(*, today: dt.date) -> QuerySet[models.Reassessment]:
     end = today + dt.timedelta(days=workflow_constants().due_window_days)
     return _open_reassessments().filter(due_on__gte=today, due_on__lte=end).order_by("due_on", "id")
 
 
-def reassessments_overdue(*, today: dt.date) -> QuerySet[m.Reassessment]:
+def reassessments_overdue(*, today: dt.date) -> QuerySet[models.Reassessment]:
     return _open_reassessments().filter(due_on__lt=today).order_by("due_on", "id")
 
 
-def reimaging_unbooked(*, today: dt.date) -> QuerySet[m.Reassessment]:
+def reimaging_unbooked(*, today: dt.date) -> QuerySet[models.Reassessment]:
     """A reassessment due soon, or overdue, with no scan booked or done."""
     end = today + dt.timedelta(days=workflow_constants().due_window_days)
     return (
@@ -115,12 +117,12 @@ def reimaging_unbooked(*, today: dt.date) -> QuerySet[m.Reassessment]:
 # --- Molecular results -----------------------------------------------------------------------
 
 
-def results_pending(*, today: dt.date) -> QuerySet[m.MolecularResult]:
+def results_pending(*, today: dt.date) -> QuerySet[models.MolecularResult]:
     # "More than N days": requested before today − N (day N + 1 shows, day N does not).
     cutoff = today - dt.timedelta(days=workflow_constants().result_chase_days)
     return (
-        m.MolecularResult.objects.filter(
-            ON_PATHWAY, status=m.MarkerStatus.PENDING, requested_on__lt=cutoff
+        models.MolecularResult.objects.filter(
+            ON_PATHWAY, status=models.MarkerStatus.PENDING, requested_on__lt=cutoff
         )
         .select_related("case__patient")
         .order_by("requested_on", "id")
@@ -135,8 +137,8 @@ def results_pending(*, today: dt.date) -> QuerySet[m.MolecularResult]:
 NO_DATE = Value(None, output_field=DateField())
 
 
-def _planned_surgery() -> QuerySet[m.Surgery]:
-    return m.Surgery.objects.filter(
+def _planned_surgery() -> QuerySet[models.Surgery]:
+    return models.Surgery.objects.filter(
         ON_PATHWAY,
         performed_on__isnull=True,
         cancelled_on__isnull=True,
@@ -146,8 +148,8 @@ def _planned_surgery() -> QuerySet[m.Surgery]:
 
 def last_bevacizumab_dose() -> Subquery:
     return Subquery(
-        m.AgentAdministration.objects.filter(
-            course__case=OuterRef("case"), agent=m.Agent.BEVACIZUMAB
+        models.AgentAdministration.objects.filter(
+            course__case=OuterRef("case"), agent=models.Agent.BEVACIZUMAB
         )
         .order_by("-given_on")
         .values("given_on")[:1],
@@ -155,13 +157,13 @@ def last_bevacizumab_dose() -> Subquery:
     )
 
 
-def bevacizumab_interval(*, today: dt.date) -> QuerySet[m.Surgery]:
+def bevacizumab_interval(*, today: dt.date) -> QuerySet[models.Surgery]:
     """Hard stop: planned elective surgery before the engine's earliest date after the last
     bevacizumab dose (R10)."""
     days = rule_constants().bev_min_days
     return (
         _planned_surgery()
-        .filter(urgency=m.Urgency.ELECTIVE)
+        .filter(urgency=models.Urgency.ELECTIVE)
         .annotate(last_bev=last_bevacizumab_dose())
         .annotate(earliest_safe=_days_after(F("last_bev"), days))
         .annotate(scrt_completed=NO_DATE, latest_surgery=NO_DATE)  # the shape of scrt_window
@@ -171,13 +173,13 @@ def bevacizumab_interval(*, today: dt.date) -> QuerySet[m.Surgery]:
     )
 
 
-def scrt_window(*, today: dt.date) -> QuerySet[m.Surgery]:
+def scrt_window(*, today: dt.date) -> QuerySet[models.Surgery]:
     """Planned surgery on the primary later than SCRT completion + 6 calendar months."""
     months = rule_constants().scrt_max_delay_months  # R11
     last_fraction = Subquery(
-        m.Radiotherapy.objects.filter(
+        models.Radiotherapy.objects.filter(
             case=OuterRef("case"),
-            kind=m.PelvicRadiotherapy.SHORT_COURSE_5X5,
+            kind=models.PelvicRadiotherapy.SHORT_COURSE_5X5,
             completed_on__isnull=False,
         )
         .order_by("-completed_on")
@@ -186,7 +188,7 @@ def scrt_window(*, today: dt.date) -> QuerySet[m.Surgery]:
     )
     return (
         _planned_surgery()
-        .filter(kind__in=m.Surgery.PRIMARY_KINDS)
+        .filter(kind__in=models.Surgery.PRIMARY_KINDS)
         .annotate(last_bev=NO_DATE, earliest_safe=NO_DATE)  # the shape of bevacizumab_interval
         .annotate(scrt_completed=last_fraction)
         .annotate(latest_surgery=AddMonths(F("scrt_completed"), months))
@@ -198,19 +200,19 @@ def scrt_window(*, today: dt.date) -> QuerySet[m.Surgery]:
 # --- MDT actions -----------------------------------------------------------------------------
 
 
-def actions_attention(*, today: dt.date) -> QuerySet[m.Action]:
+def actions_attention(*, today: dt.date) -> QuerySet[models.Action]:
     """Open actions past their due date, and actions marked not done that the MDT has not yet
     discussed again (a meeting discussed the case after the action was closed)."""
-    discussed_since = m.AgendaItem.objects.filter(
+    discussed_since = models.AgendaItem.objects.filter(
         case=OuterRef("case"),
-        status=m.AgendaStatus.DISCUSSED,
+        status=models.AgendaStatus.DISCUSSED,
         meeting__scheduled_for__gt=OuterRef("completed_at"),
     )
     return (
-        m.Action.objects.filter(ON_PATHWAY)
+        models.Action.objects.filter(ON_PATHWAY)
         .filter(
-            Q(status=m.ActionStatus.OPEN, due_on__lt=today)
-            | Q(Q(status=m.ActionStatus.NOT_DONE) & ~Exists(discussed_since))
+            Q(status=models.ActionStatus.OPEN, due_on__lt=today)
+            | Q(Q(status=models.ActionStatus.NOT_DONE) & ~Exists(discussed_since))
         )
         .select_related("case__patient", "owner")
         .order_by("due_on", "id")
@@ -220,13 +222,13 @@ def actions_attention(*, today: dt.date) -> QuerySet[m.Action]:
 # --- Next meeting: ready and incomplete ------------------------------------------------------
 
 
-def next_meeting(*, now: dt.datetime | None = None) -> m.Meeting | None:
+def next_meeting(*, now: dt.datetime | None = None) -> models.Meeting | None:
     now = now or timezone.now()
     return (
         # Not only "scheduled": taking attendance early marks a meeting in progress, and it is
         # still the next one.
-        m.Meeting.objects.filter(scheduled_for__gte=now)
-        .exclude(status=m.MeetingStatus.CLOSED)
+        models.Meeting.objects.filter(scheduled_for__gte=now)
+        .exclude(status=models.MeetingStatus.CLOSED)
         .order_by("scheduled_for", "id")
         .first()
     )
@@ -259,7 +261,7 @@ def _missing_results() -> Coalesce:
     kras_mutant, nras_mutant = _any_result("kras", "mutant"), _any_result("nras", "mutant")
     both_wild = Q(_any_result("kras", "wild_type")) & Q(_any_result("nras", "wild_type"))
     per_case = (
-        m.MolecularResult.objects.filter(case=OuterRef("pk"))
+        models.MolecularResult.objects.filter(case=OuterRef("pk"))
         .order_by()
         .values("case")
         .annotate(
@@ -274,13 +276,13 @@ def _missing_results() -> Coalesce:
     return Coalesce(Subquery(per_case, output_field=IntegerField()), Value(everything))
 
 
-def with_minimum_dataset(cases: QuerySet[m.Case], *, as_of: dt.date) -> QuerySet[m.Case]:
+def with_minimum_dataset(cases: QuerySet[models.Case], *, as_of: dt.date) -> QuerySet[models.Case]:
     """Annotate ``missing_mask`` (the SQL twin of ``missing_minimum_dataset``; 0 = complete).
 
     ``missing_from_flags`` turns it back into the same words; a test proves the two agree.
     """
     last_scan = Subquery(
-        m.Reassessment.objects.filter(case=OuterRef("pk"), imaging_performed_on__isnull=False)
+        models.Reassessment.objects.filter(case=OuterRef("pk"), imaging_performed_on__isnull=False)
         .order_by("-imaging_performed_on")
         .values("imaging_performed_on")[:1],
         output_field=DateField(),
@@ -300,7 +302,7 @@ def with_minimum_dataset(cases: QuerySet[m.Case], *, as_of: dt.date) -> QuerySet
     )
 
 
-def missing_from_flags(case: m.Case) -> list[str]:
+def missing_from_flags(case: models.Case) -> list[str]:
     """The words of ``missing_minimum_dataset`` from the SQL annotation (no queries)."""
     workflow = workflow_constants()
     return [
@@ -308,7 +310,7 @@ def missing_from_flags(case: m.Case) -> list[str]:
     ]
 
 
-def meeting_candidates(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
+def meeting_candidates(meeting: models.Meeting, *, today: dt.date) -> QuerySet[models.Case]:
     """Cases that should come to ``meeting`` and are not yet on its agenda.
 
     A case on the pathway comes to the MDT when a reassessment falls due by the meeting day
@@ -318,7 +320,7 @@ def meeting_candidates(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case
     return _candidates(**_candidate_args(meeting, today=today))
 
 
-def _candidate_args(meeting: m.Meeting, *, today: dt.date) -> dict[str, Any]:
+def _candidate_args(meeting: models.Meeting, *, today: dt.date) -> dict[str, Any]:
     """What the candidates of ``meeting`` depend on, besides the data."""
     return {
         "meeting_id": meeting.pk,
@@ -327,22 +329,28 @@ def _candidate_args(meeting: m.Meeting, *, today: dt.date) -> dict[str, Any]:
     }
 
 
-def _candidates(*, meeting_id: int, meeting_day: dt.date, as_of: dt.date) -> QuerySet[m.Case]:
+def _candidates(*, meeting_id: int, meeting_day: dt.date, as_of: dt.date) -> QuerySet[models.Case]:
     """``meeting_candidates`` from the three values it depends on."""
-    open_cycles = m.Reassessment.objects.filter(case=OuterRef("pk"), reassessed_on__isnull=True)
+    open_cycles = models.Reassessment.objects.filter(
+        case=OuterRef("pk"), reassessed_on__isnull=True
+    )
     due_by_meeting = Exists(open_cycles.filter(due_on__lte=meeting_day))
     scanned_not_judged = Exists(open_cycles.filter(imaging_performed_on__isnull=False))
-    never_listed = ~Exists(m.AgendaItem.objects.filter(case=OuterRef("pk")))
-    listed_here = Exists(m.AgendaItem.objects.filter(case=OuterRef("pk"), meeting_id=meeting_id))
+    never_listed = ~Exists(models.AgendaItem.objects.filter(case=OuterRef("pk")))
+    listed_here = Exists(
+        models.AgendaItem.objects.filter(case=OuterRef("pk"), meeting_id=meeting_id)
+    )
     next_due = Subquery(
         open_cycles.order_by("due_on").values("due_on")[:1], output_field=DateField()
     )
     due_for_discussion = (
-        m.Case.objects.filter(
-            stage__in=[m.Stage.WORKUP, m.Stage.CONVERSION, m.Stage.SURGERY_PLANNED]
+        models.Case.objects.filter(
+            stage__in=[models.Stage.WORKUP, models.Stage.CONVERSION, models.Stage.SURGERY_PLANNED]
         )
         .filter(
-            Q(due_by_meeting) | Q(scanned_not_judged) | (Q(stage=m.Stage.WORKUP) & Q(never_listed))
+            Q(due_by_meeting)
+            | Q(scanned_not_judged)
+            | (Q(stage=models.Stage.WORKUP) & Q(never_listed))
         )
         .exclude(listed_here)
         .order_by()  # no sort: only membership matters here
@@ -351,7 +359,7 @@ def _candidates(*, meeting_id: int, meeting_day: dt.date, as_of: dt.date) -> Que
     # Select the candidates first (a semi-join), so the minimum-dataset subqueries run for them
     # only, not for every case on the pathway.
     candidates = (
-        m.Case.objects.filter(pk__in=due_for_discussion[:CANDIDATE_FENCE])
+        models.Case.objects.filter(pk__in=due_for_discussion[:CANDIDATE_FENCE])
         .select_related("patient", "responsible_clinician")
         .annotate(next_due=next_due)
     )
@@ -377,11 +385,11 @@ def _candidate_masks_sql(
     return sql, tuple(params)
 
 
-def meeting_ready(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
+def meeting_ready(meeting: models.Meeting, *, today: dt.date) -> QuerySet[models.Case]:
     return meeting_candidates(meeting, today=today).filter(missing_mask=0)
 
 
-def meeting_incomplete(meeting: m.Meeting, *, today: dt.date) -> QuerySet[m.Case]:
+def meeting_incomplete(meeting: models.Meeting, *, today: dt.date) -> QuerySet[models.Case]:
     return meeting_candidates(meeting, today=today).filter(missing_mask__gt=0)
 
 
@@ -427,13 +435,13 @@ class WorklistSpec:
 
 
 MEETING_READS = (
-    m.Case,
-    m.Reassessment,
-    m.MolecularResult,
-    m.AgendaItem,
-    m.Meeting,
-    m.Patient,
-    m.User,
+    models.Case,
+    models.Reassessment,
+    models.MolecularResult,
+    models.AgendaItem,
+    models.Meeting,
+    models.Patient,
+    models.User,
 )
 
 WORKLISTS: tuple[WorklistSpec, ...] = (
@@ -444,7 +452,13 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "(hard stop).",
         "stop",
         bevacizumab_interval,
-        reads=(m.Surgery, m.AgentAdministration, m.TreatmentCourse, m.Case, m.Patient),
+        reads=(
+            models.Surgery,
+            models.AgentAdministration,
+            models.TreatmentCourse,
+            models.Case,
+            models.Patient,
+        ),
     ),
     WorklistSpec(
         "reassessments-overdue",
@@ -452,7 +466,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Due date passed with no formal reassessment recorded.",
         "stop",
         reassessments_overdue,
-        reads=(m.Reassessment, m.Case, m.Patient),
+        reads=(models.Reassessment, models.Case, models.Patient),
     ),
     WorklistSpec(
         "reimaging-unbooked",
@@ -460,7 +474,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Reassessment due within {due_days} days or overdue, with no scan booked.",
         "warn",
         reimaging_unbooked,
-        reads=(m.Reassessment, m.Case, m.Patient),
+        reads=(models.Reassessment, models.Case, models.Patient),
     ),
     WorklistSpec(
         "reassessments-due",
@@ -468,7 +482,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Two-monthly reassessment cycle (engine rule R9).",
         "info",
         reassessments_due,
-        reads=(m.Reassessment, m.Case, m.Patient),
+        reads=(models.Reassessment, models.Case, models.Patient),
     ),
     WorklistSpec(
         "results-pending",
@@ -476,7 +490,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "Requested more than {chase_days} days ago and still pending.",
         "warn",
         results_pending,
-        reads=(m.MolecularResult, m.Case, m.Patient),
+        reads=(models.MolecularResult, models.Case, models.Patient),
     ),
     WorklistSpec(
         "scrt-window",
@@ -485,7 +499,7 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "radiotherapy.",
         "warn",
         scrt_window,
-        reads=(m.Surgery, m.Radiotherapy, m.Case, m.Patient),
+        reads=(models.Surgery, models.Radiotherapy, models.Case, models.Patient),
     ),
     WorklistSpec(
         "actions",
@@ -494,7 +508,14 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         "case again).",
         "warn",
         actions_attention,
-        reads=(m.Action, m.AgendaItem, m.Meeting, m.Case, m.Patient, m.User),
+        reads=(
+            models.Action,
+            models.AgendaItem,
+            models.Meeting,
+            models.Case,
+            models.Patient,
+            models.User,
+        ),
     ),
     WorklistSpec(
         "meeting-ready",
@@ -520,7 +541,7 @@ WORKLISTS_BY_SLUG = {spec.slug: spec for spec in WORKLISTS}
 
 
 def worklist_queryset(
-    spec: WorklistSpec, *, today: dt.date, meeting: m.Meeting | None
+    spec: WorklistSpec, *, today: dt.date, meeting: models.Meeting | None
 ) -> QuerySet[Any] | None:
     """The rows of one worklist; None when it needs a meeting and none is scheduled."""
     if spec.needs_meeting:
@@ -535,8 +556,8 @@ def worklist_queryset(
 
 def cohort_by_stage() -> list[tuple[str, str, int]]:
     """(stage value, label, number of cases) for every stage, in pathway order: one query."""
-    counts = dict(m.Case.objects.order_by().values_list("stage").annotate(n=Count("id")))
-    return [(stage.value, stage.label, counts.get(stage.value, 0)) for stage in m.Stage]
+    counts = dict(models.Case.objects.order_by().values_list("stage").annotate(n=Count("id")))
+    return [(stage.value, stage.label, counts.get(stage.value, 0)) for stage in models.Stage]
 
 
 def reassessments_due_by_week(*, today: dt.date, weeks: int = 8) -> list[tuple[dt.date, int]]:
@@ -547,7 +568,7 @@ def reassessments_due_by_week(*, today: dt.date, weeks: int = 8) -> list[tuple[d
     """
     end = today + dt.timedelta(days=7 * weeks - 1)
     due_days = (
-        m.Reassessment.objects.filter(
+        models.Reassessment.objects.filter(
             ON_PATHWAY, reassessed_on__isnull=True, due_on__gte=today, due_on__lte=end
         )
         .order_by()
@@ -649,8 +670,8 @@ def _daily_capped_queries(
 
 
 def meeting_first_rows(
-    meeting: m.Meeting, *, today: dt.date, limit: int
-) -> dict[str, tuple[int, list[m.Case]]]:
+    meeting: models.Meeting, *, today: dt.date, limit: int
+) -> dict[str, tuple[int, list[models.Case]]]:
     """(count, first rows) of "ready" and "incomplete" for the meeting, in two queries.
 
     Both lists are the meeting's candidates split by the minimum dataset. The first query
@@ -667,7 +688,7 @@ def meeting_first_rows(
     ready = [row for row in candidates if row[1] == 0]
     incomplete = [row for row in candidates if row[1] != 0]
     shown = [*ready[:limit], *incomplete[:limit]]
-    cases = m.Case.objects.select_related("patient", "responsible_clinician").in_bulk(
+    cases = models.Case.objects.select_related("patient", "responsible_clinician").in_bulk(
         [pk for pk, _mask, _due in shown]
     )
     for pk, mask, due in shown:

@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from cases import models as m
+from cases import models
 from cases.common import data_version
 from cases.common.kept_html import render_to_keep, serve
 from cases.meetings.selectors import agenda_frozen_at
 from cases.security.permissions import Capability, capability_required, has_capability
-from cases.worklists import queries as w
+from cases.worklists import queries as worklists
 from cases.worklists.plots import Chart, cohort_chart, due_per_week_chart
 
 DASHBOARD_ROWS = 8
@@ -34,10 +34,10 @@ PAGE_ROWS = 50
 class Panel:
     """One worklist as shown: its count, the rows on show, and where "show all" goes."""
 
-    spec: w.WorklistSpec
+    spec: worklists.WorklistSpec
     count: int
     rows: list[Any]
-    meeting: m.Meeting | None
+    meeting: models.Meeting | None
     page: Any = None  # a Paginator page on the full worklist
     capped: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -51,7 +51,7 @@ class Panel:
         return self.count - len(self.rows)
 
 
-def _decorate(spec: w.WorklistSpec, rows: list[Any], today: dt.date) -> list[Any]:
+def _decorate(spec: worklists.WorklistSpec, rows: list[Any], today: dt.date) -> list[Any]:
     """Day counts the tables show; computed on the rows on screen, so no queries."""
     for row in rows:
         if spec.slug == "results-pending":
@@ -59,20 +59,20 @@ def _decorate(spec: w.WorklistSpec, rows: list[Any], today: dt.date) -> list[Any
         elif spec.slug in ("reassessments-overdue", "reimaging-unbooked"):
             row.days_overdue = (today - row.due_on).days
         elif spec.slug == "meeting-incomplete":
-            row.missing = w.missing_from_flags(row)
+            row.missing = worklists.missing_from_flags(row)
         elif spec.slug == "actions":
             row.days_overdue = (today - row.due_on).days
     return rows
 
 
 def _build_panels(
-    specs: tuple[w.WorklistSpec, ...], *, today: dt.date, meeting: m.Meeting | None
+    specs: tuple[worklists.WorklistSpec, ...], *, today: dt.date, meeting: models.Meeting | None
 ) -> list[Panel]:
     """The capped panels of these worklists: counts and first rows in one query per shape."""
     plain = tuple(spec for spec in specs if not spec.needs_meeting)
-    found = w.dashboard_first_rows(plain, today=today, limit=DASHBOARD_ROWS)
+    found = worklists.dashboard_first_rows(plain, today=today, limit=DASHBOARD_ROWS)
     if meeting is not None and any(spec.needs_meeting for spec in specs):
-        found |= w.meeting_first_rows(meeting, today=today, limit=DASHBOARD_ROWS)
+        found |= worklists.meeting_first_rows(meeting, today=today, limit=DASHBOARD_ROWS)
     panels = []
     for spec in specs:
         count, shown = found.get(spec.slug, (0, []))
@@ -84,16 +84,16 @@ def _build_panels(
 class ShownPanel:
     """A capped panel as the dashboard shows it: its count and its rendered HTML."""
 
-    spec: w.WorklistSpec
+    spec: worklists.WorklistSpec
     count: int
     html: str
 
 
 def _panel_key(
-    spec: w.WorklistSpec,
+    spec: worklists.WorklistSpec,
     versions: dict[str, str] | None,
     today: dt.date,
-    meeting: m.Meeting | None,
+    meeting: models.Meeting | None,
     can_list: bool,
 ) -> str | None:
     meeting_id = meeting.pk if meeting is not None else "-"
@@ -102,7 +102,7 @@ def _panel_key(
 
 def _shown_panels(
     request: HttpRequest,
-    specs: tuple[w.WorklistSpec, ...],
+    specs: tuple[worklists.WorklistSpec, ...],
     *,
     today: dt.date,
     meeting: Any,
@@ -126,19 +126,19 @@ def _shown_panels(
 
 
 def _context() -> dict[str, Any]:
-    return {"today": timezone.localdate(), "meeting": w.next_meeting()}
+    return {"today": timezone.localdate(), "meeting": worklists.next_meeting()}
 
 
 def _charts(today: dt.date, versions: dict[str, str] | None) -> dict[str, str]:
     """The two charts, drawn and cached like the panels (they name no patient)."""
-    cohort_key = data_version.key("chart:cohort", [m.Case], versions)
-    due_key = data_version.key("chart:due", [m.Reassessment, m.Case], versions, today)
+    cohort_key = data_version.key("chart:cohort", [models.Case], versions)
+    due_key = data_version.key("chart:due", [models.Reassessment, models.Case], versions, today)
 
     def cohort() -> str:
-        return _draw(cohort_chart(w.cohort_by_stage()))
+        return _draw(cohort_chart(worklists.cohort_by_stage()))
 
     def due_weeks() -> str:
-        return _draw(due_per_week_chart(w.reassessments_due_by_week(today=today)))
+        return _draw(due_per_week_chart(worklists.reassessments_due_by_week(today=today)))
 
     return {
         "cohort_html": data_version.cached(cohort_key, cohort),
@@ -159,7 +159,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     base = _context()
     today, meeting = base["today"], base["meeting"]
     versions = data_version.versions()  # before any data is read: see cases/data_version.py
-    panels = _shown_panels(request, w.WORKLISTS, today=today, meeting=meeting, versions=versions)
+    panels = _shown_panels(
+        request, worklists.WORKLISTS, today=today, meeting=meeting, versions=versions
+    )
     context = base | {
         "panels": panels,
         **_charts(today, versions),
@@ -177,12 +179,12 @@ def _can(request: HttpRequest, capability: Capability) -> bool:
 @require_GET
 def worklist_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """One worklist in full, paginated; its panel alone for htmx (swapped in place)."""
-    spec = w.WORKLISTS_BY_SLUG.get(slug)
+    spec = worklists.WORKLISTS_BY_SLUG.get(slug)
     if spec is None:
         raise Http404("No such worklist.")
     base = _context()
     today, meeting = base["today"], base["meeting"]
-    rows = w.worklist_queryset(spec, today=today, meeting=meeting)
+    rows = worklists.worklist_queryset(spec, today=today, meeting=meeting)
     if rows is None:
         panel = Panel(spec, 0, [], meeting, capped=False)
     else:
@@ -199,7 +201,7 @@ def worklist_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def worklist_refresh(request: HttpRequest, slug: str) -> HttpResponse:
     """The dashboard panel of one worklist (capped), for htmx refresh."""
-    spec = w.WORKLISTS_BY_SLUG.get(slug)
+    spec = worklists.WORKLISTS_BY_SLUG.get(slug)
     if spec is None:
         raise Http404("No such worklist.")
     if not request.htmx:

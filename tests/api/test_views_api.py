@@ -6,30 +6,31 @@ import json
 
 import pytest
 
-from tests.conftest import make_user
+from tests.conftest import make_user, signed_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def signed_in(client):
-    client.force_login(make_user("clinician"))
-    return client
+def clinician_client(db):
+    return signed_in(make_user("clinician"))
 
 
 def post(client, body: str):
     return client.post("/api/advise/", data=body, content_type="application/json")
 
 
-def test_it_answers_signed_in_users(signed_in):
-    response = post(signed_in, json.dumps({"primary_site": "rectum", "kras_status": "mutant"}))
+def test_it_answers_signed_in_users(clinician_client):
+    response = post(
+        clinician_client, json.dumps({"primary_site": "rectum", "kras_status": "mutant"})
+    )
     assert response.status_code == 200
     assert response.json()["sidedness"] == "left"
     assert response.json()["warnings"] == ["MMR_STATUS_REQUIRED", "BRAF_STATUS_REQUIRED"]
 
 
-def test_it_answers_a_list_in_order(signed_in):
-    response = post(signed_in, json.dumps([{"primary_site": "caecum"}, {}]))
+def test_it_answers_a_list_in_order(clinician_client):
+    response = post(clinician_client, json.dumps([{"primary_site": "caecum"}, {}]))
     assert [a["sidedness"] for a in response.json()] == ["right", "undetermined"]
 
 
@@ -37,15 +38,15 @@ def test_it_answers_a_list_in_order(signed_in):
     ("body", "key"),
     [('{"ecog": 7}', "ecog"), ('[{}, {"flr_percent_slv": -1}]', "[1].flr_percent_slv")],
 )
-def test_bad_input_is_a_400_naming_the_key(signed_in, body, key):
-    response = post(signed_in, body)
+def test_bad_input_is_a_400_naming_the_key(clinician_client, body, key):
+    response = post(clinician_client, body)
     assert response.status_code == 400
     assert response.json()["key"] == key
     assert response.json()["error"].startswith(f"{key}: ")
 
 
-def test_malformed_json_is_a_400_not_a_500(signed_in):
-    response = post(signed_in, "{oops")
+def test_malformed_json_is_a_400_not_a_500(clinician_client):
+    response = post(clinician_client, "{oops")
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["error"]
 
@@ -54,10 +55,10 @@ def test_anonymous_users_are_sent_to_login(client):
     assert post(client, "{}").status_code == 302
 
 
-def test_only_post_is_allowed(signed_in):
-    assert signed_in.get("/api/advise/").status_code == 405
+def test_only_post_is_allowed(clinician_client):
+    assert clinician_client.get("/api/advise/").status_code == 405
 
 
-def test_absurdly_nested_json_is_a_400_not_a_500(signed_in):
-    response = post(signed_in, "[" * 50_000)
+def test_absurdly_nested_json_is_a_400_not_a_500(clinician_client):
+    response = post(clinician_client, "[" * 50_000)
     assert response.status_code == 400

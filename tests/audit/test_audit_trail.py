@@ -13,12 +13,13 @@ from pathlib import Path
 import pghistory.runtime
 import pytest
 from django.apps import apps
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.audit.access import access_log_record
 from cases.security.middleware import AuditContextMiddleware
 from tests.conftest import make_case, make_patient, make_user, test_database_url
@@ -45,17 +46,17 @@ def as_request_by(user, work, path="/cases/1/edit/"):
 
 # One row of each audited model, and a change to make to it.
 def _meeting():
-    return m.Meeting.objects.create(scheduled_for=timezone.now(), chair=make_user("chair"))
+    return models.Meeting.objects.create(scheduled_for=timezone.now(), chair=make_user("chair"))
 
 
 def _course():
-    return m.TreatmentCourse.objects.create(
+    return models.TreatmentCourse.objects.create(
         case=make_case(), started_on=TODAY, backbone="folfox", agents=["fluorouracil"]
     )
 
 
 def _item():
-    return m.AgendaItem.objects.create(
+    return models.AgendaItem.objects.create(
         meeting=_meeting(), case=make_case(), position=1, listed_by=make_user("coordinator")
     )
 
@@ -66,34 +67,34 @@ BUILDERS = {
     "Patient": (make_patient, {"given_name": "Changed"}, {"nhs_number": "9990000001"}),
     "Case": (make_case, {"ecog": 2}, {"stage": "surgery_planned"}),
     "MolecularResult": (
-        lambda: m.MolecularResult.objects.create(
+        lambda: models.MolecularResult.objects.create(
             case=make_case(), marker="kras", status="mutant", reported_on=TODAY
         ),
         {"method": "NGS"},
         {"status": "wild_type"},
     ),
     "Reassessment": (
-        lambda: m.Reassessment.objects.create(case=make_case(), cycle=1, due_on=TODAY),
+        lambda: models.Reassessment.objects.create(case=make_case(), cycle=1, due_on=TODAY),
         {"imaging_booked_for": TODAY},
         {"response": "partial_response"},
     ),
     "TreatmentCourse": (_course, {"stopped_on": TODAY}, {"backbone": "capox"}),
     "AgentAdministration": (
-        lambda: m.AgentAdministration.objects.create(
+        lambda: models.AgentAdministration.objects.create(
             course=_course(), agent="bevacizumab", given_on=TODAY
         ),
         {"cycle_number": 3},
         {"given_on": TODAY - dt.timedelta(days=14)},
     ),
     "Radiotherapy": (
-        lambda: m.Radiotherapy.objects.create(
+        lambda: models.Radiotherapy.objects.create(
             case=make_case(), kind="short_course_5x5", started_on=TODAY
         ),
         {"completed_on": TODAY},
         {"kind": "long_course_crt"},
     ),
     "Surgery": (
-        lambda: m.Surgery.objects.create(
+        lambda: models.Surgery.objects.create(
             case=make_case(), kind="one_stage_hepatectomy", planned_on=TODAY
         ),
         {"urgency": "emergency"},
@@ -101,7 +102,7 @@ BUILDERS = {
     ),
     "Meeting": (_meeting, {"status": "in_progress"}, {"title": "Extra MDT"}),
     "Attendance": (
-        lambda: m.Attendance.objects.create(
+        lambda: models.Attendance.objects.create(
             meeting=_meeting(), member=make_user("clinician"), discipline="radiologist"
         ),
         {"discipline": "pathologist"},
@@ -113,22 +114,22 @@ BUILDERS = {
         {"late_reason": "Scan reported late"},
     ),
     "Action": (
-        lambda: m.Action.objects.create(
+        lambda: models.Action.objects.create(
             case=make_case(), description="Book MRI", owner=make_user("clinician"), due_on=TODAY
         ),
         {"status": "done"},
         {"due_on": TODAY + dt.timedelta(days=3)},
     ),
     "Reminder": (
-        lambda: m.Reminder.objects.create(
+        lambda: models.Reminder.objects.create(
             kind="reimaging_due", case=make_case(), dedupe_key="k1", due_at=timezone.now()
         ),
         {"attempts": 1},
         {"last_error": "Connection refused"},
     ),
     "ReminderAttempt": (
-        lambda: m.ReminderAttempt.objects.create(
-            reminder=m.Reminder.objects.create(
+        lambda: models.ReminderAttempt.objects.create(
+            reminder=models.Reminder.objects.create(
                 kind="reimaging_due",
                 case=make_case(),
                 dedupe_key=f"k{uuid.uuid4()}",
@@ -158,7 +159,7 @@ def event_models():
 # rewritten every minute, with no clinical content.
 # Bookkeeping, not clinical data: the access log (its own record), the dispatcher's heartbeat,
 # and the dashboard cache's data versions.
-NOT_AUDITED = {m.CaseAccess, m.DispatchHeartbeat, m.DataChange, m.DataVersion}
+NOT_AUDITED = {models.CaseAccess, models.DispatchHeartbeat, models.DataChange, models.DataVersion}
 
 
 def test_every_model_of_the_app_is_audited():
@@ -176,7 +177,7 @@ def test_every_model_of_the_app_is_audited():
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_create_update_bulk_update_and_delete_are_each_recorded_with_the_user(name):
     build, change, bulk_change = BUILDERS[name]
-    model = getattr(m, name)
+    model = getattr(models, name)
     editor = make_user("chair", username=f"editor-{name.lower()}")
 
     def work():
@@ -210,19 +211,19 @@ def _decision(item, user, **overrides):
         "recorded_by": user,
     }
     fields.update(overrides)
-    return m.Decision.objects.create(**fields)
+    return models.Decision.objects.create(**fields)
 
 
 def test_a_decision_is_recorded_with_the_user_and_can_be_neither_edited_nor_deleted():
     chair = make_user("chair")
     item = _item()
     decision = as_request_by(chair, lambda: _decision(item, chair))
-    event = m.Decision.pgh_event_model.objects.get(pgh_obj_id=decision.pk)
+    event = models.Decision.pgh_event_model.objects.get(pgh_obj_id=decision.pk)
     assert (event.pgh_label, event.pgh_context["user"]) == ("insert", chair.pk)
     with pytest.raises(DatabaseError), transaction.atomic():
-        m.Decision.objects.filter(pk=decision.pk).update(follows_recommendation=False)
+        models.Decision.objects.filter(pk=decision.pk).update(follows_recommendation=False)
     with pytest.raises(DatabaseError), transaction.atomic():
-        m.Decision.objects.filter(pk=decision.pk).delete()
+        models.Decision.objects.filter(pk=decision.pk).delete()
 
 
 @pytest.fixture
@@ -235,7 +236,9 @@ def one_of_everything():
     access_log_record(user=chair, case_id=make_case().pk, context="test")
 
 
-@pytest.mark.parametrize("model", [*event_models(), m.CaseAccess], ids=lambda model: model.__name__)
+@pytest.mark.parametrize(
+    "model", [*event_models(), models.CaseAccess], ids=lambda model: model.__name__
+)
 @pytest.mark.parametrize("statement", ["UPDATE {table} SET id = id", "DELETE FROM {table}"])
 def test_the_database_refuses_to_change_or_delete_audit_rows(one_of_everything, model, statement):
     assert model.objects.exists()
@@ -246,7 +249,7 @@ def test_the_database_refuses_to_change_or_delete_audit_rows(one_of_everything, 
     ):
         cursor.execute(statement.format(table=model._meta.db_table))
     with pytest.raises(DatabaseError), transaction.atomic():
-        model.objects.update(id=models.F("id"))
+        model.objects.update(id=F("id"))
 
 
 # --- Changes made outside a request are labelled too ----------------------------------------
@@ -259,10 +262,10 @@ def test_a_change_made_by_a_background_task_is_labelled_with_the_task():
 
     @app.task(name="tests.audit_probe")
     def probe(case_id):
-        m.Case.objects.filter(pk=case_id).update(ecog=3)
+        models.Case.objects.filter(pk=case_id).update(ecog=3)
 
     probe.apply(args=[case.pk])
-    event = m.Case.pgh_event_model.objects.filter(pgh_obj_id=case.pk).latest("pgh_id")
+    event = models.Case.pgh_event_model.objects.filter(pgh_obj_id=case.pk).latest("pgh_id")
     assert event.ecog == 3
     assert event.pgh_context["task"] == "tests.audit_probe"
     # The task's context ends with the task.
@@ -283,7 +286,7 @@ def test_a_change_made_by_a_management_command_is_labelled_with_the_command():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    event = m.Case.pgh_event_model.objects.filter(pgh_obj_id=case.pk).latest("pgh_id")
+    event = models.Case.pgh_event_model.objects.filter(pgh_obj_id=case.pk).latest("pgh_id")
     assert event.ecog == 0
     assert event.pgh_context == {"command": "shell"}
 
@@ -292,5 +295,5 @@ def test_opening_a_case_costs_one_insert(django_assert_num_queries):
     user, case = make_user("clinician"), make_case()
     with django_assert_num_queries(1):
         access_log_record(user=user, case_id=case.pk, context="case-page")
-    entry = m.CaseAccess.objects.get()
+    entry = models.CaseAccess.objects.get()
     assert (entry.user, entry.case_id, entry.context) == (user, case.pk, "case-page")

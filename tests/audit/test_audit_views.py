@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from tests.audit.test_audit_trail import as_request_by
 from tests.conftest import make_case, make_user
 
@@ -53,7 +53,7 @@ def test_the_case_page_shows_who_changed_what_with_before_and_after(auditor_clie
     case = as_request_by(clinician, lambda: make_case(ecog=1), path="/cases/new/")
     as_request_by(
         clinician,
-        lambda: m.Case.objects.filter(pk=case.pk).update(ecog=2, stage="surgery_planned"),
+        lambda: models.Case.objects.filter(pk=case.pk).update(ecog=2, stage="surgery_planned"),
         path=f"/cases/{case.pk}/edit/",
     )
     page = text(auditor_client.get(f"/audit/cases/{case.pk}/"))
@@ -76,16 +76,16 @@ def test_a_change_made_outside_the_application_is_shown_as_such(auditor_client):
 
 def test_the_history_covers_the_rows_that_hang_off_the_case(auditor_client):
     case = make_case()
-    result = m.MolecularResult.objects.create(
+    result = models.MolecularResult.objects.create(
         case=case, marker="kras", status="pending", requested_on=dt.date(2026, 1, 12)
     )
-    m.MolecularResult.objects.filter(pk=result.pk).update(
+    models.MolecularResult.objects.filter(pk=result.pk).update(
         status="mutant", reported_on=dt.date(2026, 1, 30)
     )
-    course = m.TreatmentCourse.objects.create(
+    course = models.TreatmentCourse.objects.create(
         case=case, started_on=dt.date(2026, 2, 1), agents=["oxaliplatin", "bevacizumab"]
     )
-    dose = m.AgentAdministration.objects.create(
+    dose = models.AgentAdministration.objects.create(
         course=course, agent="bevacizumab", given_on=dt.date(2026, 2, 1)
     )
     dose_id = dose.pk
@@ -100,18 +100,18 @@ def test_the_history_covers_the_rows_that_hang_off_the_case(auditor_client):
 def test_every_override_deviation_and_correction_is_listed(auditor_client):
     chair = make_user("chair", username="morgan")
     case = make_case()
-    meeting = m.Meeting.objects.create(scheduled_for=timezone.now(), chair=chair)
-    item = m.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
+    meeting = models.Meeting.objects.create(scheduled_for=timezone.now(), chair=chair)
+    item = models.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
     common = {"agenda_item": item, "answer": {}, "advice_snapshot": {}, "recorded_by": chair}
-    m.Decision.objects.create(point="systemic_therapy", follows_recommendation=True, **common)
-    first = m.Decision.objects.create(
+    models.Decision.objects.create(point="systemic_therapy", follows_recommendation=True, **common)
+    first = models.Decision.objects.create(
         point="timing",
         follows_recommendation=True,
         overridden_hard_stops=["BEV_INTERVAL_TOO_SHORT"],
         override_reason="Bleeding primary: surgery cannot wait",
         **common,
     )
-    m.Decision.objects.create(
+    models.Decision.objects.create(
         point="timing",
         follows_recommendation=False,
         deviation_reason="Patient preference",
@@ -132,11 +132,11 @@ def test_every_override_deviation_and_correction_is_listed(auditor_client):
 def test_opening_a_case_is_logged_and_the_log_is_shown(auditor_client):
     case = make_case()
     clinician = make_user("clinician", username="alex")
-    m.CaseAccess.objects.create(user=clinician, case_id=case.pk, context="case-page")
+    models.CaseAccess.objects.create(user=clinician, case_id=case.pk, context="case-page")
     page = text(auditor_client.get(f"/audit/cases/{case.pk}/"))
     assert "Who opened this case (2)" in page
     assert "(alex) case-page" in page
-    assert m.CaseAccess.objects.filter(user__username="pat", context="audit-case").count() == 1
+    assert models.CaseAccess.objects.filter(user__username="pat", context="audit-case").count() == 1
     log = text(auditor_client.get("/audit/access/", {"user": "alex"}))
     assert case.reference in log
     assert "(pat)" not in log
@@ -161,9 +161,9 @@ def test_the_case_page_takes_a_fixed_number_of_queries(
     auditor_client, django_assert_max_num_queries
 ):
     case = make_case()
-    course = m.TreatmentCourse.objects.create(case=case, started_on=dt.date(2026, 2, 1))
+    course = models.TreatmentCourse.objects.create(case=case, started_on=dt.date(2026, 2, 1))
     for day in range(1, 29):
-        m.AgentAdministration.objects.create(
+        models.AgentAdministration.objects.create(
             course=course, agent="bevacizumab", given_on=dt.date(2026, 2, day)
         )
     with django_assert_max_num_queries(30):
@@ -194,7 +194,7 @@ def test_a_long_history_is_shown_a_page_at_a_time_oldest_first(auditor_client, m
 
     case = make_case(ecog=0)
     for ecog in (1, 2, 3, 4, 1, 2):  # eight events with the patient's and the case's creation
-        m.Case.objects.filter(pk=case.pk).update(ecog=ecog)
+        models.Case.objects.filter(pk=case.pk).update(ecog=ecog)
     monkeypatch.setattr(audit, "HISTORY_PAGE_SIZE", 3)
     first = text(auditor_client.get(f"/audit/cases/{case.pk}/"))
     last = text(auditor_client.get(f"/audit/cases/{case.pk}/?page=3"))
@@ -217,8 +217,8 @@ def test_the_case_page_shows_the_latest_accesses_and_links_to_all_of_them(audito
     case, other = make_case(), make_case()
     clinician = make_user("clinician", username="alex")
     for _ in range(25):
-        m.CaseAccess.objects.create(user=clinician, case_id=case.pk, context="case-page")
-    m.CaseAccess.objects.create(user=clinician, case_id=other.pk, context="case-page")
+        models.CaseAccess.objects.create(user=clinician, case_id=case.pk, context="case-page")
+    models.CaseAccess.objects.create(user=clinician, case_id=other.pk, context="case-page")
     response = auditor_client.get(f"/audit/cases/{case.pk}/")
     page = text(response)
     assert "Who opened this case (26)" in page  # with the auditor's own visit

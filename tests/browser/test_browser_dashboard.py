@@ -8,14 +8,14 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from tests.browser.conftest import sign_in
 from tests.conftest import make_case, make_patient, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def case_waiting_for_kras() -> m.Case:
+def case_waiting_for_kras() -> models.Case:
     today = timezone.localdate()
     case = make_case(
         patient=make_patient(family_name="Franklin", given_name="Rosalind"),
@@ -25,11 +25,11 @@ def case_waiting_for_kras() -> m.Case:
     reported = {"requested_on": today - dt.timedelta(days=30), "reported_on": today}
     for marker, status in (("mmr_msi", "pmmr_mss"), ("nras", "wild_type"),
                            ("braf_v600e", "wild_type")):  # fmt: skip
-        m.MolecularResult.objects.create(case=case, marker=marker, status=status, **reported)
-    m.MolecularResult.objects.create(
+        models.MolecularResult.objects.create(case=case, marker=marker, status=status, **reported)
+    models.MolecularResult.objects.create(
         case=case, marker="kras", status="pending", requested_on=today - dt.timedelta(days=30)
     )
-    m.Reassessment.objects.create(
+    models.Reassessment.objects.create(
         case=case, cycle=1, due_on=today - dt.timedelta(days=2),
         imaging_performed_on=today - dt.timedelta(days=3), modality="ct",
     )  # fmt: skip
@@ -38,7 +38,7 @@ def case_waiting_for_kras() -> m.Case:
 
 def test_a_coordinator_records_a_pending_kras_result_and_lists_the_case(page):
     make_user("coordinator", username="casey")
-    meeting = m.Meeting.objects.create(
+    meeting = models.Meeting.objects.create(
         scheduled_for=timezone.now() + dt.timedelta(days=5), chair=make_user("chair")
     )
     case = case_waiting_for_kras()
@@ -67,9 +67,9 @@ def test_a_coordinator_records_a_pending_kras_result_and_lists_the_case(page):
     page.wait_for_url("**/")
     assert f"{case.reference} listed as item 1" in page.locator(".messages").inner_text()
     assert case.reference not in page.locator("#wl-meeting-ready").inner_text()
-    item = m.AgendaItem.objects.get(case=case)
+    item = models.AgendaItem.objects.get(case=case)
     assert (item.meeting_id, item.position, item.incomplete_reason) == (meeting.pk, 1, "")
-    assert m.MolecularResult.objects.get(case=case, marker="kras").status == "mutant"
+    assert models.MolecularResult.objects.get(case=case, marker="kras").status == "mutant"
 
 
 def test_search_filters_in_place_with_htmx(page):

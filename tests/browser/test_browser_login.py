@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_coordinator_signs_in_in_a_real_browser(page):
     make_user("coordinator", username="casey")
     sign_in(page, "casey")
-    # Home is the coordinator dashboard (issue 5).
+    # Home is the coordinator dashboard.
     assert page.get_by_role("heading", level=1).inner_text() == "Dashboard"
     # htmx loaded from our static files despite the CSP
     assert page.evaluate("typeof window.htmx") == "object"

@@ -10,19 +10,18 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from cases import models as m
+from cases import models
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.conftest import make_user
 from tests.meeting_factory import (
     MEETING_DAY,
-    fast_hasher,  # noqa: F401 (a fixture)
     list_case,
     make_conversion_case,
     make_meeting,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_hasher")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 SHOTS = os.environ.get("TUMOURBOARD_SCREENSHOTS")  # a folder: save screenshots for review
 
 
@@ -33,11 +32,11 @@ def _shot(page, name: str) -> None:
 
 @pytest.fixture
 def meeting_setup():
-    chair = make_user("chair", username="chair", discipline=m.Discipline.MEDICAL_ONCOLOGIST)
-    hpb = make_user("clinician", username="hpb", discipline=m.Discipline.HPB_SURGEON)
-    radiologist = make_user("clinician", username="radio", discipline=m.Discipline.RADIOLOGIST)
+    chair = make_user("chair", username="chair", discipline=models.Discipline.MEDICAL_ONCOLOGIST)
+    hpb = make_user("clinician", username="hpb", discipline=models.Discipline.HPB_SURGEON)
+    radiologist = make_user("clinician", username="radio", discipline=models.Discipline.RADIOLOGIST)
     clinonc = make_user(
-        "clinician", username="clinonc", discipline=m.Discipline.CLINICAL_ONCOLOGIST
+        "clinician", username="clinonc", discipline=models.Discipline.CLINICAL_ONCOLOGIST
     )
     meeting = make_meeting(chair)
     item = list_case(
@@ -141,10 +140,10 @@ def test_a_chair_takes_a_whole_meeting_by_keyboard(page, meeting_setup):
     # The engine's date: two calendar months from this meeting, which reassessed cycle 2.
     assert shown == "2026-05-10"
     assert item.next_reassessment_on == dt.date.fromisoformat(shown)
-    cycles = {r.cycle: r for r in m.Reassessment.objects.filter(case=item.case)}
+    cycles = {r.cycle: r for r in models.Reassessment.objects.filter(case=item.case)}
     assert cycles[2].reassessed_on == MEETING_DAY
     assert cycles[3].due_on == item.next_reassessment_on
-    override = m.Decision.objects.get(agenda_item=item, point="pelvic_radiotherapy")
+    override = models.Decision.objects.get(agenda_item=item, point="pelvic_radiotherapy")
     assert override.overridden_hard_stops == ["LONG_COURSE_CRT_UPFRONT"]
     assert "mesorectal" in override.override_reason
     expect(page.get_by_role("button", name="Record answer")).to_have_count(0)
@@ -159,7 +158,7 @@ def test_two_browsers_answering_the_same_point_get_a_clear_conflict(
     browser, live_server, meeting_setup
 ):
     item = meeting_setup["item"]
-    make_user("clinician", username="second", discipline=m.Discipline.HPB_SURGEON)
+    make_user("clinician", username="second", discipline=models.Discipline.HPB_SURGEON)
     pages = []
     contexts = []
     for username in ("chair", "second"):
@@ -180,7 +179,7 @@ def test_two_browsers_answering_the_same_point_get_a_clear_conflict(
     expect(card).to_contain_text("recorded an answer to this point at")
     expect(card).to_contain_text("Your answer, not saved: Defer the case")
     expect(card).to_contain_text("Data complete: decide today")
-    originals = m.Decision.objects.filter(
+    originals = models.Decision.objects.filter(
         agenda_item=item, point="data_completeness", supersedes__isnull=True
     )
     assert [d.answer for d in originals] == [{"choice": "proceed"}]

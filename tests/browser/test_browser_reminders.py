@@ -8,7 +8,7 @@ import os
 import pytest
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.reminders.planning import reminders_sync_for_case
 from tests.browser.conftest import sign_in
 from tests.conftest import make_case, make_user
@@ -19,13 +19,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_coordinator_filters_the_log_and_retries_a_failed_reminder(page):
     coordinator = make_user("coordinator", username="coord")
     case = make_case(coordinator=coordinator)
-    m.Reassessment.objects.create(case=case, cycle=1, due_on=timezone.localdate())
+    models.Reassessment.objects.create(case=case, cycle=1, due_on=timezone.localdate())
     reminders_sync_for_case(case_id=case.pk)
-    failed = m.Reminder.objects.get(kind=m.ReminderKind.REIMAGING_DUE)
-    m.Reminder.objects.filter(pk=failed.pk).update(
-        state=m.ReminderState.FAILED, last_error="SMTPDataError: 554 rejected", attempts=8
+    failed = models.Reminder.objects.get(kind=models.ReminderKind.REIMAGING_DUE)
+    models.Reminder.objects.filter(pk=failed.pk).update(
+        state=models.ReminderState.FAILED, last_error="SMTPDataError: 554 rejected", attempts=8
     )
-    m.DispatchHeartbeat.objects.create(last_run_at=timezone.now() - dt.timedelta(minutes=7))
+    models.DispatchHeartbeat.objects.create(last_run_at=timezone.now() - dt.timedelta(minutes=7))
 
     sign_in(page, "coord")
     page.get_by_role("link", name="Reminders", exact=True).click()
@@ -42,4 +42,4 @@ def test_a_coordinator_filters_the_log_and_retries_a_failed_reminder(page):
 
     page.get_by_role("button", name="Retry").click()
     page.get_by_text("will be sent again").wait_for()
-    assert m.Reminder.objects.get(pk=failed.pk).state == m.ReminderState.PENDING
+    assert models.Reminder.objects.get(pk=failed.pk).state == models.ReminderState.PENDING

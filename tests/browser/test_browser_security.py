@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 from django_otp.oath import TOTP
 
-from cases import models as m
+from cases import models
 from tests.browser.conftest import sign_in
 from tests.conftest import make_case, make_user
 
@@ -50,7 +50,7 @@ def test_the_demo_sign_in_page_says_two_factor_is_off(page):
 def test_the_auditor_reads_a_case_history(page):
     make_user("auditor", username="pat")
     case = make_case(ecog=1)
-    m.Case.objects.filter(pk=case.pk).update(ecog=2)
+    models.Case.objects.filter(pk=case.pk).update(ecog=2)
     sign_in(page, "pat")
     page.goto("/audit/")
     page.get_by_label("Case reference, hospital number or family name").fill(case.reference)

@@ -16,31 +16,30 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases import models as m
+from cases import models
 from cases.common import kept_html
 from cases.meetings import selectors
 from cases.meetings.views import meetings as views
 from tests.conftest import make_user, signed_in
 from tests.meeting_factory import (
-    fast_hasher,  # noqa: F401 (a fixture)
     list_case,
     make_conversion_case,
     make_core_members,
     make_meeting,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_hasher")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def world() -> dict[str, object]:
-    chair = make_user("chair", username="chair", discipline=m.Discipline.MEDICAL_ONCOLOGIST)
+    chair = make_user("chair", username="chair", discipline=models.Discipline.MEDICAL_ONCOLOGIST)
     meeting = make_meeting(chair)
     items = [list_case(meeting, make_conversion_case(), by=chair) for _ in range(3)]
     return {"chair": chair, "meeting": meeting, "items": items}
 
 
-def page(client: Client, meeting: m.Meeting) -> tuple[str, int]:
+def page(client: Client, meeting: models.Meeting) -> tuple[str, int]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("cases:meeting-detail", args=[meeting.pk]))
     assert response.status_code == 200
@@ -68,20 +67,20 @@ def test_every_committed_change_under_a_section_shows_on_the_next_view(world):
     meeting, item = world["meeting"], world["items"][0]
     page(client, meeting)  # fills the cache
     member = make_core_members()["hpb"]
-    m.Attendance.objects.create(meeting=meeting, member=member, discipline=member.discipline)
-    m.Decision.objects.create(
-        agenda_item=item, point=m.DecisionPoint.DATA_COMPLETENESS, answer={"complete": True},
+    models.Attendance.objects.create(meeting=meeting, member=member, discipline=member.discipline)
+    models.Decision.objects.create(
+        agenda_item=item, point=models.DecisionPoint.DATA_COMPLETENESS, answer={"complete": True},
         advice_snapshot={}, follows_recommendation=True, recorded_by=world["chair"],
     )  # fmt: skip
-    m.Patient.objects.filter(pk=item.case.patient_id).update(family_name="Renamed")
-    m.Case.objects.filter(pk=item.case_id).update(stage=m.Stage.SURGERY_PLANNED)
+    models.Patient.objects.filter(pk=item.case.patient_id).update(family_name="Renamed")
+    models.Case.objects.filter(pk=item.case_id).update(stage=models.Stage.SURGERY_PLANNED)
     html, _ = page(client, meeting)
     agenda, attendance = section(html, "agenda"), section(html, "attendance")
     assert "RENAMED" in agenda
     assert "1 answered" in agenda
-    assert m.Stage.SURGERY_PLANNED.label in agenda
+    assert models.Stage.SURGERY_PLANNED.label in agenda
     assert str(member) in attendance
-    m.User.objects.filter(pk=member.pk).update(last_name="Newname")
+    models.User.objects.filter(pk=member.pk).update(last_name="Newname")
     assert "Newname" in section(page(client, meeting)[0], "attendance")
 
 
@@ -97,7 +96,7 @@ def test_a_viewer_who_may_not_manage_the_meeting_never_gets_its_buttons_from_the
 def test_a_kept_section_carries_each_viewers_own_working_csrf_token(world):
     meeting = world["meeting"]
     page(signed_in(world["chair"], enforce_csrf_checks=True), meeting)  # fills the cache
-    other_chair = make_user("chair", discipline=m.Discipline.HPB_SURGEON)
+    other_chair = make_user("chair", discipline=models.Discipline.HPB_SURGEON)
     client = signed_in(other_chair, enforce_csrf_checks=True)
     html, _ = page(client, meeting)
     assert kept_html.CSRF_PLACEHOLDER not in html
@@ -125,9 +124,9 @@ def test_a_kept_section_carries_each_viewers_own_working_csrf_token(world):
     ids=["agenda", "attendance"],
 )
 def test_each_section_declares_every_table_it_reads(world, build, template, reads, shown):
-    meeting = m.Meeting.objects.get(pk=world["meeting"].pk)
+    meeting = models.Meeting.objects.get(pk=world["meeting"].pk)
     member = make_core_members()["hpb"]
-    m.Attendance.objects.create(meeting=meeting, member=member, discipline=member.discipline)
+    models.Attendance.objects.create(meeting=meeting, member=member, discipline=member.discipline)
     context = {"meeting": meeting, "can_manage": True}
     with CaptureQueriesContext(connection) as queries:
         html = render_to_string(template, context | build(meeting))

@@ -9,33 +9,32 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from cases import models as m
+from cases import models
 from cases.meetings.agenda import agenda_item_add
-from tests.cohort import fast_passwords  # noqa: F401 (fixture)
 from tests.conftest import make_case
 
 D = dt.date
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+pytestmark = [pytest.mark.django_db]
 MEETING_AT = dt.datetime(2026, 3, 17, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
 def meeting(users):
-    return m.Meeting.objects.create(scheduled_for=MEETING_AT, chair=users["chair"])
+    return models.Meeting.objects.create(scheduled_for=MEETING_AT, chair=users["chair"])
 
 
 def complete_case():
     case = make_case(ecog=1, diagnosed_on=D(2026, 1, 5))
     for marker, status in (("mmr_msi", "pmmr_mss"), ("kras", "wild_type"), ("nras", "wild_type"),
                            ("braf_v600e", "wild_type")):  # fmt: skip
-        m.MolecularResult.objects.create(
+        models.MolecularResult.objects.create(
             case=case,
             marker=marker,
             status=status,
             requested_on=D(2026, 1, 6),
             reported_on=D(2026, 1, 20),
         )
-    m.Reassessment.objects.create(case=case, cycle=1, due_on=D(2026, 3, 9),
+    models.Reassessment.objects.create(case=case, cycle=1, due_on=D(2026, 3, 9),
                                   imaging_performed_on=D(2026, 3, 9), modality="ct")  # fmt: skip
     return case
 
@@ -70,7 +69,7 @@ def test_a_case_already_listed_is_refused_with_a_clear_message(users, meeting):
         "case": [f"{case.reference} is already on the agenda of this meeting (item 1). It was "
                  "not listed twice."]
     }  # fmt: skip
-    assert m.AgendaItem.objects.count() == 1
+    assert models.AgendaItem.objects.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -116,7 +115,7 @@ def test_late_and_incomplete_are_reported_together_and_nothing_is_listed(users, 
         agenda_item_add(user=users["coordinator"], meeting_id=meeting.pk,
                         case_id=make_case().pk, late_reason="  ")  # fmt: skip
     assert set(errors_of(info)) == {"late_reason", "incomplete_reason"}
-    assert not m.AgendaItem.objects.exists()
+    assert not models.AgendaItem.objects.exists()
 
 
 def test_a_closed_meeting_and_unknown_ids_are_refused(users, meeting):
@@ -125,7 +124,7 @@ def test_a_closed_meeting_and_unknown_ids_are_refused(users, meeting):
         agenda_item_add(user=users["coordinator"], meeting_id=meeting.pk + 99, case_id=case.pk)
     with pytest.raises(ValidationError, match="does not exist"):
         agenda_item_add(user=users["coordinator"], meeting_id=meeting.pk, case_id=case.pk + 99)
-    meeting.status = m.MeetingStatus.CLOSED
+    meeting.status = models.MeetingStatus.CLOSED
     meeting.save()
     with pytest.raises(ValidationError, match="closed"):
         agenda_item_add(user=users["coordinator"], meeting_id=meeting.pk, case_id=case.pk)
@@ -148,4 +147,4 @@ def test_listing_needs_the_list_cases_capability(users, meeting, role, allowed):
         else:
             with pytest.raises(PermissionDenied):
                 agenda_item_add(user=users[role], meeting_id=meeting.pk, case_id=case.pk)
-    assert m.AgendaItem.objects.exists() is allowed
+    assert models.AgendaItem.objects.exists() is allowed

@@ -11,7 +11,7 @@ import time_machine
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import IntegrityError, connections, transaction
 
-from cases import models as m
+from cases import models
 from cases.common.services import ConflictError
 from cases.meetings import actions
 from cases.meetings import services as svc
@@ -19,20 +19,19 @@ from tests.conftest import make_case, make_user
 from tests.meeting_factory import (
     MEETING_DAY,
     attend_all,
-    fast_hasher,  # noqa: F401 (a fixture)
     list_case,
     make_conversion_case,
     make_core_members,
     make_meeting,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hasher")]
+pytestmark = [pytest.mark.django_db]
 FOLFOXIRI_BEV = ["fluorouracil", "oxaliplatin", "irinotecan", "bevacizumab"]
 
 
 @pytest.fixture
 def chair():
-    return make_user("chair", username="chair", discipline=m.Discipline.MEDICAL_ONCOLOGIST)
+    return make_user("chair", username="chair", discipline=models.Discipline.MEDICAL_ONCOLOGIST)
 
 
 @pytest.fixture
@@ -108,7 +107,7 @@ def test_recording_a_member_again_changes_their_discipline(chair):
     )
     assert list(meeting.attendances.values_list("discipline", flat=True)) == ["medical_oncologist"]
     meeting.refresh_from_db()
-    assert meeting.status == m.MeetingStatus.IN_PROGRESS
+    assert meeting.status == models.MeetingStatus.IN_PROGRESS
     svc.attendance_remove(user=chair, meeting_id=meeting.pk, member_id=chair.pk)
     assert not meeting.attendances.exists()
 
@@ -170,7 +169,7 @@ def test_a_hard_stop_is_refused_without_an_override_reason(chair, item):
             deviation_reason="local control",
         )
     assert "LONG_COURSE_CRT_UPFRONT" in error.value.message_dict["override_reason"][0]
-    assert not m.Decision.objects.exists()
+    assert not models.Decision.objects.exists()
 
 
 def test_only_the_chair_may_override_a_hard_stop(item):
@@ -247,7 +246,7 @@ def test_the_second_first_answer_to_a_point_is_a_conflict_naming_who_answered(ch
             answer={"choice": "defer"},
             deviation_reason="wait",
         )
-    assert m.Decision.objects.filter(point="data_completeness").count() == 1
+    assert models.Decision.objects.filter(point="data_completeness").count() == 1
 
 
 def test_the_database_lets_only_one_first_answer_through(chair, item):
@@ -259,9 +258,9 @@ def test_the_database_lets_only_one_first_answer_through(chair, item):
         "follows_recommendation": True,
         "recorded_by": chair,
     }
-    m.Decision.objects.create(**fields)
+    models.Decision.objects.create(**fields)
     with pytest.raises(IntegrityError), transaction.atomic():
-        m.Decision.objects.create(**fields)
+        models.Decision.objects.create(**fields)
 
 
 def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
@@ -302,7 +301,9 @@ def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
             correction_reason="stale",
         )
     with pytest.raises(Exception, match="decision_append_only"), transaction.atomic():
-        m.Decision.objects.filter(pk=first.pk).update(answer={"choice": "converted_resectable"})
+        models.Decision.objects.filter(pk=first.pk).update(
+            answer={"choice": "converted_resectable"}
+        )
 
 
 def test_a_correction_cannot_land_on_another_patients_decision(chair, item):
@@ -324,7 +325,7 @@ def test_a_correction_cannot_land_on_another_patients_decision(chair, item):
             correction_reason="wrong tab",
             deviation_reason="x",
         )
-    assert not m.Decision.objects.filter(supersedes=theirs).exists()
+    assert not models.Decision.objects.filter(supersedes=theirs).exists()
 
 
 def test_a_coordinator_or_auditor_cannot_record_decisions(item):
@@ -353,7 +354,7 @@ def test_a_new_kras_result_reopens_an_answer_that_now_meets_a_hard_stop(chair):
         deviation_reason="awaiting RAS; left-sided",
         override_reason="extended RAS panel reported verbally as wild-type",
     )
-    kras = m.MolecularResult.objects.get(case=item.case, marker="kras")
+    kras = models.MolecularResult.objects.get(case=item.case, marker="kras")
     svc.meeting_fact_correct(
         user=chair,
         agenda_item_id=item.pk,
@@ -379,7 +380,7 @@ def test_a_new_kras_result_reopens_an_answer_that_now_meets_a_hard_stop(chair):
 
 @time_machine.travel(dt.datetime(2026, 3, 10, 10, tzinfo=dt.UTC), tick=False)
 def test_an_impossible_result_date_is_refused(chair, item):
-    kras = m.MolecularResult.objects.get(case=item.case, marker="kras")
+    kras = models.MolecularResult.objects.get(case=item.case, marker="kras")
     with pytest.raises(ValidationError) as error:
         svc.meeting_fact_correct(
             user=chair,
@@ -445,9 +446,9 @@ def test_sign_off_locks_the_outcome_and_schedules_the_engines_reassessment(
     item.refresh_from_db()
     assert item.signed_off_by == chair
     assert item.quorate_at_sign_off is True
-    assert item.status == m.AgendaStatus.DISCUSSED
+    assert item.status == models.AgendaStatus.DISCUSSED
     assert item.next_reassessment_on == dt.date(2026, 5, 10) == result.next_reassessment_on
-    cycles = {r.cycle: r for r in m.Reassessment.objects.filter(case=item.case)}
+    cycles = {r.cycle: r for r in models.Reassessment.objects.filter(case=item.case)}
     assert cycles[2].reassessed_on == MEETING_DAY
     assert cycles[3].due_on == dt.date(2026, 5, 10)
     assert synced == [(item.case_id, True)]
@@ -456,7 +457,7 @@ def test_sign_off_locks_the_outcome_and_schedules_the_engines_reassessment(
             user=chair,
             agenda_item_id=item.pk,
             point="outcome",
-            decision_id=m.Decision.objects.get(point="outcome").pk,
+            decision_id=models.Decision.objects.get(point="outcome").pk,
             answer={"choice": "rediscuss"},
             correction_reason="late change",
             deviation_reason="x",
@@ -483,8 +484,8 @@ def test_leaving_the_pathway_schedules_no_reassessment(chair, item):
     )
     result = svc.outcome_sign_off(user=chair, agenda_item_id=item.pk)
     assert result.next_reassessment_on is None
-    assert not m.Reassessment.objects.filter(case=item.case, cycle=3).exists()
-    assert m.Reassessment.objects.get(case=item.case, cycle=2).reassessed_on is None
+    assert not models.Reassessment.objects.filter(case=item.case, cycle=3).exists()
+    assert models.Reassessment.objects.get(case=item.case, cycle=2).reassessed_on is None
 
 
 def test_only_a_chair_signs_off(item):
@@ -527,4 +528,4 @@ def test_two_people_answering_at_the_same_moment_cannot_both_win(chair):
     assert list(outcomes.values()).count("stored") == 1
     loser = next(text for text in outcomes.values() if text != "stored")
     assert "recorded an answer to this point" in loser
-    assert m.Decision.objects.filter(agenda_item=item).count() == 1
+    assert models.Decision.objects.filter(agenda_item=item).count() == 1

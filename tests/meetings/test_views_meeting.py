@@ -10,26 +10,25 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases import models as m
+from cases import models
 from cases.meetings import services as svc
 from tests.conftest import make_case, make_user
 from tests.meeting_factory import (
     MEETING_DAY,
     attend_all,
-    fast_hasher,  # noqa: F401 (a fixture)
     list_case,
     make_conversion_case,
     make_core_members,
     make_meeting,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hasher")]
+pytestmark = [pytest.mark.django_db]
 HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
 def chair():
-    return make_user("chair", username="chair", discipline=m.Discipline.MEDICAL_ONCOLOGIST)
+    return make_user("chair", username="chair", discipline=models.Discipline.MEDICAL_ONCOLOGIST)
 
 
 @pytest.fixture
@@ -77,7 +76,7 @@ def test_a_plain_form_post_records_the_answer_and_goes_to_the_next_card(client, 
     response = _post_answer(client, item, "data_completeness", {"choice": "proceed"})
     assert response.status_code == 302
     assert response["Location"] == _page(item) + "#card-resectability"
-    assert m.Decision.objects.get().answer == {"choice": "proceed"}
+    assert models.Decision.objects.get().answer == {"choice": "proceed"}
 
 
 def test_an_htmx_answer_swaps_in_the_walk_with_the_next_card_focused(client, chair, item):
@@ -106,7 +105,7 @@ def test_an_answer_given_on_another_patients_screen_is_refused(client, chair, it
     )
     assert response.status_code == 409
     assert "was not given on" in response.content.decode()
-    assert not m.Decision.objects.filter(agenda_item=item).exists()
+    assert not models.Decision.objects.filter(agenda_item=item).exists()
 
 
 def test_a_hard_stop_without_a_reason_is_refused_in_place(client, chair, item):
@@ -119,7 +118,7 @@ def test_a_hard_stop_without_a_reason_is_refused_in_place(client, chair, item):
     assert "record why the MDT overrides it" in body
     assert 'name="override_reason"' in body
     assert 'value="long_course_crt" checked' in body  # the answer given is kept
-    assert not m.Decision.objects.exists()
+    assert not models.Decision.objects.exists()
 
 
 def test_a_clinician_is_told_only_the_chair_may_override(client, item):
@@ -148,7 +147,7 @@ def test_bad_answers_get_a_message_and_never_a_500(client, chair, item, point, d
 
 
 def _converted_with_liver_answer(chair, item):
-    m.Reassessment.objects.filter(case=item.case, cycle=2).update(
+    models.Reassessment.objects.filter(case=item.case, cycle=2).update(
         hpb_mdt_reviewed=True, r0_achievable=True, flr_percent_slv=40, flr_segments_remaining=4
     )
     svc.decision_record(
@@ -189,7 +188,7 @@ def test_a_second_answer_to_the_same_point_shows_the_conflict_and_keeps_the_firs
     assert response.status_code == 409
     assert "Clinician Tester recorded an answer to this point at" in body
     assert "Your answer, not saved: Defer the case until the data are complete" in body
-    assert [d.answer for d in m.Decision.objects.all()] == [{"choice": "proceed"}]
+    assert [d.answer for d in models.Decision.objects.all()] == [{"choice": "proceed"}]
 
 
 def test_correcting_an_answer_supersedes_it(client, chair, item):
@@ -206,7 +205,7 @@ def test_correcting_an_answer_supersedes_it(client, chair, item):
     assert "Say why this answer is being corrected" in refused.content.decode()
     data["correction_reason"] = "HER2 matters for the anti-EGFR choice"
     assert _post_answer(client, item, "data_completeness", data).status_code == 302
-    latest = m.Decision.objects.latest("pk")
+    latest = models.Decision.objects.latest("pk")
     assert latest.supersedes_id == first.pk
     page = client.get(_page(item)).content.decode()
     assert "Earlier answers (1)" in page
@@ -217,7 +216,7 @@ def test_a_new_molecular_result_re_runs_the_advice_at_once(client, chair):
     client.force_login(chair)
     before = client.get(_page(item)).content.decode()
     assert "RAS_STATUS_REQUIRED" in before
-    kras = m.MolecularResult.objects.get(case=item.case, marker="kras")
+    kras = models.MolecularResult.objects.get(case=item.case, marker="kras")
     response = client.post(
         reverse("cases:meeting-fact-correct", args=[item.pk]),
         {
@@ -257,7 +256,7 @@ def test_an_action_with_an_impossible_due_date_gets_a_message(client, chair, ite
     assert "cannot be before the meeting" in client.post(url, data).content.decode()
     data["due_on"] = "2026-03-24"
     assert client.post(url, data, headers=HTMX).status_code == 201
-    assert m.Action.objects.get().due_on == dt.date(2026, 3, 24)
+    assert models.Action.objects.get().due_on == dt.date(2026, 3, 24)
 
 
 def test_signing_off_locks_the_page_and_the_print_shows_the_override(client, chair, item):
@@ -320,7 +319,7 @@ def test_attendance_and_the_quorum_banner_update_together(client, chair, item):
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="attendance"')
     assert 'id="quorum-banner" hx-swap-oob="true"' in body
-    assert m.Attendance.objects.get().discipline == "medical_oncologist"
+    assert models.Attendance.objects.get().discipline == "medical_oncologist"
     bad = client.post(url, {"member": "nobody"}, headers=HTMX)
     assert bad.status_code == 422
     assert "Select a valid choice" in bad.content.decode()
@@ -353,7 +352,7 @@ def test_a_new_meeting_with_bad_input_gets_messages(client, chair):
 # --- A fixed number of queries, whatever the agenda's length -------------------------------------
 
 
-def _meeting_with(chair, size: int) -> m.AgendaItem:
+def _meeting_with(chair, size: int) -> models.AgendaItem:
     meeting = make_meeting(chair)
     attend_all(meeting, make_core_members(prefix=f"m{size}-"))
     measured = list_case(meeting, make_conversion_case(), by=chair, late_reason="urgent")

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases import models as m
+from cases import models
 from cases.common import data_version
 from cases.meetings import services as svc
 from cases.meetings.services import meeting_day
@@ -23,27 +23,26 @@ from cases.meetings.walk import build_walk
 from cases.records.selectors import RecordAsRead, case_clinical_record
 from tests.conftest import make_user
 from tests.meeting_factory import (
-    fast_hasher,  # noqa: F401 (a fixture)
     list_case,
     make_conversion_case,
     make_meeting,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_hasher")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 HTMX = {"HX-Request": "true", "HX-Target": "walk"}
 
 
 @pytest.fixture
-def chair() -> m.User:
-    return make_user("chair", username="chair", discipline=m.Discipline.MEDICAL_ONCOLOGIST)
+def chair() -> models.User:
+    return make_user("chair", username="chair", discipline=models.Discipline.MEDICAL_ONCOLOGIST)
 
 
 @pytest.fixture
-def item(chair) -> m.AgendaItem:
+def item(chair) -> models.AgendaItem:
     return list_case(make_meeting(chair), make_conversion_case(), by=chair, incomplete_reason="x")
 
 
-def post_first_answer(client, item: m.AgendaItem) -> tuple[str, int]:
+def post_first_answer(client, item: models.AgendaItem) -> tuple[str, int]:
     """Answer the first open point as recommended; (the swapped-in walk, record reads)."""
     record = case_clinical_record(case_id=item.case_id)
     step = build_walk(record, [], meeting_day=meeting_day(item.meeting)).current
@@ -53,7 +52,7 @@ def post_first_answer(client, item: m.AgendaItem) -> tuple[str, int]:
     with CaptureQueriesContext(connection) as queries:
         response = client.post(url, data, headers=HTMX)
     assert response.status_code == 200
-    assert m.Decision.objects.filter(agenda_item=item, point=step.point).exists()
+    assert models.Decision.objects.filter(agenda_item=item, point=step.point).exists()
     reads = sum('FROM "cases_molecularresult"' in q["sql"] for q in queries)
     return response.content.decode(), reads
 
@@ -80,7 +79,7 @@ def test_a_fact_committed_while_the_answer_was_recorded_is_read_again(
 
     def someone_else_edits_first(**kwargs):
         # Committed at once: the latest scan's liver remnant, measured by someone else.
-        m.Reassessment.objects.filter(case=item.case_id, cycle=2).update(flr_percent_slv=35)
+        models.Reassessment.objects.filter(case=item.case_id, cycle=2).update(flr_percent_slv=35)
         return record_decision(**kwargs)
 
     monkeypatch.setattr(svc, "decision_record", someone_else_edits_first)
@@ -112,7 +111,7 @@ def answer_anti_egfr(chair, item, record: RecordAsRead) -> svc.Answered:
 
 
 @pytest.fixture
-def wild_type_item(chair) -> m.AgendaItem:
+def wild_type_item(chair) -> models.AgendaItem:
     case = make_conversion_case(kras="wild_type")
     return list_case(make_meeting(chair), case, by=chair, incomplete_reason="x")
 
@@ -120,13 +119,13 @@ def wild_type_item(chair) -> m.AgendaItem:
 def test_a_ras_result_committed_after_the_page_was_read_stops_anti_egfr(chair, wild_type_item):
     """Hazard H05f: the stale record (RAS wild-type) would let panitumumab through."""
     stale = record_as_read(wild_type_item.case_id)
-    m.MolecularResult.objects.filter(case=wild_type_item.case_id, marker="kras").update(
+    models.MolecularResult.objects.filter(case=wild_type_item.case_id, marker="kras").update(
         status="mutant"
     )
     with pytest.raises(ValidationError) as refused:
         answer_anti_egfr(chair, wild_type_item, stale)
     assert "ANTI_EGFR_RAS_MUTANT" in refused.value.message_dict["override_reason"][0]
-    assert not m.Decision.objects.exists()
+    assert not models.Decision.objects.exists()
 
 
 def test_with_nothing_committed_since_the_record_read_is_the_one_checked(chair, wild_type_item):
@@ -150,7 +149,7 @@ def test_an_answer_refused_on_a_newer_fact_is_shown_against_that_fact(
     record_decision = svc.decision_record
 
     def ras_reported_mutant_first(**kwargs):
-        m.MolecularResult.objects.filter(case=wild_type_item.case_id, marker="kras").update(
+        models.MolecularResult.objects.filter(case=wild_type_item.case_id, marker="kras").update(
             status="mutant"
         )
         return record_decision(**kwargs)
@@ -168,4 +167,4 @@ def test_an_answer_refused_on_a_newer_fact_is_shown_against_that_fact(
     body = response.content.decode()
     # The card's alerts come from the committed record, not from the page's older reading.
     assert 'Hard stop <span class="code">ANTI_EGFR_RAS_MUTANT</span>' in body
-    assert not m.Decision.objects.exists()
+    assert not models.Decision.objects.exists()

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from cases import models as m
+from cases import models
 from cases.meetings import services as svc
 from cases.meetings.walk import build_walk
 from cases.records.selectors import case_clinical_record
@@ -32,12 +32,12 @@ def _answer_for(step, day: dt.date) -> dict:
 def test_the_demo_meeting_can_be_walked_and_signed_off_case_by_case(client, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("demo_data", patients=40, seed=11, stdout=StringIO())
-    chair = m.User.objects.get(username="chair")
-    meeting = m.Meeting.objects.get()
+    chair = models.User.objects.get(username="chair")
+    meeting = models.Meeting.objects.get()
     items = list(meeting.agenda_items.order_by("position"))
     assert len(items) == 12
     for username in ("chair", "hpb", "radiologist", "clinonc"):
-        member = m.User.objects.get(username=username)
+        member = models.User.objects.get(username=username)
         svc.attendance_record(
             user=chair, meeting_id=meeting.pk, member_id=member.pk, discipline=member.discipline
         )
@@ -45,7 +45,7 @@ def test_the_demo_meeting_can_be_walked_and_signed_off_case_by_case(client, sett
     day = svc.meeting_day(meeting)
     for item in items:
         assert client.get(reverse("cases:agenda-item-detail", args=[item.pk])).status_code == 200
-        for _ in range(len(m.DecisionPoint.values) + 1):
+        for _ in range(len(models.DecisionPoint.values) + 1):
             walk = build_walk(
                 case_clinical_record(case_id=item.case_id),
                 list(item.decisions.all()),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from cases import models as m
+from cases import models
 from cases.meetings.walk import (
     AnswerError,
     build_walk,
@@ -22,17 +22,16 @@ from cases.records.selectors import case_clinical_record
 from tests.conftest import make_user
 from tests.meeting_factory import (
     MEETING_DAY,
-    fast_hasher,  # noqa: F401 (a fixture)
     make_conversion_case,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hasher")]
+pytestmark = [pytest.mark.django_db]
 DAY = MEETING_DAY
 
 
 def _decision(point: str, answer: dict, pk: int, supersedes: int | None = None, **fields):
     """An unsaved decision: the walk reads decisions, it never queries them."""
-    return m.Decision(
+    return models.Decision(
         pk=pk,
         point=point,
         answer=answer,
@@ -69,7 +68,7 @@ def test_it_walks_a_rectal_conversion_case_through_the_points_that_apply():
 
 
 def test_it_leaves_pelvic_radiotherapy_out_for_a_colon_primary():
-    walk = _walk(make_conversion_case(primary_site=m.PrimarySite.SIGMOID_COLON))
+    walk = _walk(make_conversion_case(primary_site=models.PrimarySite.SIGMOID_COLON))
     assert "pelvic_radiotherapy" not in walk.points
 
 
@@ -170,7 +169,7 @@ def test_long_course_crt_with_liver_disease_in_place_is_a_hard_stop_of_pelvic_ra
 
 
 def _converted(case):
-    m.Reassessment.objects.filter(case=case, cycle=2).update(
+    models.Reassessment.objects.filter(case=case, cycle=2).update(
         hpb_mdt_reviewed=True,
         r0_achievable=True,
         flr_percent_slv=35,
@@ -249,14 +248,14 @@ def test_an_impossible_surgery_date_gets_a_clear_message(value, message):
 
 def test_the_postoperative_plan_appears_after_an_operation_with_a_margin():
     case = make_conversion_case()
-    m.Surgery.objects.create(
+    models.Surgery.objects.create(
         case=case,
-        kind=m.SurgeryKind.ONE_STAGE_HEPATECTOMY,
+        kind=models.SurgeryKind.ONE_STAGE_HEPATECTOMY,
         planned_on=DAY - dt.timedelta(days=20),
         performed_on=DAY - dt.timedelta(days=20),
-        margin=m.Margin.R1,
+        margin=models.Margin.R1,
     )
-    m.TreatmentCourse.objects.filter(case=case).update(stopped_on=DAY - dt.timedelta(days=40))
+    models.TreatmentCourse.objects.filter(case=case).update(stopped_on=DAY - dt.timedelta(days=40))
     walk = _walk(case)
     assert "postoperative" in walk.points
     assert "resectability" not in walk.points  # the liver is cleared
@@ -274,7 +273,7 @@ def test_an_answer_overtaken_by_a_new_fact_reopens_its_point():
         case, [_decision("data_completeness", {"choice": "proceed_provisional"}, 2), answer]
     )
     assert walk.step("systemic_therapy").unresolved[0].code == "ANTI_EGFR_RAS_UNKNOWN"
-    m.MolecularResult.objects.filter(case=case, marker="kras").update(
+    models.MolecularResult.objects.filter(case=case, marker="kras").update(
         status="mutant", reported_on=DAY
     )
     walk = _walk(case, [_decision("data_completeness", {"choice": "proceed"}, 2), answer])

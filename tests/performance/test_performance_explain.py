@@ -14,9 +14,9 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.reminders.dispatch import due_for_claim, expired_claims
-from cases.worklists import queries as w
+from cases.worklists import queries as worklists
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -40,14 +40,14 @@ def analyze(*tables: str) -> None:
 
 
 def cases(n: int) -> list[int]:
-    patients = m.Patient.objects.bulk_create(
-        m.Patient(hospital_number=f"X{k:07d}", family_name=f"Fam{k}", given_name="Lee",
+    patients = models.Patient.objects.bulk_create(
+        models.Patient(hospital_number=f"X{k:07d}", family_name=f"Fam{k}", given_name="Lee",
                   date_of_birth=dt.date(1960, 1, 1))
         for k in range(n)
     )  # fmt: skip
-    created = m.Case.objects.bulk_create(
-        m.Case(patient=p, primary_site="rectum", diagnosed_on=dt.date(2025, 1, 1),
-               stage=m.Stage.CONVERSION)
+    created = models.Case.objects.bulk_create(
+        models.Case(patient=p, primary_site="rectum", diagnosed_on=dt.date(2025, 1, 1),
+               stage=models.Stage.CONVERSION)
         for p in patients
     )  # fmt: skip
     return [c.pk for c in created]
@@ -87,11 +87,11 @@ def reminders():
         {"first": first, "last": last, "now": NOW, "n": REMINDERS},
     )
     analyze("cases_reminder")
-    assert m.Reminder.objects.count() == REMINDERS
+    assert models.Reminder.objects.count() == REMINDERS
 
 
 def test_the_claim_query_is_an_index_scan_at_100000_reminders(reminders):
-    pending = m.Reminder.objects.filter(state="pending").count()
+    pending = models.Reminder.objects.filter(state="pending").count()
     assert 2_000 < pending < 5_000  # a realistic share, not a toy table
     plan = due_for_claim(NOW, 1000).explain()
     assert uses_index(plan, "reminder_due_idx"), plan
@@ -188,7 +188,9 @@ SWEEPS = [
 def test_each_worklist_sweep_reads_its_partial_index(clinical_history, slug, index):
     with time_machine.travel(NOW, tick=False):
         today = timezone.localdate()
-        rows = w.worklist_queryset(w.WORKLISTS_BY_SLUG[slug], today=today, meeting=None)
+        rows = worklists.worklist_queryset(
+            worklists.WORKLISTS_BY_SLUG[slug], today=today, meeting=None
+        )
         assert rows.count() < rows.model.objects.count() / 10  # the index is selective
         for query in (rows, rows[:8]):  # the full list (and its count) and a dashboard panel
             plan = query.explain()

@@ -17,13 +17,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from cases import models as m
+from cases import models
 from cases.meetings import services as svc
 from cases.meetings.services import meeting_day
 from cases.meetings.walk import build_walk
 from cases.records.selectors import case_clinical_record
 from cases.reminders.planning import reminders_sync_for_cases
-from cases.worklists import queries as w
+from cases.worklists import queries as worklists
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user
 from tests.meeting_factory import (
@@ -48,10 +48,10 @@ MAX_QUERIES = 12
 # (tests/worklists/test_dashboard_cache.py counts that path too).
 EXPECTED = {
     "dashboard": 11,
-    **{f"panel {spec.slug}": 3 for spec in w.WORKLISTS if not spec.needs_meeting},
+    **{f"panel {spec.slug}": 3 for spec in worklists.WORKLISTS if not spec.needs_meeting},
     "panel meeting-ready": 4,
     "panel meeting-incomplete": 4,
-    **{f"worklist {spec.slug}": 5 for spec in w.WORKLISTS},
+    **{f"worklist {spec.slug}": 5 for spec in worklists.WORKLISTS},
     "case list": 5,
     "case search (htmx POST)": 6,  # a new search stores its token in the session (3 of these)
     "case page": 5,
@@ -82,7 +82,7 @@ def _world(size: int) -> dict[str, object]:
     svc.decision_record(
         user=chair, agenda_item_id=item.pk, point="data_completeness", answer={"choice": "proceed"}
     )
-    m.Action.objects.create(
+    models.Action.objects.create(
         case_id=item.case_id, agenda_item=item, description="Book MRI", owner=owner,
         due_on=today + dt.timedelta(days=14),
     )  # fmt: skip
@@ -106,7 +106,7 @@ def _pages(world: dict[str, object]) -> list[tuple[str, str, str, dict[str, str]
     item = world["item"]
     walk = f"/agenda/{item.pk}/"
     pages = [("dashboard", "coordinator", "/", {}, None)]
-    for spec in w.WORKLISTS:
+    for spec in worklists.WORKLISTS:
         pages += [
             (f"panel {spec.slug}", "coordinator", f"/worklists/{spec.slug}/panel/", HTMX, None),
             (f"worklist {spec.slug}", "coordinator", f"/worklists/{spec.slug}/", {}, None),
@@ -160,22 +160,22 @@ def test_every_page_runs_its_fixed_number_of_queries_at_5_and_60_cases(size):
 def test_the_dashboard_panels_show_the_same_rows_as_the_worklists_themselves():
     with time_machine.travel(NOW, tick=False):
         _world(12)
-        today, meeting = NOW.date(), w.next_meeting()
+        today, meeting = NOW.date(), worklists.next_meeting()
         plain = {
-            spec.slug: w.worklist_queryset(spec, today=today, meeting=meeting)
-            for spec in w.WORKLISTS
+            spec.slug: worklists.worklist_queryset(spec, today=today, meeting=meeting)
+            for spec in worklists.WORKLISTS
             if not spec.needs_meeting
         }
-        specs = tuple(spec for spec in w.WORKLISTS if not spec.needs_meeting)
-        found = w.capped_queries(plain, limit=8).run()
+        specs = tuple(spec for spec in worklists.WORKLISTS if not spec.needs_meeting)
+        found = worklists.capped_queries(plain, limit=8).run()
         # The dashboard's own path, with its queries built once a day, finds the same.
-        by_dashboard = w.dashboard_first_rows(specs, today=today, limit=8)
+        by_dashboard = worklists.dashboard_first_rows(specs, today=today, limit=8)
         assert {slug: (n, [r.pk for r in rows]) for slug, (n, rows) in by_dashboard.items()} == {
             slug: (n, [r.pk for r in rows]) for slug, (n, rows) in found.items()
         }
-        found |= w.meeting_first_rows(meeting, today=today, limit=8)
-        for spec in w.WORKLISTS:
-            rows = w.worklist_queryset(spec, today=today, meeting=meeting)
+        found |= worklists.meeting_first_rows(meeting, today=today, limit=8)
+        for spec in worklists.WORKLISTS:
+            rows = worklists.worklist_queryset(spec, today=today, meeting=meeting)
             count, shown = found[spec.slug]
             assert count == rows.count() > 0, spec.slug
             assert [r.pk for r in shown] == [r.pk for r in rows[:8]], spec.slug

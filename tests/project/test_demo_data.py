@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count
 
-from cases import models as m
+from cases import models
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def cohort(django_db_setup, django_db_blocker):
     """Built once for the module (it takes seconds), committed, and removed afterwards."""
     with django_db_blocker.unblock():
         call_command("demo_data", patients=600, seed=7, stdout=StringIO())
-        yield m.Case.objects.all()
+        yield models.Case.objects.all()
         with connection.cursor() as cursor:
             tables = ", ".join(
                 model._meta.db_table for model in apps.get_app_config("cases").get_models()
@@ -35,12 +35,12 @@ def share(queryset, total) -> float:
 
 def test_it_spreads_cases_over_every_pathway_stage(cohort):
     stages = set(cohort.values_list("stage", flat=True))
-    assert stages == set(m.Stage.values)
+    assert stages == set(models.Stage.values)
 
 
 def test_its_biomarker_mix_is_close_to_metastatic_colorectal_cancer(cohort):
     n = cohort.count()
-    results = m.MolecularResult.objects
+    results = models.MolecularResult.objects
     ras_mutant = cohort.filter(
         molecular_results__marker__in=["kras", "nras"], molecular_results__status="mutant"
     ).distinct()
@@ -57,7 +57,7 @@ def test_rectal_primaries_dominate(cohort):
 
 
 def test_it_records_bevacizumab_doses_and_two_monthly_reassessments(cohort):
-    assert m.AgentAdministration.objects.filter(agent="bevacizumab").count() > 100
+    assert models.AgentAdministration.objects.filter(agent="bevacizumab").count() > 100
     case = (
         cohort.filter(stage="conversion")
         .annotate(n=Count("reassessments"))
@@ -70,22 +70,22 @@ def test_it_records_bevacizumab_doses_and_two_monthly_reassessments(cohort):
 
 
 def test_it_creates_an_upcoming_meeting_with_an_agenda_and_a_user_per_role(cohort):
-    meeting = m.Meeting.objects.get()
+    meeting = models.Meeting.objects.get()
     assert meeting.agenda_items.count() == 12
-    assert set(m.User.objects.values_list("role", flat=True)) == set(m.Role.values)
+    assert set(models.User.objects.values_list("role", flat=True)) == set(models.Role.values)
 
 
 def test_it_loads_once_with_if_empty(cohort):  # runs against the committed cohort
-    before = m.Patient.objects.count()
+    before = models.Patient.objects.count()
     call_command("demo_data", if_empty=True, stdout=StringIO())
-    assert m.Patient.objects.count() == before
+    assert models.Patient.objects.count() == before
 
 
 def test_the_same_seed_gives_the_same_cohort(cohort):
     def load() -> list[tuple]:
-        first_new = m.Case.objects.order_by("-id").values_list("id", flat=True).first()
+        first_new = models.Case.objects.order_by("-id").values_list("id", flat=True).first()
         call_command("demo_data", patients=40, seed=3, stdout=StringIO())
-        new = m.Case.objects.filter(id__gt=first_new).order_by("id")
+        new = models.Case.objects.filter(id__gt=first_new).order_by("id")
         return list(new.values_list("primary_site", "stage", "ecog", "diagnosed_on"))
 
     assert load() == load()

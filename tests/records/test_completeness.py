@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from cases import models as m
+from cases import models
 from cases.records.completeness import missing_minimum_dataset
 from cases.records.selectors import case_clinical_record
 from tests.conftest import make_case
@@ -18,14 +18,14 @@ pytestmark = pytest.mark.django_db
 def results(case, **statuses):
     for marker, status in statuses.items():
         reported = status not in ("pending", "not_tested")
-        m.MolecularResult.objects.create(
+        models.MolecularResult.objects.create(
             case=case, marker=marker, status=status, requested_on=D(2026, 1, 2),
             reported_on=D(2026, 1, 16) if reported else None,
         )  # fmt: skip
 
 
 def scan(case, on):
-    m.Reassessment.objects.create(case=case, cycle=1, due_on=on, imaging_performed_on=on)
+    models.Reassessment.objects.create(case=case, cycle=1, due_on=on, imaging_performed_on=on)
 
 
 TODAY = D(2026, 3, 1)

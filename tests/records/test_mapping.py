@@ -8,8 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cases import models as m
-from cases import pathway
+from cases import models, pathway
 from cases.records.mapping import advice_for_case, case_inputs, facts_for_case
 from cases.records.selectors import case_clinical_record
 from tests.conftest import make_case, make_patient
@@ -21,15 +20,15 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("model_choices", "engine_enum"),
     [
-        (m.PrimarySite, pathway.PrimarySite),
-        (m.Side, pathway.ReportedSidedness),
-        (m.PrimarySymptom, pathway.PrimarySymptom),
-        (m.Agent, pathway.Agent),
-        (m.Backbone, pathway.Backbone),
-        (m.ExtrahepaticDisease, pathway.ExtrahepaticDisease),
-        (m.HepatectomyExtent, pathway.HepatectomyExtent),
-        (m.Urgency, pathway.SurgeryUrgency),
-        (m.Margin, pathway.SurgicalMargin),
+        (models.PrimarySite, pathway.PrimarySite),
+        (models.Side, pathway.ReportedSidedness),
+        (models.PrimarySymptom, pathway.PrimarySymptom),
+        (models.Agent, pathway.Agent),
+        (models.Backbone, pathway.Backbone),
+        (models.ExtrahepaticDisease, pathway.ExtrahepaticDisease),
+        (models.HepatectomyExtent, pathway.HepatectomyExtent),
+        (models.Urgency, pathway.SurgeryUrgency),
+        (models.Margin, pathway.SurgicalMargin),
     ],
 )
 def test_model_choices_are_the_spec_vocabulary(model_choices, engine_enum):
@@ -47,11 +46,11 @@ def test_model_choices_are_the_spec_vocabulary(model_choices, engine_enum):
     ],
 )
 def test_each_marker_takes_exactly_the_spec_values(marker, engine_enum):
-    assert set(m.MARKER_STATUSES[marker]) == {member.value for member in engine_enum}
+    assert set(models.MARKER_STATUSES[marker]) == {member.value for member in engine_enum}
 
 
 def test_pelvic_radiotherapy_kinds_are_the_spec_values_less_none():
-    assert set(m.PelvicRadiotherapy.values) == {v.value for v in pathway.PelvicRt} - {"none"}
+    assert set(models.PelvicRadiotherapy.values) == {v.value for v in pathway.PelvicRt} - {"none"}
 
 
 @pytest.fixture
@@ -64,26 +63,28 @@ def converted_case():
         ("mmr_msi", "pmmr_mss"), ("kras", "mutant"), ("nras", "wild_type"),
         ("braf_v600e", "wild_type"), ("her2", "not_amplified"),
     ]:  # fmt: skip
-        m.MolecularResult.objects.create(
+        models.MolecularResult.objects.create(
             case=case, marker=marker, status=status, requested_on=D(2026, 1, 12),
             reported_on=D(2026, 1, 26),
         )  # fmt: skip
-    course = m.TreatmentCourse.objects.create(
+    course = models.TreatmentCourse.objects.create(
         case=case, backbone="folfoxiri", started_on=D(2026, 2, 2),
         agents=["fluorouracil", "oxaliplatin", "irinotecan", "bevacizumab"],
     )  # fmt: skip
     for day in (D(2026, 2, 2), D(2026, 2, 16), D(2026, 3, 2)):
-        m.AgentAdministration.objects.create(course=course, agent="bevacizumab", given_on=day)
-    m.Reassessment.objects.create(
+        models.AgentAdministration.objects.create(course=course, agent="bevacizumab", given_on=day)
+    models.Reassessment.objects.create(
         case=case, cycle=1, due_on=D(2026, 4, 2), imaging_performed_on=D(2026, 3, 30),
         reassessed_on=D(2026, 4, 1), hpb_mdt_reviewed=True, r0_achievable=True,
         flr_percent_slv=34, flr_segments_remaining=4,
     )  # fmt: skip
-    m.Reassessment.objects.create(case=case, cycle=2, due_on=D(2026, 6, 2))
-    m.Radiotherapy.objects.create(
+    models.Reassessment.objects.create(case=case, cycle=2, due_on=D(2026, 6, 2))
+    models.Radiotherapy.objects.create(
         case=case, kind="short_course_5x5", started_on=D(2026, 3, 9), completed_on=D(2026, 3, 13)
     )
-    m.Surgery.objects.create(case=case, kind="synchronous_resection", planned_on=D(2026, 4, 10))
+    models.Surgery.objects.create(
+        case=case, kind="synchronous_resection", planned_on=D(2026, 4, 10)
+    )
     return case
 
 
@@ -140,8 +141,8 @@ def test_the_engine_sees_the_record_and_the_proposal_together(converted_case):
 
 def test_it_counts_chemotherapy_before_the_operation_for_the_postop_plan(converted_case):
     surgery = converted_case.surgeries.get()
-    m.Surgery.objects.filter(pk=surgery.pk).update(performed_on=D(2026, 6, 2), margin="r1")
-    m.TreatmentCourse.objects.filter(case=converted_case).update(stopped_on=D(2026, 4, 20))
+    models.Surgery.objects.filter(pk=surgery.pk).update(performed_on=D(2026, 6, 2), margin="r1")
+    models.TreatmentCourse.objects.filter(case=converted_case).update(stopped_on=D(2026, 4, 20))
     record = case_clinical_record(case_id=converted_case.pk)
     inputs, _facts = facts_for_case(record, today=D(2026, 6, 10))
     assert inputs["surgical_margin"] == "r1"
@@ -161,7 +162,7 @@ def test_a_proposal_may_only_set_proposal_keys(converted_case):
 
 def test_a_new_scan_without_its_verdict_is_not_reviewed_yet(converted_case):
     """The previous scan's HPB verdict never stands in for a newer scan (hazard H05)."""
-    m.Reassessment.objects.filter(case=converted_case, cycle=2).update(
+    models.Reassessment.objects.filter(case=converted_case, cycle=2).update(
         imaging_performed_on=D(2026, 5, 28)
     )
     inputs = case_inputs(case_clinical_record(case_id=converted_case.pk), today=D(2026, 6, 1))
@@ -171,13 +172,13 @@ def test_a_new_scan_without_its_verdict_is_not_reviewed_yet(converted_case):
 
 
 def _perform(case, kind, on, margin):
-    return m.Surgery.objects.create(
+    return models.Surgery.objects.create(
         case=case, kind=kind, planned_on=on, performed_on=on, margin=margin
     )
 
 
 def test_an_r2_resection_does_not_clear_the_liver(converted_case):
-    m.Surgery.objects.filter(case=converted_case).delete()
+    models.Surgery.objects.filter(case=converted_case).delete()
     _perform(converted_case, "one_stage_hepatectomy", D(2026, 5, 20), "r2")
     inputs = case_inputs(case_clinical_record(case_id=converted_case.pk), today=D(2026, 6, 1))
     assert inputs["liver_metastases_cleared"] is False
@@ -185,7 +186,7 @@ def test_an_r2_resection_does_not_clear_the_liver(converted_case):
 
 
 def test_a_later_operation_without_a_margin_does_not_hide_the_postop_plan(converted_case):
-    m.Surgery.objects.filter(case=converted_case).delete()
+    models.Surgery.objects.filter(case=converted_case).delete()
     _perform(converted_case, "one_stage_hepatectomy", D(2026, 5, 20), "r1")
     _perform(converted_case, "defunctioning_stoma", D(2026, 5, 27), "")
     record = case_clinical_record(case_id=converted_case.pk)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from cases import models as m
+from cases import models
 from tests.conftest import make_case, make_patient, make_user
 
 D = dt.date
@@ -36,19 +36,19 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_rejects_ecog_outside_0_to_4(case):
-    assert refused(m.Case.objects.filter(pk=case.pk).update, ecog=5)
-    assert not refused(m.Case.objects.filter(pk=case.pk).update, ecog=4)
+    assert refused(models.Case.objects.filter(pk=case.pk).update, ecog=5)
+    assert not refused(models.Case.objects.filter(pk=case.pk).update, ecog=4)
 
 
 def test_it_rejects_an_unknown_primary_site(case):
-    assert refused(m.Case.objects.filter(pk=case.pk).update, primary_site="left_colon")
+    assert refused(models.Case.objects.filter(pk=case.pk).update, primary_site="left_colon")
 
 
 def test_it_requires_an_exit_reason_exactly_when_the_case_left_the_pathway(case):
-    assert refused(m.Case.objects.filter(pk=case.pk).update, stage="left_pathway")
-    assert refused(m.Case.objects.filter(pk=case.pk).update, exit_reason="died")
+    assert refused(models.Case.objects.filter(pk=case.pk).update, stage="left_pathway")
+    assert refused(models.Case.objects.filter(pk=case.pk).update, exit_reason="died")
     assert not refused(
-        m.Case.objects.filter(pk=case.pk).update, stage="left_pathway", exit_reason="died"
+        models.Case.objects.filter(pk=case.pk).update, stage="left_pathway", exit_reason="died"
     )
 
 
@@ -81,7 +81,7 @@ def test_it_rejects_a_duplicate_hospital_number():
 )
 def test_it_only_accepts_the_values_a_marker_can_take(case, marker, status, allowed):
     def create():
-        m.MolecularResult.objects.create(
+        models.MolecularResult.objects.create(
             case=case, marker=marker, status=status, requested_on=D(2026, 1, 2),
             reported_on=D(2026, 1, 20),
         )  # fmt: skip
@@ -90,28 +90,30 @@ def test_it_only_accepts_the_values_a_marker_can_take(case, marker, status, allo
 
 
 def test_it_keeps_one_result_per_marker(case):
-    m.MolecularResult.objects.create(
+    models.MolecularResult.objects.create(
         case=case, marker="kras", status="pending", requested_on=D(2026, 1, 2)
     )
     assert refused(
-        m.MolecularResult.objects.create,
+        models.MolecularResult.objects.create,
         case=case, marker="kras", status="mutant", reported_on=D(2026, 1, 9),
     )  # fmt: skip
 
 
 def test_it_requires_dates_on_molecular_results(case):
     # A pending test needs the date it was requested (the 14-day chase counts from it).
-    assert refused(m.MolecularResult.objects.create, case=case, marker="kras", status="pending")
+    assert refused(
+        models.MolecularResult.objects.create, case=case, marker="kras", status="pending"
+    )
     # A reported result needs its report date.
-    assert refused(m.MolecularResult.objects.create, case=case, marker="kras", status="mutant")
+    assert refused(models.MolecularResult.objects.create, case=case, marker="kras", status="mutant")
     # A report cannot come before the request.
     assert refused(
-        m.MolecularResult.objects.create,
+        models.MolecularResult.objects.create,
         case=case, marker="kras", status="mutant",
         requested_on=D(2026, 2, 1), reported_on=D(2026, 1, 31),
     )  # fmt: skip
     assert not refused(
-        m.MolecularResult.objects.create,
+        models.MolecularResult.objects.create,
         case=case, marker="kras", status="mutant",
         requested_on=D(2026, 2, 1), reported_on=D(2026, 2, 1),
     )  # fmt: skip
@@ -129,7 +131,7 @@ def test_it_requires_dates_on_molecular_results(case):
 )
 def test_it_keeps_flr_between_0_and_100_and_segments_at_most_8(case, flr, segments, allowed):
     def create():
-        m.Reassessment.objects.create(
+        models.Reassessment.objects.create(
             case=case, cycle=1, due_on=D(2026, 3, 10),
             flr_percent_slv=flr, flr_segments_remaining=segments,
         )  # fmt: skip
@@ -138,14 +140,14 @@ def test_it_keeps_flr_between_0_and_100_and_segments_at_most_8(case, flr, segmen
 
 
 def test_it_numbers_reassessment_cycles_once_each_from_1(case):
-    assert refused(m.Reassessment.objects.create, case=case, cycle=0, due_on=D(2026, 3, 10))
-    m.Reassessment.objects.create(case=case, cycle=1, due_on=D(2026, 3, 10))
-    assert refused(m.Reassessment.objects.create, case=case, cycle=1, due_on=D(2026, 5, 10))
+    assert refused(models.Reassessment.objects.create, case=case, cycle=0, due_on=D(2026, 3, 10))
+    models.Reassessment.objects.create(case=case, cycle=1, due_on=D(2026, 3, 10))
+    assert refused(models.Reassessment.objects.create, case=case, cycle=1, due_on=D(2026, 5, 10))
 
 
 def test_it_refuses_a_reassessment_dated_before_its_scan(case):
     assert refused(
-        m.Reassessment.objects.create,
+        models.Reassessment.objects.create,
         case=case, cycle=1, due_on=D(2026, 3, 10),
         imaging_performed_on=D(2026, 3, 9), reassessed_on=D(2026, 3, 8),
     )  # fmt: skip
@@ -153,51 +155,53 @@ def test_it_refuses_a_reassessment_dated_before_its_scan(case):
 
 def test_it_refuses_treatment_and_radiotherapy_that_end_before_they_start(case):
     assert refused(
-        m.TreatmentCourse.objects.create,
+        models.TreatmentCourse.objects.create,
         case=case, started_on=D(2026, 2, 1), stopped_on=D(2026, 1, 31),
     )  # fmt: skip
     assert refused(
-        m.Radiotherapy.objects.create,
+        models.Radiotherapy.objects.create,
         case=case, kind="short_course_5x5", started_on=D(2026, 2, 1), completed_on=D(2026, 1, 30),
     )  # fmt: skip
     assert not refused(
-        m.Radiotherapy.objects.create,
+        models.Radiotherapy.objects.create,
         case=case, kind="short_course_5x5", started_on=D(2026, 2, 1), completed_on=D(2026, 2, 5),
     )  # fmt: skip
 
 
 def test_it_refuses_unknown_agents_in_a_course(case):
     assert refused(
-        m.TreatmentCourse.objects.create,
+        models.TreatmentCourse.objects.create,
         case=case, started_on=D(2026, 2, 1), agents=["bevacizumab", "aspirin"],
     )  # fmt: skip
 
 
 def test_it_records_one_dose_of_an_agent_per_day(case):
-    course = m.TreatmentCourse.objects.create(case=case, started_on=D(2026, 2, 1))
-    m.AgentAdministration.objects.create(course=course, agent="bevacizumab", given_on=D(2026, 2, 1))
+    course = models.TreatmentCourse.objects.create(case=case, started_on=D(2026, 2, 1))
+    models.AgentAdministration.objects.create(
+        course=course, agent="bevacizumab", given_on=D(2026, 2, 1)
+    )
     assert refused(
-        m.AgentAdministration.objects.create,
+        models.AgentAdministration.objects.create,
         course=course, agent="bevacizumab", given_on=D(2026, 2, 1),
     )  # fmt: skip
 
 
 def test_it_refuses_a_margin_on_an_operation_that_has_not_happened(case):
     assert refused(
-        m.Surgery.objects.create,
+        models.Surgery.objects.create,
         case=case, kind="one_stage_hepatectomy", planned_on=D(2026, 6, 1), margin="r0",
     )  # fmt: skip
     assert not refused(
-        m.Surgery.objects.create,
+        models.Surgery.objects.create,
         case=case, kind="one_stage_hepatectomy", planned_on=D(2026, 6, 1),
         performed_on=D(2026, 6, 1), margin="r0",
     )  # fmt: skip
 
 
 def test_it_refuses_surgery_with_no_date_or_cancelled_without_reason(case):
-    assert refused(m.Surgery.objects.create, case=case, kind="primary_resection")
+    assert refused(models.Surgery.objects.create, case=case, kind="primary_resection")
     assert refused(
-        m.Surgery.objects.create,
+        models.Surgery.objects.create,
         case=case, kind="primary_resection", planned_on=D(2026, 6, 1), cancelled_on=D(2026, 5, 1),
     )  # fmt: skip
 
@@ -205,39 +209,39 @@ def test_it_refuses_surgery_with_no_date_or_cancelled_without_reason(case):
 @pytest.fixture
 def agenda_item(case):
     chair = make_user("chair")
-    meeting = m.Meeting.objects.create(scheduled_for="2026-12-01T08:00Z", chair=chair)
-    return m.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
+    meeting = models.Meeting.objects.create(scheduled_for="2026-12-01T08:00Z", chair=chair)
+    return models.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
 
 
 def test_it_lists_a_case_once_per_meeting(agenda_item):
     assert refused(
-        m.AgendaItem.objects.create,
+        models.AgendaItem.objects.create,
         meeting=agenda_item.meeting, case=agenda_item.case, position=2,
         listed_by=agenda_item.listed_by,
     )  # fmt: skip
 
 
 def test_it_lets_positions_swap_inside_one_transaction_but_not_collide(agenda_item):
-    other = m.AgendaItem.objects.create(
+    other = models.AgendaItem.objects.create(
         meeting=agenda_item.meeting, case=make_case(), position=2, listed_by=agenda_item.listed_by
     )
     with transaction.atomic():  # deferred constraint: checked at commit, not per row
-        m.AgendaItem.objects.filter(pk=agenda_item.pk).update(position=2)
-        m.AgendaItem.objects.filter(pk=other.pk).update(position=1)
-    assert refused(m.AgendaItem.objects.filter(pk=other.pk).update, position=2)
+        models.AgendaItem.objects.filter(pk=agenda_item.pk).update(position=2)
+        models.AgendaItem.objects.filter(pk=other.pk).update(position=1)
+    assert refused(models.AgendaItem.objects.filter(pk=other.pk).update, position=2)
 
 
 def decision(agenda_item, **overrides):
     fields = {
         "agenda_item": agenda_item,
-        "point": m.DecisionPoint.SYSTEMIC_THERAPY,
+        "point": models.DecisionPoint.SYSTEMIC_THERAPY,
         "answer": {"proposed_agents": ["oxaliplatin", "fluorouracil"]},
         "advice_snapshot": {"guideline_version": "test"},
         "follows_recommendation": True,
         "recorded_by": agenda_item.listed_by,
     }
     fields.update(overrides)
-    return m.Decision.objects.create(**fields)
+    return models.Decision.objects.create(**fields)
 
 
 def test_it_needs_a_reason_to_deviate_or_override(agenda_item):
@@ -263,26 +267,28 @@ def test_it_lets_a_decision_be_superseded_once_with_a_reason(agenda_item):
 
 def test_decisions_cannot_be_edited_or_deleted(agenda_item):
     first = decision(agenda_item)
-    assert refused(m.Decision.objects.filter(pk=first.pk).update, deviation_reason="changed")
-    assert refused(m.Decision.objects.filter(pk=first.pk).delete)
-    assert m.Decision.objects.filter(pk=first.pk, deviation_reason="").exists()
+    assert refused(models.Decision.objects.filter(pk=first.pk).update, deviation_reason="changed")
+    assert refused(models.Decision.objects.filter(pk=first.pk).delete)
+    assert models.Decision.objects.filter(pk=first.pk, deviation_reason="").exists()
 
 
 def test_it_needs_a_reason_when_an_action_is_not_done(case):
     owner = make_user("clinician")
-    action = m.Action.objects.create(
+    action = models.Action.objects.create(
         case=case, description="Book MRI", owner=owner, due_on=D(2026, 3, 1)
     )
-    assert refused(m.Action.objects.filter(pk=action.pk).update, status="not_done")
+    assert refused(models.Action.objects.filter(pk=action.pk).update, status="not_done")
     assert not refused(
-        m.Action.objects.filter(pk=action.pk).update, status="not_done", not_done_reason="Declined"
+        models.Action.objects.filter(pk=action.pk).update,
+        status="not_done",
+        not_done_reason="Declined",
     )
 
 
 def test_it_keeps_reminder_dedupe_keys_unique(case):
     fields = {"kind": "reimaging_due", "case": case, "due_at": "2026-03-01T09:00Z"}
-    m.Reminder.objects.create(dedupe_key="reassessment:1:reimaging", **fields)
-    assert refused(m.Reminder.objects.create, dedupe_key="reassessment:1:reimaging", **fields)
+    models.Reminder.objects.create(dedupe_key="reassessment:1:reimaging", **fields)
+    assert refused(models.Reminder.objects.create, dedupe_key="reassessment:1:reimaging", **fields)
     assert refused(
-        m.Reminder.objects.create, dedupe_key="x", state="sent", **fields
+        models.Reminder.objects.create, dedupe_key="x", state="sent", **fields
     )  # sent needs sent_at

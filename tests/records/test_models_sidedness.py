@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cases import models as m
+from cases import models
 from cases.records.mapping import sidedness_of
 from tests.conftest import make_case
 
@@ -25,7 +25,7 @@ R1 = {
 
 
 def test_every_site_in_the_vocabulary_has_an_r1_side():
-    assert set(R1) == set(m.PrimarySite.values)
+    assert set(R1) == set(models.PrimarySite.values)
 
 
 @pytest.mark.parametrize(("site", "side"), R1.items())
@@ -41,6 +41,6 @@ def test_the_referrals_side_never_changes_the_derived_side():
 
 
 def test_sidedness_is_not_a_stored_column():
-    columns = {f.column for f in m.Case._meta.concrete_fields}
+    columns = {f.column for f in models.Case._meta.concrete_fields}
     assert "sidedness" not in columns
     assert "sidedness_reported" in columns

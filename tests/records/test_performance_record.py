@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Prefetch
 
-from cases import models as m
+from cases import models
 from cases.meetings import services as svc
 from cases.records.selectors import case_clinical_record, case_page_record
 from tests.conftest import make_user
@@ -24,28 +24,30 @@ from tests.meeting_factory import (
 pytestmark = pytest.mark.django_db
 
 
-def _rich_case() -> m.Case:
+def _rich_case() -> models.Case:
     """A conversion case with a decimal, an array, JSON answers, two meetings and an action."""
     chair = make_user("chair")
     case = make_conversion_case()
-    m.Reassessment.objects.filter(case=case, cycle=1).update(
+    models.Reassessment.objects.filter(case=case, cycle=1).update(
         flr_percent_slv=Decimal("33.3"), flr_segments_remaining=4
     )
     course = case.treatment_courses.get()
-    m.AgentAdministration.objects.bulk_create(
-        m.AgentAdministration(course=course, agent=agent, given_on=dt.date(2026, 1, day))
+    models.AgentAdministration.objects.bulk_create(
+        models.AgentAdministration(course=course, agent=agent, given_on=dt.date(2026, 1, day))
         for day in (5, 19)
         for agent in ("oxaliplatin", "bevacizumab")
     )
-    m.TreatmentCourse.objects.create(
+    models.TreatmentCourse.objects.create(
         case=case, backbone="folfiri", agents=["irinotecan"], started_on=dt.date(2025, 6, 1),
         stopped_on=dt.date(2025, 8, 1), stop_reason="toxicity",
     )  # fmt: skip
-    m.Radiotherapy.objects.create(
+    models.Radiotherapy.objects.create(
         case=case, kind="short_course_5x5", started_on=dt.date(2025, 9, 1),
         completed_on=dt.date(2025, 9, 5),
     )  # fmt: skip
-    m.Surgery.objects.create(case=case, kind="primary_resection", planned_on=dt.date(2026, 5, 1))
+    models.Surgery.objects.create(
+        case=case, kind="primary_resection", planned_on=dt.date(2026, 5, 1)
+    )
     earlier = make_meeting(chair, day=dt.date(2026, 1, 13))
     list_case(earlier, case, by=chair)
     meeting = make_meeting(chair)
@@ -54,17 +56,17 @@ def _rich_case() -> m.Case:
     svc.decision_record(
         user=chair, agenda_item_id=item.pk, point="data_completeness", answer={"choice": "proceed"}
     )
-    m.Action.objects.create(
+    models.Action.objects.create(
         case=case, agenda_item=item, description="Book MRI", owner=chair,
         due_on=dt.date(2026, 3, 24),
     )  # fmt: skip
     return case
 
 
-def _classic(case_id: int) -> m.Case:
+def _classic(case_id: int) -> models.Case:
     """The record as prefetch_related loaded it before."""
     return (
-        m.Case.objects.select_related("patient", "responsible_clinician", "coordinator")
+        models.Case.objects.select_related("patient", "responsible_clinician", "coordinator")
         .prefetch_related(
             "molecular_results",
             "reassessments",
@@ -73,11 +75,11 @@ def _classic(case_id: int) -> m.Case:
             "surgeries",
             Prefetch(
                 "agenda_items",
-                queryset=m.AgendaItem.objects.select_related("meeting").prefetch_related(
-                    Prefetch("decisions", m.Decision.objects.select_related("recorded_by"))
+                queryset=models.AgendaItem.objects.select_related("meeting").prefetch_related(
+                    Prefetch("decisions", models.Decision.objects.select_related("recorded_by"))
                 ),
             ),
-            Prefetch("actions", m.Action.objects.select_related("owner")),
+            Prefetch("actions", models.Action.objects.select_related("owner")),
         )
         .get(pk=case_id)
     )
@@ -134,7 +136,7 @@ def test_the_engine_record_is_one_query_and_an_unknown_case_raises(django_assert
     with django_assert_num_queries(0):
         assert len(record.molecular_results.all()) == 5
         assert [r.cycle for r in record.reassessments.all()] == [1, 2]
-    with pytest.raises(m.Case.DoesNotExist):
+    with pytest.raises(models.Case.DoesNotExist):
         case_clinical_record(case_id=999999)
 
 
@@ -145,4 +147,4 @@ def test_a_loaded_record_still_saves_like_any_model_instance():
     assert not cycle._state.adding
     cycle.imaging_booked_for = dt.date(2026, 3, 12)
     cycle.save(update_fields=["imaging_booked_for"])
-    assert m.Reassessment.objects.get(pk=cycle.pk).imaging_booked_for == dt.date(2026, 3, 12)
+    assert models.Reassessment.objects.get(pk=cycle.pk).imaging_booked_for == dt.date(2026, 3, 12)

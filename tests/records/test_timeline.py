@@ -8,7 +8,7 @@ import re
 import pytest
 from django.template.loader import render_to_string
 
-from cases import models as m
+from cases import models
 from cases.records.selectors import case_page_record
 from cases.records.timeline import timeline_for_case
 from tests.conftest import make_case, make_user
@@ -20,20 +20,22 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def record():
     case = make_case(diagnosed_on=D(2026, 1, 5))
-    course = m.TreatmentCourse.objects.create(
+    course = models.TreatmentCourse.objects.create(
         case=case, backbone="folfox", agents=["fluorouracil", "oxaliplatin", "bevacizumab"],
         started_on=D(2026, 1, 20), stopped_on=D(2026, 4, 1),
     )  # fmt: skip
     for day in (D(2026, 1, 20), D(2026, 2, 3)):
-        m.AgentAdministration.objects.create(course=course, agent="bevacizumab", given_on=day)
-    m.Reassessment.objects.create(
+        models.AgentAdministration.objects.create(course=course, agent="bevacizumab", given_on=day)
+    models.Reassessment.objects.create(
         case=case, cycle=1, due_on=D(2026, 3, 20), imaging_performed_on=D(2026, 3, 18)
     )
-    m.Reassessment.objects.create(case=case, cycle=2, due_on=D(2026, 5, 20))
-    m.Surgery.objects.create(case=case, kind="one_stage_hepatectomy", planned_on=D(2026, 5, 28))
+    models.Reassessment.objects.create(case=case, cycle=2, due_on=D(2026, 5, 20))
+    models.Surgery.objects.create(
+        case=case, kind="one_stage_hepatectomy", planned_on=D(2026, 5, 28)
+    )
     chair = make_user("chair")
-    meeting = m.Meeting.objects.create(scheduled_for="2026-03-24T09:00Z", chair=chair)
-    m.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
+    meeting = models.Meeting.objects.create(scheduled_for="2026-03-24T09:00Z", chair=chair)
+    models.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
     return case_page_record(case_id=case.pk)  # the case page's record: with its meetings
 
 

@@ -7,26 +7,18 @@ import datetime as dt
 import re
 
 import pytest
-import time_machine
 from django.core.paginator import Paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cases import models as m
+from cases import models
 from cases.records.selectors import case_search
 from cases.records.views.search import SEARCH_PAGE_ROWS, _results_page
-from tests.cohort import fast_passwords  # noqa: F401 (fixture)
 from tests.conftest import make_case, make_patient, make_user
 
 D = dt.date
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 HTMX = {"HX-Request": "true", "HX-Target": "case-results"}
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC), tick=False):
-        yield
 
 
 @pytest.fixture
@@ -39,21 +31,23 @@ def coordinator(client):
 def full_record():
     """A case with one of everything (and the ids the forms need)."""
     case = make_case(diagnosed_on=D(2025, 10, 1))
-    course = m.TreatmentCourse.objects.create(
+    course = models.TreatmentCourse.objects.create(
         case=case, backbone="folfox", agents=["fluorouracil", "oxaliplatin", "bevacizumab"],
         started_on=D(2025, 10, 20),
     )  # fmt: skip
-    dose = m.AgentAdministration.objects.create(course=course, agent="bevacizumab",
+    dose = models.AgentAdministration.objects.create(course=course, agent="bevacizumab",
                                                 given_on=D(2025, 11, 3))  # fmt: skip
-    cycle = m.Reassessment.objects.create(case=case, cycle=1, due_on=D(2026, 3, 20))
-    rt = m.Radiotherapy.objects.create(
+    cycle = models.Reassessment.objects.create(case=case, cycle=1, due_on=D(2026, 3, 20))
+    rt = models.Radiotherapy.objects.create(
         case=case, kind="short_course_5x5", started_on=D(2026, 1, 5), completed_on=D(2026, 1, 9)
     )
-    op = m.Surgery.objects.create(case=case, kind="primary_resection", planned_on=D(2026, 4, 1))
-    action = m.Action.objects.create(
+    op = models.Surgery.objects.create(
+        case=case, kind="primary_resection", planned_on=D(2026, 4, 1)
+    )
+    action = models.Action.objects.create(
         case=case, description="Book MRI", owner=make_user("clinician"), due_on=D(2026, 3, 1)
     )
-    m.MolecularResult.objects.create(case=case, marker="kras", status="pending",
+    models.MolecularResult.objects.create(case=case, marker="kras", status="pending",
                                      requested_on=D(2025, 10, 5))  # fmt: skip
     return {"case": case, "course": course, "dose": dose, "cycle": cycle, "rt": rt, "op": op,
             "action": action}  # fmt: skip
@@ -96,7 +90,7 @@ def test_filters_by_stage_and_clinician_and_paginates_with_real_links(client, co
     doctor = make_user("clinician")
     for _ in range(30):
         make_case(responsible_clinician=doctor)
-    make_case(stage=m.Stage.WORKUP)
+    make_case(stage=models.Stage.WORKUP)
     page1 = client.get("/cases/", {"stage": "conversion", "clinician": doctor.pk})
     html = page1.content.decode()
     assert "30 cases, page 1 of 2" in html
@@ -150,7 +144,7 @@ def test_the_case_page_shows_summary_profile_timeline_and_history(client, coordi
     record = full_record()
     case = record["case"]
     html = client.get(f"/cases/{case.pk}/").content.decode()
-    logged = m.CaseAccess.objects.filter(case_id=case.pk).values_list("user_id", "context")
+    logged = models.CaseAccess.objects.filter(case_id=case.pk).values_list("user_id", "context")
     assert list(logged) == [(coordinator.pk, "case-page")]
     assert "derived side: left" in html  # sidedness is derived from the rectum, never typed
     kras = re.search(r'<tr class="row-warn">\s*<th scope="row">KRAS</th>.*?</tr>', html, re.S)
@@ -166,8 +160,8 @@ def test_the_case_page_runs_a_fixed_number_of_queries(client, coordinator):
     small = full_record()["case"]
     big = full_record()["case"]
     course = big.treatment_courses.get()
-    m.AgentAdministration.objects.bulk_create(
-        m.AgentAdministration(course=course, agent="oxaliplatin",
+    models.AgentAdministration.objects.bulk_create(
+        models.AgentAdministration(course=course, agent="oxaliplatin",
                               given_on=D(2025, 10, 20) + dt.timedelta(days=d))
         for d in range(0, 120, 2)
     )  # fmt: skip
@@ -221,7 +215,7 @@ def new_case_form(**overrides):
 
 def test_a_coordinator_creates_a_patient_and_case(client, coordinator):
     response = client.post("/cases/new/", new_case_form(**{"case-ecog": "1"}))
-    case = m.Case.objects.get(patient__hospital_number="RX900")
+    case = models.Case.objects.get(patient__hospital_number="RX900")
     assert response["Location"] == f"/cases/{case.pk}/"
     assert (case.ecog, case.stage) == (1, "workup")
 
@@ -230,7 +224,7 @@ def test_a_case_that_fails_its_checks_leaves_no_orphan_patient(client, coordinat
     response = client.post("/cases/new/", new_case_form(**{"case-diagnosed_on": "1950-01-01"}))
     assert response.status_code == 422
     assert b"The diagnosis cannot be before the patient&#x27;s date of birth." in response.content
-    assert not m.Patient.objects.filter(hospital_number="RX900").exists()
+    assert not models.Patient.objects.filter(hospital_number="RX900").exists()
 
 
 def test_a_pending_result_is_recorded_then_reported_through_the_form(client, coordinator):
@@ -244,7 +238,7 @@ def test_a_pending_result_is_recorded_then_reported_through_the_form(client, coo
     assert 'name="version" value="1"' in form
     client.post(url, {"status": "mutant", "requested_on": "2026-02-01",
                       "reported_on": "2026-03-02", "version": "1"})  # fmt: skip
-    result = m.MolecularResult.objects.get(case=case, marker="kras")
+    result = models.MolecularResult.objects.get(case=case, marker="kras")
     assert (result.status, result.version) == ("mutant", 2)
 
 
@@ -280,7 +274,7 @@ def test_impossible_liver_figures_get_clinical_messages(client, coordinator):
 def test_a_bevacizumab_dose_after_surgery_asks_for_the_note_in_the_form(client, coordinator):
     record = full_record()
     case, course = record["case"], record["course"]
-    m.Surgery.objects.create(case=case, kind="defunctioning_stoma", planned_on=D(2026, 1, 2),
+    models.Surgery.objects.create(case=case, kind="defunctioning_stoma", planned_on=D(2026, 1, 2),
                              performed_on=D(2026, 1, 2))  # fmt: skip
     url = f"/cases/{case.pk}/courses/{course.pk}/doses/new/"
     response = client.post(url, {"agent": "bevacizumab", "given_on": "2026-02-20"})
@@ -398,7 +392,7 @@ def form_urls(record, other):
 
 def test_no_form_input_causes_a_server_error(client, coordinator):
     record, other = full_record(), full_record()
-    other["meeting"] = m.Meeting.objects.create(
+    other["meeting"] = models.Meeting.objects.create(
         scheduled_for=dt.datetime(2026, 3, 17, 9, 0, tzinfo=dt.UTC), chair=make_user("chair")
     )
     statuses = set()

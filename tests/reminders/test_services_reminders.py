@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.reminders.planning import (
     reminder_retry,
     reminders_sync_for_case,
@@ -24,17 +24,11 @@ from cases.reminders.planning import (
 from tests.conftest import make_case, make_user
 
 LONDON = ZoneInfo("Europe/London")
-K = m.ReminderKind
-S = m.ReminderState
+K = models.ReminderKind
+S = models.ReminderState
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=LONDON)
 
-pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 
 @pytest.fixture
@@ -55,7 +49,7 @@ def at_eight(day: dt.date) -> dt.datetime:
 
 
 def live(case, kind=None):
-    rows = m.Reminder.objects.filter(case=case, state__in=[S.PENDING, S.SENDING])
+    rows = models.Reminder.objects.filter(case=case, state__in=[S.PENDING, S.SENDING])
     return rows.filter(kind=kind) if kind else rows
 
 
@@ -64,14 +58,14 @@ def sync(case) -> None:
 
 
 def reassessment(case, due_on=dt.date(2026, 4, 30), **fields):
-    return m.Reassessment.objects.create(case=case, cycle=1, due_on=due_on, **fields)
+    return models.Reassessment.objects.create(case=case, cycle=1, due_on=due_on, **fields)
 
 
 def bev_dose(case, given_on):
-    course, _ = m.TreatmentCourse.objects.get_or_create(
+    course, _ = models.TreatmentCourse.objects.get_or_create(
         case=case, defaults={"started_on": dt.date(2026, 1, 5), "agents": ["bevacizumab"]}
     )
-    m.AgentAdministration.objects.create(course=course, agent="bevacizumab", given_on=given_on)
+    models.AgentAdministration.objects.create(course=course, agent="bevacizumab", given_on=given_on)
 
 
 # --- Reassessment --------------------------------------------------------------------------
@@ -103,7 +97,7 @@ def test_booking_the_scan_cancels_the_reimaging_reminder_and_unbooking_restores_
     r.save()
     sync(case)
 
-    cancelled = m.Reminder.objects.get(case=case, kind=K.REIMAGING_DUE)
+    cancelled = models.Reminder.objects.get(case=case, kind=K.REIMAGING_DUE)
     assert cancelled.state == S.CANCELLED
     assert cancelled.cancelled_at == timezone.now()
     assert live(case, K.REASSESSMENT_DUE).count() == 1
@@ -111,7 +105,7 @@ def test_booking_the_scan_cancels_the_reimaging_reminder_and_unbooking_restores_
     r.imaging_booked_for = None
     r.save()
     sync(case)
-    assert m.Reminder.objects.get(case=case, kind=K.REIMAGING_DUE).state == S.PENDING
+    assert models.Reminder.objects.get(case=case, kind=K.REIMAGING_DUE).state == S.PENDING
 
 
 def test_moving_the_due_date_replaces_the_reminders_and_reassessing_cancels_them(case):
@@ -121,7 +115,7 @@ def test_moving_the_due_date_replaces_the_reminders_and_reassessing_cancels_them
     r.save()
     sync(case)
     assert [x.event_on for x in live(case)] == [dt.date(2026, 5, 7)] * 2
-    assert m.Reminder.objects.filter(case=case, state=S.CANCELLED).count() == 2
+    assert models.Reminder.objects.filter(case=case, state=S.CANCELLED).count() == 2
 
     r.imaging_performed_on = dt.date(2026, 5, 5)
     r.reassessed_on = dt.date(2026, 5, 6)
@@ -133,27 +127,27 @@ def test_moving_the_due_date_replaces_the_reminders_and_reassessing_cancels_them
 def test_it_is_idempotent_and_never_duplicates(case):
     reassessment(case)
     sync(case)
-    first = set(m.Reminder.objects.values_list("id", "due_at", "state"))
+    first = set(models.Reminder.objects.values_list("id", "due_at", "state"))
     sync(case)
     sync(case)
-    assert set(m.Reminder.objects.values_list("id", "due_at", "state")) == first
+    assert set(models.Reminder.objects.values_list("id", "due_at", "state")) == first
 
 
 def test_it_leaves_sent_reminders_as_history(case):
     reassessment(case)
     sync(case)
     live(case, K.REIMAGING_DUE).update(state=S.SENT, sent_at=timezone.now())
-    m.Reassessment.objects.update(imaging_booked_for=dt.date(2026, 4, 29))
+    models.Reassessment.objects.update(imaging_booked_for=dt.date(2026, 4, 29))
     sync(case)
-    assert m.Reminder.objects.get(kind=K.REIMAGING_DUE).state == S.SENT
+    assert models.Reminder.objects.get(kind=K.REIMAGING_DUE).state == S.SENT
 
 
 # --- Bevacizumab -----------------------------------------------------------------------------
 
 
 def plan_surgery(case, planned_on, **fields):
-    fields.setdefault("kind", m.SurgeryKind.ONE_STAGE_HEPATECTOMY)
-    return m.Surgery.objects.create(case=case, planned_on=planned_on, **fields)
+    fields.setdefault("kind", models.SurgeryKind.ONE_STAGE_HEPATECTOMY)
+    return models.Surgery.objects.create(case=case, planned_on=planned_on, **fields)
 
 
 def test_it_reminds_when_the_bevacizumab_interval_ends_before_planned_surgery(case):
@@ -169,7 +163,7 @@ def test_it_reminds_when_the_bevacizumab_interval_ends_before_planned_surgery(ca
 
 def test_no_surgery_planned_means_no_bevacizumab_reminder(case):
     bev_dose(case, dt.date(2026, 2, 20))
-    plan_surgery(case, dt.date(2026, 3, 1), urgency=m.Urgency.EMERGENCY)
+    plan_surgery(case, dt.date(2026, 3, 1), urgency=models.Urgency.EMERGENCY)
     sync(case)
     assert not live(case).exists()
 
@@ -188,7 +182,7 @@ def test_surgery_planned_inside_the_interval_alerts_at_once(case):
     surgery.save()
     sync(case)
     assert not live(case, K.BEV_INTERVAL_BREACH).exists()
-    assert m.Reminder.objects.get(kind=K.BEV_INTERVAL_BREACH).state == S.CANCELLED
+    assert models.Reminder.objects.get(kind=K.BEV_INTERVAL_BREACH).state == S.CANCELLED
 
     # A stale date before the last dose is inside the interval too (R10 has no lower bound).
     surgery.planned_on = dt.date(2026, 2, 10)
@@ -216,7 +210,7 @@ def test_moving_surgery_after_an_alert_was_sent_alerts_again(case):
     surgery.save()
     sync(case)
     assert live(case, K.BEV_INTERVAL_BREACH).get().event_on == dt.date(2026, 3, 30)
-    assert m.Reminder.objects.filter(kind=K.BEV_INTERVAL_BREACH).count() == 2
+    assert models.Reminder.objects.filter(kind=K.BEV_INTERVAL_BREACH).count() == 2
 
 
 def test_a_new_dose_moves_the_interval_end(case):
@@ -232,9 +226,9 @@ def test_a_new_dose_moves_the_interval_end(case):
 
 
 def test_it_warns_before_the_scrt_window_for_primary_surgery_closes(case, settings):
-    m.Radiotherapy.objects.create(
+    models.Radiotherapy.objects.create(
         case=case,
-        kind=m.PelvicRadiotherapy.SHORT_COURSE_5X5,
+        kind=models.PelvicRadiotherapy.SHORT_COURSE_5X5,
         started_on=dt.date(2026, 2, 23),
         completed_on=dt.date(2026, 2, 27),
     )
@@ -246,7 +240,7 @@ def test_it_warns_before_the_scrt_window_for_primary_surgery_closes(case, settin
     plan_surgery(
         case,
         dt.date(2026, 6, 1),
-        kind=m.SurgeryKind.PRIMARY_RESECTION,
+        kind=models.SurgeryKind.PRIMARY_RESECTION,
         performed_on=dt.date(2026, 6, 1),
     )
     sync(case)
@@ -254,7 +248,7 @@ def test_it_warns_before_the_scrt_window_for_primary_surgery_closes(case, settin
 
 
 def test_a_pending_result_is_chased_after_14_days_and_cancelled_when_it_arrives(case):
-    result = m.MolecularResult.objects.create(
+    result = models.MolecularResult.objects.create(
         case=case, marker="kras", status="pending", requested_on=dt.date(2026, 2, 25)
     )
     sync(case)
@@ -270,7 +264,7 @@ def test_a_pending_result_is_chased_after_14_days_and_cancelled_when_it_arrives(
 
 def test_an_action_reminds_its_owner_when_due_and_the_coordinator_when_overdue(case, team):
     owner = make_user("clinician", username="hpb")
-    action = m.Action.objects.create(
+    action = models.Action.objects.create(
         case=case, description="Book PVE", owner=owner, due_on=dt.date(2026, 3, 9)
     )
     sync(case)
@@ -286,7 +280,7 @@ def test_an_action_reminds_its_owner_when_due_and_the_coordinator_when_overdue(c
     sync(case)
     assert live(case, K.ACTION_DUE).get().recipients == ["onc@hospital.invalid"]
 
-    action.status, action.completed_at = m.ActionStatus.DONE, timezone.now()
+    action.status, action.completed_at = models.ActionStatus.DONE, timezone.now()
     action.save()
     sync(case)
     assert not live(case).exists()
@@ -295,7 +289,9 @@ def test_an_action_reminds_its_owner_when_due_and_the_coordinator_when_overdue(c
 def test_leaving_the_pathway_cancels_everything_pending(case):
     reassessment(case)
     sync(case)
-    m.Case.objects.filter(pk=case.pk).update(stage=m.Stage.LEFT_PATHWAY, exit_reason="palliative")
+    models.Case.objects.filter(pk=case.pk).update(
+        stage=models.Stage.LEFT_PATHWAY, exit_reason="palliative"
+    )
     sync(case)
     assert not live(case).exists()
 
@@ -311,7 +307,7 @@ def test_a_case_without_a_team_falls_back_to_the_configured_mailbox(settings):
 def test_changing_the_responsible_clinician_updates_pending_recipients(case):
     reassessment(case)
     sync(case)
-    m.Case.objects.filter(pk=case.pk).update(responsible_clinician=None)
+    models.Case.objects.filter(pk=case.pk).update(responsible_clinician=None)
     sync(case)
     assert {tuple(r.recipients) for r in live(case)} == {("coord@hospital.invalid",)}
 
@@ -325,7 +321,7 @@ def test_a_bulk_sync_uses_a_fixed_number_of_queries(team, django_assert_max_num_
     cases = [make_case(coordinator=team["coordinator"]) for _ in range(30)]
     for c in cases:
         reassessment(c)
-        m.MolecularResult.objects.create(
+        models.MolecularResult.objects.create(
             case=c, marker="kras", status="pending", requested_on=dt.date(2026, 2, 25)
         )
     with django_assert_max_num_queries(14):
@@ -340,7 +336,7 @@ def test_retry_requeues_a_failed_reminder_with_fresh_recipients(case, team):
     reassessment(case)
     sync(case)
     reminder = live(case, K.REASSESSMENT_DUE).get()
-    m.Reminder.objects.filter(pk=reminder.pk).update(
+    models.Reminder.objects.filter(pk=reminder.pk).update(
         state=S.FAILED, recipients=["old@hospital.invalid"], last_error="550 no such user"
     )
     assert reminder_retry(user=team["coordinator"], reminder_id=reminder.pk) == "queued"
@@ -353,7 +349,7 @@ def test_retry_cancels_a_failed_reminder_the_facts_no_longer_imply(case, team):
     r = reassessment(case)
     sync(case)
     reminder = live(case, K.REIMAGING_DUE).get()
-    m.Reminder.objects.filter(pk=reminder.pk).update(state=S.FAILED)
+    models.Reminder.objects.filter(pk=reminder.pk).update(state=S.FAILED)
     r.imaging_booked_for = dt.date(2026, 4, 27)
     r.save()
     assert reminder_retry(user=team["coordinator"], reminder_id=reminder.pk) == "cancelled"
@@ -363,10 +359,10 @@ def test_only_coordinators_and_admins_may_retry(case, team):
     reassessment(case)
     sync(case)
     reminder = live(case).first()
-    m.Reminder.objects.filter(pk=reminder.pk).update(state=S.FAILED)
+    models.Reminder.objects.filter(pk=reminder.pk).update(state=S.FAILED)
     with pytest.raises(PermissionDenied):
         reminder_retry(user=team["clinician"], reminder_id=reminder.pk)
-    assert m.Reminder.objects.get(pk=reminder.pk).state == S.FAILED
+    assert models.Reminder.objects.get(pk=reminder.pk).state == S.FAILED
 
 
 # --- Concurrency -----------------------------------------------------------------------------
@@ -376,7 +372,7 @@ def test_only_coordinators_and_admins_may_retry(case, team):
 def test_concurrent_syncs_of_one_case_create_each_reminder_once(team):
     case = make_case(responsible_clinician=team["clinician"], coordinator=team["coordinator"])
     reassessment(case)
-    m.MolecularResult.objects.create(
+    models.MolecularResult.objects.create(
         case=case, marker="kras", status="pending", requested_on=dt.date(2026, 2, 25)
     )
     barrier = threading.Barrier(4)
@@ -397,7 +393,7 @@ def test_concurrent_syncs_of_one_case_create_each_reminder_once(team):
     for t in threads:
         t.join()
     assert errors == []
-    assert m.Reminder.objects.count() == 3
+    assert models.Reminder.objects.count() == 3
 
 
 # --- Commands --------------------------------------------------------------------------------
@@ -405,8 +401,8 @@ def test_concurrent_syncs_of_one_case_create_each_reminder_once(team):
 
 def test_the_demo_cohort_comes_with_its_reminders_and_a_resync_changes_nothing():
     call_command("demo_data", patients=40, seed=5, stdout=StringIO())
-    assert m.Reminder.objects.filter(state=S.PENDING).exists()
-    assert not m.Reminder.objects.filter(case__stage=m.Stage.LEFT_PATHWAY).exists()
+    assert models.Reminder.objects.filter(state=S.PENDING).exists()
+    assert not models.Reminder.objects.filter(case__stage=models.Stage.LEFT_PATHWAY).exists()
 
     out = StringIO()
     call_command("reminders_sync", "--all", stdout=out)
@@ -431,4 +427,4 @@ def test_dispatch_once_inline_sends_what_is_due(case, mailoutbox):
     call_command("dispatch_once", "--inline", stdout=out)
     assert "Claimed 2 reminders" in out.getvalue()
     assert len(mailoutbox) == 2
-    assert set(m.Reminder.objects.values_list("state", flat=True)) == {S.SENT}
+    assert set(models.Reminder.objects.values_list("state", flat=True)) == {S.SENT}

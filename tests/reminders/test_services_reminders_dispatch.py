@@ -15,15 +15,15 @@ from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 
-from cases import models as m
+from cases import models
 from cases.reminders import dispatch
 from tests.conftest import make_case, make_patient, make_user
 
-S = m.ReminderState
-K = m.ReminderKind
+S = models.ReminderState
+K = models.ReminderKind
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 # Sentinels: if any of these reach an email, the test fails.
 SENTINEL_FAMILY = "Zzyzxfamilysentinel"
@@ -43,12 +43,6 @@ class RefusingBackend(BaseEmailBackend):
             raise RefusingBackend.errors.pop(0)
         mail.outbox.extend(messages)
         return len(messages)
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
@@ -77,10 +71,10 @@ def case(db):
 def reminder(case, *, due_at=NOW, kind=K.REASSESSMENT_DUE, key=None, **fields):
     fields.setdefault("recipients", ["onc@hospital.invalid", "coord@hospital.invalid"])
     fields.setdefault("event_on", dt.date(2026, 3, 16))
-    return m.Reminder.objects.create(
+    return models.Reminder.objects.create(
         case=case,
         kind=kind,
-        dedupe_key=key or f"test:{m.Reminder.objects.count()}",
+        dedupe_key=key or f"test:{models.Reminder.objects.count()}",
         due_at=due_at,
         **fields,
     )
@@ -115,7 +109,7 @@ def test_it_claims_only_due_pending_reminders_and_queues_them_after_commit(
     assert due.state == S.SENDING
     assert due.claimed_at == NOW
     assert due.claim_token is not None
-    assert m.DispatchHeartbeat.objects.get().last_run_at == NOW
+    assert models.DispatchHeartbeat.objects.get().last_run_at == NOW
 
 
 def test_each_claim_gets_its_own_token_and_the_batch_size_is_respected(
@@ -125,7 +119,7 @@ def test_each_claim_gets_its_own_token_and_the_batch_size_is_respected(
         reminder(case)
     queued, _ = run_dispatch(django_capture_on_commit_callbacks, limit=3)
     assert len(queued) == 3
-    tokens = m.Reminder.objects.filter(state=S.SENDING).values_list("claim_token", flat=True)
+    tokens = models.Reminder.objects.filter(state=S.SENDING).values_list("claim_token", flat=True)
     assert len(set(tokens)) == 3
 
 
@@ -160,7 +154,7 @@ def test_a_claimed_reminder_is_sent_once_and_marked_sent(case, django_capture_on
     assert (r.state, r.sent_at, r.attempts, r.claim_token) == (S.SENT, NOW, 1, None)
     assert len(mail.outbox) == 1
     attempt = r.send_attempts.get()
-    assert attempt.outcome == m.AttemptOutcome.SENT
+    assert attempt.outcome == models.AttemptOutcome.SENT
     assert attempt.message_id == f"<reminder-{r.pk}-attempt-1@127.0.0.1>"
 
 
@@ -226,7 +220,9 @@ def test_every_kind_renders_without_patient_data(case, django_capture_on_commit_
 def test_a_reminder_cancelled_after_its_claim_is_not_sent(case, django_capture_on_commit_callbacks):
     r = reminder(case)
     queued, _ = run_dispatch(django_capture_on_commit_callbacks)
-    m.Reminder.objects.filter(pk=r.pk).update(state=S.CANCELLED, cancelled_at=NOW, claim_token=None)
+    models.Reminder.objects.filter(pk=r.pk).update(
+        state=S.CANCELLED, cancelled_at=NOW, claim_token=None
+    )
     assert send_all(queued) == ["skipped"]
     assert mail.outbox == []
 
@@ -248,7 +244,7 @@ def test_a_temporary_smtp_failure_is_retried_later_with_backoff(
     assert r.claim_token is None
     assert r.due_at == NOW + dt.timedelta(seconds=60)
     assert "451" in r.last_error
-    assert r.send_attempts.get().outcome == m.AttemptOutcome.FAILED
+    assert r.send_attempts.get().outcome == models.AttemptOutcome.FAILED
 
     # Not due yet: nothing claimed. A minute later it goes, as attempt 2.
     assert run_dispatch(django_capture_on_commit_callbacks)[0] == []
@@ -285,7 +281,7 @@ def test_a_permanent_smtp_refusal_fails_at_once(case, refusing, django_capture_o
     refusing.append(smtplib.SMTPRecipientsRefused({"onc@hospital.invalid": (550, b"no such user")}))
     r = reminder(case)
     assert send_all(run_dispatch(django_capture_on_commit_callbacks)[0]) == ["failed"]
-    assert m.Reminder.objects.get(pk=r.pk).state == S.FAILED
+    assert models.Reminder.objects.get(pk=r.pk).state == S.FAILED
 
 
 def test_a_reminder_with_nobody_to_send_to_fails_visibly(case, django_capture_on_commit_callbacks):
@@ -331,7 +327,7 @@ def test_a_reminder_that_keeps_killing_its_worker_ends_failed(
     with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
         _, result = run_dispatch(django_capture_on_commit_callbacks)
     assert result.failed == [r.pk]
-    assert m.Reminder.objects.get(pk=r.pk).state == S.FAILED
+    assert models.Reminder.objects.get(pk=r.pk).state == S.FAILED
 
 
 def test_a_lost_task_message_is_recovered_by_the_lease(case, django_capture_on_commit_callbacks):
@@ -341,7 +337,7 @@ def test_a_lost_task_message_is_recovered_by_the_lease(case, django_capture_on_c
     with time_machine.travel(NOW + dt.timedelta(minutes=10), tick=False):
         queued, _ = run_dispatch(django_capture_on_commit_callbacks)
         assert send_all(queued) == ["sent"]
-    assert m.Reminder.objects.get(pk=r.pk).attempts == 1
+    assert models.Reminder.objects.get(pk=r.pk).attempts == 1
     assert len(mail.outbox) == 1
 
 
@@ -350,5 +346,5 @@ def test_a_reminder_made_without_its_clinical_date_shows_its_send_date(
 ):
     r = reminder(case, event_on=None)
     send_all(run_dispatch(django_capture_on_commit_callbacks)[0])
-    assert m.Reminder.objects.get(pk=r.pk).state == S.SENT
+    assert models.Reminder.objects.get(pk=r.pk).state == S.SENT
     assert ", 2 Mar 2026 – case" in mail.outbox[0].subject

@@ -17,7 +17,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.reminders import dispatch, tasks
 from cases.reminders.planning import reminders_sync_for_case
 from tests.celery_harness import (
@@ -38,7 +38,7 @@ from tests.reminders.test_services_reminders_dispatch import (
     assert_no_patient_data,
 )
 
-S = m.ReminderState
+S = models.ReminderState
 LEASE_SECONDS = 3  # short, so the tests see a dead worker's claims come back quickly
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
@@ -99,9 +99,9 @@ def due_reminders(n: int, *, due_at: dt.datetime | None = None) -> list[int]:
     )
     due_at = due_at or timezone.now() - dt.timedelta(minutes=1)
     rows = [
-        m.Reminder(
+        models.Reminder(
             case=case,
-            kind=m.ReminderKind.ACTION_DUE,
+            kind=models.ReminderKind.ACTION_DUE,
             dedupe_key=f"bulk:{case.pk}:{i}",
             due_at=due_at,
             event_on=dt.date(2026, 3, 16),
@@ -109,7 +109,7 @@ def due_reminders(n: int, *, due_at: dt.datetime | None = None) -> list[int]:
         )
         for i in range(n)
     ]
-    return [r.pk for r in m.Reminder.objects.bulk_create(rows)]
+    return [r.pk for r in models.Reminder.objects.bulk_create(rows)]
 
 
 def dispatch_now(limit: int | None = None) -> dispatch.DispatchResult:
@@ -117,7 +117,7 @@ def dispatch_now(limit: int | None = None) -> dispatch.DispatchResult:
 
 
 def states() -> Counter[str]:
-    return Counter(m.Reminder.objects.values_list("state", flat=True))
+    return Counter(models.Reminder.objects.values_list("state", flat=True))
 
 
 def all_sent(n: int):
@@ -138,25 +138,27 @@ def test_due_reminders_are_delivered_once_each_without_patient_data(make_worker,
         coordinator=make_user("coordinator", username="coord"),
     )
     today = timezone.localdate()
-    m.Reassessment.objects.create(case=case, cycle=1, due_on=today - dt.timedelta(days=1))
-    m.MolecularResult.objects.create(
+    models.Reassessment.objects.create(case=case, cycle=1, due_on=today - dt.timedelta(days=1))
+    models.MolecularResult.objects.create(
         case=case, marker="kras", status="pending", requested_on=today - dt.timedelta(days=20)
     )
     reminders_sync_for_case(case_id=case.pk)
-    assert m.Reminder.objects.count() == 3  # re-imaging, reassessment due, result outstanding
+    assert models.Reminder.objects.count() == 3  # re-imaging, reassessment due, result outstanding
     make_worker()
 
     # What beat does every minute: queue the dispatch task; the worker claims and sends.
     tasks.reminders_dispatch_due.delay()
     assert wait_for(all_sent(3), timeout=30)
 
-    assert sorted(sink.reminder_ids()) == sorted(m.Reminder.objects.values_list("id", flat=True))
+    assert sorted(sink.reminder_ids()) == sorted(
+        models.Reminder.objects.values_list("id", flat=True)
+    )
     for raw in sink.messages:
         assert_no_patient_data(raw)
         assert f"TB{case.pk:06d}".encode() in raw
         assert b"text/html" in raw
         assert b"text/plain" in raw
-    assert m.DispatchHeartbeat.objects.get().last_claimed == 3
+    assert models.DispatchHeartbeat.objects.get().last_claimed == 3
     wait_for(lambda: False, timeout=1)  # a late duplicate would show up here
     assert sink.count() == 3
 
@@ -242,9 +244,9 @@ def test_a_451_on_each_first_try_delivers_each_once_on_the_second_attempt(make_w
 
     assert sorted(sink.reminder_ids()) == sorted(ids)
     assert set(sink.refused) == set(ids)
-    assert set(m.Reminder.objects.values_list("attempts", flat=True)) == {2}
-    outcomes = Counter(m.ReminderAttempt.objects.values_list("number", "outcome"))
+    assert set(models.Reminder.objects.values_list("attempts", flat=True)) == {2}
+    outcomes = Counter(models.ReminderAttempt.objects.values_list("number", "outcome"))
     assert outcomes == {(1, "failed"): 20, (2, "sent"): 20}
-    assert all("451" in e for e in m.ReminderAttempt.objects.filter(number=1).values_list(
+    assert all("451" in e for e in models.ReminderAttempt.objects.filter(number=1).values_list(
         "error", flat=True
     ))  # fmt: skip

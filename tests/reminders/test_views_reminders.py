@@ -5,27 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.reminders.planning import reminders_sync_for_case
 from cases.reminders.selectors import dispatch_status
 from tests.conftest import make_case
 
-S = m.ReminderState
-K = m.ReminderKind
+S = models.ReminderState
+K = models.ReminderKind
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 LIST = "/reminders/"
 
-pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 
 @pytest.fixture
@@ -38,11 +31,11 @@ def reminder(case, state=S.PENDING, kind=K.REASSESSMENT_DUE, due_at=NOW, **field
         fields.setdefault("sent_at", NOW)
     if state == S.CANCELLED:
         fields.setdefault("cancelled_at", NOW)
-    return m.Reminder.objects.create(
+    return models.Reminder.objects.create(
         case=case,
         kind=kind,
         state=state,
-        dedupe_key=f"view:{m.Reminder.objects.count()}",
+        dedupe_key=f"view:{models.Reminder.objects.count()}",
         due_at=due_at,
         event_on=dt.date(2026, 3, 16),
         recipients=["clinician@hospital.invalid"],
@@ -51,7 +44,7 @@ def reminder(case, state=S.PENDING, kind=K.REASSESSMENT_DUE, due_at=NOW, **field
 
 
 def heartbeat(at):
-    m.DispatchHeartbeat.objects.create(last_run_at=at)
+    models.DispatchHeartbeat.objects.create(last_run_at=at)
 
 
 # --- The log ---------------------------------------------------------------------------------
@@ -129,10 +122,10 @@ def test_signed_out_users_go_to_the_login_page(client):
 
 
 def test_retry_puts_a_failed_reminder_back_in_the_queue(client, users, case):
-    m.Reassessment.objects.create(case=case, cycle=1, due_on=dt.date(2026, 3, 16))
+    models.Reassessment.objects.create(case=case, cycle=1, due_on=dt.date(2026, 3, 16))
     reminders_sync_for_case(case_id=case.pk)
-    failed = m.Reminder.objects.get(kind=K.REASSESSMENT_DUE)
-    m.Reminder.objects.filter(pk=failed.pk).update(state=S.FAILED, last_error="550")
+    failed = models.Reminder.objects.get(kind=K.REASSESSMENT_DUE)
+    models.Reminder.objects.filter(pk=failed.pk).update(state=S.FAILED, last_error="550")
     assert dispatch_status().failed == 1
     client.force_login(users["coordinator"])
 
@@ -153,7 +146,7 @@ def test_retry_needs_post_and_the_capability(client, users, case):
     assert client.get(url).status_code == 405
     client.force_login(users["clinician"])
     assert client.post(url).status_code == 403
-    assert m.Reminder.objects.get(pk=failed.pk).state == S.FAILED
+    assert models.Reminder.objects.get(pk=failed.pk).state == S.FAILED
 
 
 def test_retrying_something_not_failed_changes_nothing(client, users, case):
@@ -161,7 +154,7 @@ def test_retrying_something_not_failed_changes_nothing(client, users, case):
     client.force_login(users["coordinator"])
     response = client.post(reverse("cases:reminder-retry", args=[sent.pk]), follow=True)
     assert "nothing was changed" in response.content.decode()
-    assert m.Reminder.objects.get(pk=sent.pk).state == S.SENT
+    assert models.Reminder.objects.get(pk=sent.pk).state == S.SENT
     missing = client.post(reverse("cases:reminder-retry", args=[999999]), follow=True)
     assert missing.status_code == 200
 
@@ -198,7 +191,7 @@ def test_every_staff_page_shows_a_banner_when_dispatch_is_stale(client, users):
     assert 'id="dispatch-banner"' in page
     assert "last ran 10\xa0minutes ago" in page
 
-    m.DispatchHeartbeat.objects.update(last_run_at=NOW)
+    models.DispatchHeartbeat.objects.update(last_run_at=NOW)
     assert 'id="dispatch-banner"' not in client.get("/").content.decode()
 
 
@@ -219,7 +212,7 @@ def test_the_nav_links_to_the_log_for_coordinators_only(client, users):
 def test_the_dashboard_shows_failed_reminders_with_a_link_to_them(client, users, case):
     client.force_login(users["coordinator"])
     assert 'id="failed-reminders"' not in client.get("/").content.decode()
-    m.Reminder.objects.create(
+    models.Reminder.objects.create(
         kind="reimaging_due", case=case, dedupe_key="failed-1", due_at=timezone.now(),
         state="failed", attempts=8, last_error="550 mailbox unavailable",
     )  # fmt: skip

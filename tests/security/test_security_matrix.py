@@ -17,7 +17,7 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.test import Client
 
-from cases import models as m
+from cases import models
 from cases.security.permissions import ROLE_CAPABILITIES, Capability, matrix_markdown
 from tests.conftest import make_user
 from tests.url_walk import endpoints, required_capability
@@ -35,7 +35,7 @@ OPEN_TO_EVERY_ROLE = {
     "cases:api-advise": "a pure calculation: nothing is stored or read from patient records",
 }
 WRITE_METHODS = ("post", "put", "patch", "delete")
-ROLES = list(m.Role.values)
+ROLES = list(models.Role.values)
 
 
 def client_for(role: str) -> Client:
@@ -164,7 +164,7 @@ def test_an_administrator_cannot_add_a_patient_in_the_admin():
         },
     )
     assert response.status_code == 403
-    assert not m.Patient.objects.exists()
+    assert not models.Patient.objects.exists()
 
 
 def test_an_administrator_changes_a_role_in_the_admin_and_it_is_audited():
@@ -185,9 +185,9 @@ def test_an_administrator_changes_a_role_in_the_admin_and_it_is_audited():
     assert response.status_code == 302, response.content[:2000]
     target.refresh_from_db()
     assert target.role == "chair"
-    event = m.User.pgh_event_model.objects.filter(pgh_obj_id=target.pk).latest("pgh_id")
+    event = models.User.pgh_event_model.objects.filter(pgh_obj_id=target.pk).latest("pgh_id")
     assert event.role == "chair"
-    assert event.pgh_context["user"] == m.User.objects.get(username__startswith="admin").pk
+    assert event.pgh_context["user"] == models.User.objects.get(username__startswith="admin").pk
 
 
 def test_a_coordinator_is_not_let_into_the_admin_even_with_is_staff():
@@ -227,4 +227,4 @@ def test_the_auditor_is_read_only_and_only_the_chair_overrides_or_signs_off():
     assert not ROLE_CAPABILITIES["auditor"] & writes
     for capability in (Capability.OVERRIDE_HARD_STOPS, Capability.SIGN_OFF):
         assert [r for r, caps in ROLE_CAPABILITIES.items() if capability in caps] == ["chair"]
-    assert set(ROLE_CAPABILITIES) == set(m.Role.values)
+    assert set(ROLE_CAPABILITIES) == set(models.Role.values)

@@ -25,7 +25,7 @@ HTMX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/audit/?q=TB000
 
 
 @pytest.fixture
-def signed_in():
+def session_with_clock():
     """A signed-in client whose clock the test moves."""
     with time_machine.travel(START, tick=False) as clock:
         client = Client(HTTP_HOST="localhost")
@@ -38,15 +38,15 @@ def goes_to_sign_in(response) -> bool:
     return response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-def test_it_keeps_an_active_session(signed_in):
-    client, clock = signed_in
+def test_it_keeps_an_active_session(session_with_clock):
+    client, clock = session_with_clock
     for _ in range(30):  # 11 h 40 min of steady use, 20 minutes apart
         clock.shift(dt.timedelta(minutes=20))
         assert client.get("/").status_code == 200
 
 
-def test_it_signs_out_after_30_idle_minutes(signed_in):
-    client, clock = signed_in
+def test_it_signs_out_after_30_idle_minutes(session_with_clock):
+    client, clock = session_with_clock
     clock.shift(dt.timedelta(minutes=29))
     assert client.get("/").status_code == 200
     clock.shift(dt.timedelta(minutes=31))
@@ -55,8 +55,8 @@ def test_it_signs_out_after_30_idle_minutes(signed_in):
     assert b"30 minutes passed without activity" in page.content
 
 
-def test_it_signs_out_12_hours_after_sign_in_even_when_active(signed_in):
-    client, clock = signed_in
+def test_it_signs_out_12_hours_after_sign_in_even_when_active(session_with_clock):
+    client, clock = session_with_clock
     for _ in range(35):  # 11 h 40 min
         clock.shift(dt.timedelta(minutes=20))
         assert client.get("/").status_code == 200
@@ -65,16 +65,16 @@ def test_it_signs_out_12_hours_after_sign_in_even_when_active(signed_in):
     assert b"sessions last at most 12 hours" in client.get("/login/").content
 
 
-def test_background_polling_does_not_keep_a_session_alive(signed_in):
-    client, clock = signed_in
+def test_background_polling_does_not_keep_a_session_alive(session_with_clock):
+    client, clock = session_with_clock
     for _ in range(4):
         clock.shift(dt.timedelta(minutes=10))
         client.get("/", headers={"X-Background-Refresh": "1"})
     assert goes_to_sign_in(client.get("/"))
 
 
-def test_an_htmx_request_on_an_ended_session_redirects_the_whole_page(signed_in):
-    client, clock = signed_in
+def test_an_htmx_request_on_an_ended_session_redirects_the_whole_page(session_with_clock):
+    client, clock = session_with_clock
     clock.shift(dt.timedelta(minutes=31))
     response = client.get("/audit/", headers=HTMX)
     assert response.status_code == 200
@@ -89,8 +89,8 @@ def test_an_anonymous_htmx_request_gets_a_full_page_redirect(client):
     assert response["HX-Redirect"].startswith("/login/?next=")
 
 
-def test_an_htmx_redirect_elsewhere_is_left_alone(signed_in):
-    client, _ = signed_in
+def test_an_htmx_redirect_elsewhere_is_left_alone(session_with_clock):
+    client, _ = session_with_clock
     response = client.get("/login/", headers=HTMX)  # signed in: login sends you home
     assert response.status_code == 302
     assert "HX-Redirect" not in response
@@ -103,14 +103,14 @@ def test_an_htmx_next_on_another_site_is_ignored(client):
     assert response["HX-Redirect"] == "/login/?next=%2F"
 
 
-def test_signed_in_pages_are_not_stored_by_browsers_or_proxies(signed_in):
-    client, _ = signed_in
+def test_signed_in_pages_are_not_stored_by_browsers_or_proxies(session_with_clock):
+    client, _ = session_with_clock
     for path in ("/", "/audit/", "/audit/cases/999999/"):
         assert "no-store" in client.get(path)["Cache-Control"], path
 
 
-def test_static_files_stay_cacheable_for_signed_in_users(signed_in):
-    client, _ = signed_in
+def test_static_files_stay_cacheable_for_signed_in_users(session_with_clock):
+    client, _ = session_with_clock
     assert "no-store" not in client.get("/static/css/app.css").get("Cache-Control", "")
 
 

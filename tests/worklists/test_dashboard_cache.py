@@ -20,14 +20,14 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from cases import models as m
+from cases import models
 from cases.common import data_version, kept_html
-from cases.worklists import queries as w
+from cases.worklists import queries as worklists
 from cases.worklists import views
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user, signed_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("frozen")]
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 # Tables the dashboard never reads: logs, the reminder queue, and the versions themselves.
 NOT_CLINICAL = {
@@ -40,14 +40,8 @@ NOT_CLINICAL = {
 }
 
 
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
 @pytest.fixture
-def world() -> dict[str, m.User]:
+def world() -> dict[str, models.User]:
     """Six cases on every worklist, and tomorrow's meeting with all of them as candidates."""
     users = {role: make_user(role) for role in ("coordinator", "clinician", "chair", "auditor")}
     populate(6, today=NOW.date(), owner=users["clinician"])
@@ -81,48 +75,50 @@ def worklists_without_tokens(html: str) -> str:
 
 def test_a_committed_write_changes_its_tables_version_and_no_other(world):
     before = data_version.versions()
-    m.Reassessment.objects.update(imaging_booked_for=NOW.date())  # a bulk update, no service
+    models.Reassessment.objects.update(imaging_booked_for=NOW.date())  # a bulk update, no service
     after = data_version.versions()
     assert after["cases_reassessment"] != before["cases_reassessment"]
     assert {k: v for k, v in after.items() if k != "cases_reassessment"} == {
         k: v for k, v in before.items() if k != "cases_reassessment"
     }
-    assert not m.DataChange.objects.exists()  # the commit's notes are gone with it
+    assert not models.DataChange.objects.exists()  # the commit's notes are gone with it
 
 
 def test_a_rolled_back_write_changes_nothing_and_inside_a_transaction_nothing_is_cached(world):
     before = data_version.versions()
     with transaction.atomic():
-        m.Case.objects.update(ecog=3)
+        models.Case.objects.update(ecog=3)
         assert data_version.versions() is None
-        assert data_version.key("x", [m.Case], before) is not None  # computed from outside
+        assert data_version.key("x", [models.Case], before) is not None  # computed from outside
         transaction.set_rollback(True)
     assert data_version.versions() == before
 
 
 def test_a_key_changes_with_each_tables_version_and_without_the_row_there_is_none():
-    assert data_version.key("x", [m.Case], {}) is None  # no row: just flushed
+    assert data_version.key("x", [models.Case], {}) is None  # no row: just flushed
     current = {"_created": "5", "cases_case": "7"}
-    key = data_version.key("x", [m.Case, m.Patient], current, "day")
-    assert key == data_version.key("x", [m.Patient, m.Case], dict(current), "day")
+    key = data_version.key("x", [models.Case, models.Patient], current, "day")
+    assert key == data_version.key("x", [models.Patient, models.Case], dict(current), "day")
     assert key.startswith("x:")
     assert key.endswith(":day")
     changed = [
-        data_version.key("x", [m.Case, m.Patient], current | {"cases_case": "8"}, "day"),
-        data_version.key("x", [m.Case, m.Patient], current | {"cases_patient": "9"}, "day"),
-        data_version.key("x", [m.Case, m.Patient], current | {"_created": "6"}, "day"),
-        data_version.key("x", [m.Case, m.Patient], current, "next day"),
+        data_version.key("x", [models.Case, models.Patient], current | {"cases_case": "8"}, "day"),
+        data_version.key(
+            "x", [models.Case, models.Patient], current | {"cases_patient": "9"}, "day"
+        ),
+        data_version.key("x", [models.Case, models.Patient], current | {"_created": "6"}, "day"),
+        data_version.key("x", [models.Case, models.Patient], current, "next day"),
     ]
     assert len({key, *changed}) == 5
 
 
 def test_unchanged_looks_only_at_the_tables_read():
     before = {"_created": "1", "cases_case": "5", "cases_decision": "6"}
-    assert data_version.unchanged([m.Case], before, before | {"cases_decision": "7"})
-    assert not data_version.unchanged([m.Case], before, before | {"cases_case": "8"})
-    assert not data_version.unchanged([m.Patient], before, before | {"_created": "2"})
-    assert not data_version.unchanged([m.Case], None, before)
-    assert not data_version.unchanged([m.Case], before, None)
+    assert data_version.unchanged([models.Case], before, before | {"cases_decision": "7"})
+    assert not data_version.unchanged([models.Case], before, before | {"cases_case": "8"})
+    assert not data_version.unchanged([models.Patient], before, before | {"_created": "2"})
+    assert not data_version.unchanged([models.Case], None, before)
+    assert not data_version.unchanged([models.Case], before, None)
 
 
 def test_every_clinical_table_carries_the_data_version_trigger():
@@ -151,7 +147,7 @@ def commit(conn: psycopg.Connection) -> str:
 def test_two_commits_at_once_never_deadlock_over_the_version_row(world):
     """B holds a case FOR UPDATE; A's commit must check a new child row of that case against
     it, so A waits for B. B's commit then needs the version row: A must not be holding it."""
-    case = m.Case.objects.select_related("patient").first()
+    case = models.Case.objects.select_related("patient").first()
     a = psycopg.connect(**connection.get_connection_params())
     b = psycopg.connect(**connection.get_connection_params())
     outcome: dict[str, str] = {}
@@ -176,12 +172,12 @@ def test_two_commits_at_once_never_deadlock_over_the_version_row(world):
         a.close()
         b.close()
     assert outcome == {"a": "committed", "b": "committed"}
-    assert m.Action.objects.filter(case=case, description="Book MRI").exists()
+    assert models.Action.objects.filter(case=case, description="Book MRI").exists()
 
 
-@pytest.mark.parametrize("spec", w.WORKLISTS, ids=lambda spec: spec.slug)
+@pytest.mark.parametrize("spec", worklists.WORKLISTS, ids=lambda spec: spec.slug)
 def test_each_worklist_declares_every_table_its_panel_reads(world, spec):
-    meeting = w.next_meeting()
+    meeting = worklists.next_meeting()
     with CaptureQueriesContext(connection) as queries:
         [panel] = views._build_panels((spec,), today=NOW.date(), meeting=meeting)
         render_to_string(panel.template, {"panel": panel, "can_list": True})
@@ -212,7 +208,7 @@ def test_a_write_shows_on_the_next_view_however_it_was_made(world):
     client = signed_in(world["coordinator"])
     html, _ = dashboard(client)
     assert count_on(html, "reimaging-unbooked") > 0
-    m.Reassessment.objects.update(imaging_booked_for=NOW.date())
+    models.Reassessment.objects.update(imaging_booked_for=NOW.date())
     html, _ = dashboard(client)
     assert count_on(html, "reimaging-unbooked") == 0
 
@@ -222,7 +218,9 @@ def test_a_write_recomputes_only_the_panels_that_read_its_table(world):
     _, cold = dashboard(client)
     _, warm = dashboard(client)
     pending = count_on(dashboard(client)[0], "results-pending")
-    m.MolecularResult.objects.filter(status=m.MarkerStatus.PENDING).update(requested_on=NOW.date())
+    models.MolecularResult.objects.filter(status=models.MarkerStatus.PENDING).update(
+        requested_on=NOW.date()
+    )
     html, after = dashboard(client)
     assert count_on(html, "results-pending") == 0 < pending
     assert warm < after < cold  # results and the meeting's lists again, not the rest
@@ -261,7 +259,7 @@ def test_a_cached_panel_carries_each_viewers_own_working_csrf_token(world):
     data = {"csrfmiddlewaretoken": token, "meeting": meeting, "late_reason": "Urgent review"}
     response = client.post(action, data)
     assert response.status_code == 302
-    assert m.AgendaItem.objects.filter(meeting_id=meeting).count() == 1
+    assert models.AgendaItem.objects.filter(meeting_id=meeting).count() == 1
 
 
 def test_a_viewer_who_may_not_list_cases_never_gets_the_list_buttons_from_the_cache(world):

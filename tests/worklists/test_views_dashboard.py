@@ -7,26 +7,19 @@ import datetime as dt
 import re
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases import models as m
-from cases.worklists import queries as w
-from tests.cohort import fast_passwords, populate, upcoming_meeting  # noqa: F401 (fixture)
+from cases import models
+from cases.worklists import queries as worklists
+from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_case, make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
@@ -54,9 +47,9 @@ def test_the_dashboard_shows_every_worklist_with_its_count(client, cohort):
     assert response.status_code == 200
     html = response.content.decode()
     today = timezone.localdate()
-    for spec in w.WORKLISTS:
+    for spec in worklists.WORKLISTS:
         section = re.search(rf'<section id="{spec.partial}".*?</section>', html, re.S).group(0)
-        count = w.worklist_queryset(spec, today=today, meeting=cohort).count()
+        count = worklists.worklist_queryset(spec, today=today, meeting=cohort).count()
         assert count > 0, spec.slug
         assert f'aria-label="{count} on this list"' in section, spec.slug
         assert spec.title in section
@@ -110,9 +103,9 @@ def test_charts_are_accessible_pictures_with_their_numbers_and_no_inline_styles(
 def test_the_due_per_week_chart_counts_open_reassessments_by_week(client, coordinator):
     today = timezone.localdate()
     for days in (0, 6, 7, 55, 56, -1):
-        m.Reassessment.objects.create(case=make_case(), cycle=1,
+        models.Reassessment.objects.create(case=make_case(), cycle=1,
                                       due_on=today + dt.timedelta(days=days))  # fmt: skip
-    weeks = w.reassessments_due_by_week(today=today)
+    weeks = worklists.reassessments_due_by_week(today=today)
     assert [n for _start, n in weeks] == [2, 1, 0, 0, 0, 0, 0, 1]
 
 
@@ -134,7 +127,7 @@ def test_an_auditor_sees_the_worklists_but_no_list_buttons(client, cohort):
 
 def test_listing_a_ready_case_from_the_dashboard(client, cohort):
     today = timezone.localdate()
-    case = w.meeting_ready(cohort, today=today).first()
+    case = worklists.meeting_ready(cohort, today=today).first()
     response = client.post(
         reverse("cases:agenda-item-add", args=[case.pk]),
         {"meeting": cohort.pk, "next": "/"},
@@ -142,11 +135,11 @@ def test_listing_a_ready_case_from_the_dashboard(client, cohort):
     )
     assert response.redirect_chain[-1][0] == "/"
     assert f"{case.reference} listed as item 1".encode() in response.content
-    assert not w.meeting_ready(cohort, today=today).filter(pk=case.pk).exists()
+    assert not worklists.meeting_ready(cohort, today=today).filter(pk=case.pk).exists()
 
 
 def test_listing_an_incomplete_case_asks_for_a_reason(client, cohort):
-    case = w.meeting_incomplete(cohort, today=timezone.localdate()).first()
+    case = worklists.meeting_incomplete(cohort, today=timezone.localdate()).first()
     url = reverse("cases:agenda-item-add", args=[case.pk])
     page = client.get(url)
     assert b"The minimum dataset is incomplete" in page.content
@@ -154,14 +147,14 @@ def test_listing_an_incomplete_case_asks_for_a_reason(client, cohort):
     refused = client.post(url, {"meeting": cohort.pk})
     assert refused.status_code == 422
     assert b"Give a reason to list the case without them." in refused.content
-    assert not m.AgendaItem.objects.filter(case=case).exists()
+    assert not models.AgendaItem.objects.filter(case=case).exists()
     client.post(url, {"meeting": cohort.pk, "incomplete_reason": "Bleeding: needs decision"})
-    item = m.AgendaItem.objects.get(case=case)
+    item = models.AgendaItem.objects.get(case=case)
     assert item.incomplete_reason == "Bleeding: needs decision"
 
 
 def test_listing_never_redirects_off_site(client, cohort):
-    case = w.meeting_ready(cohort, today=timezone.localdate()).first()
+    case = worklists.meeting_ready(cohort, today=timezone.localdate()).first()
     response = client.post(
         reverse("cases:agenda-item-add", args=[case.pk]),
         {"meeting": cohort.pk, "next": "https://evil.example/"},
@@ -184,7 +177,7 @@ def test_every_dashboard_page_and_partial_runs_a_fixed_number_of_queries(client,
     upcoming_meeting(make_user("chair"))
     owner = make_user("clinician")
     urls = [("/", {}), ("/cases/", {}), ("/cases/?q=family&stage=conversion", HTMX)]
-    for spec in w.WORKLISTS:
+    for spec in worklists.WORKLISTS:
         urls += [
             (reverse("cases:worklist-detail", args=[spec.slug]), {}),
             (reverse("cases:worklist-detail", args=[spec.slug]), HTMX),

@@ -7,52 +7,45 @@ import datetime as dt
 import random
 
 import pytest
-import time_machine
 from django.utils import timezone
 
-from cases import models as m
+from cases import models
 from cases.records.completeness import missing_minimum_dataset
 from cases.records.selectors import case_clinical_record
-from cases.worklists import queries as w
+from cases.worklists import queries as worklists
 from tests.conftest import make_case, make_user
 
 D = dt.date
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 TODAY = D(2026, 3, 10)
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
 def meeting():
     chair = make_user("chair")
-    return m.Meeting.objects.create(scheduled_for=NOW + dt.timedelta(days=7), chair=chair)
+    return models.Meeting.objects.create(scheduled_for=NOW + dt.timedelta(days=7), chair=chair)
 
 
 def complete(case, scanned=TODAY - dt.timedelta(days=10)):
     for marker, status in (("mmr_msi", "pmmr_mss"), ("kras", "mutant"),
                            ("braf_v600e", "wild_type")):  # fmt: skip
-        m.MolecularResult.objects.create(
+        models.MolecularResult.objects.create(
             case=case, marker=marker, status=status, requested_on=D(2026, 1, 20),
             reported_on=D(2026, 2, 1),
         )  # fmt: skip
-    m.Reassessment.objects.create(
+    models.Reassessment.objects.create(
         case=case, cycle=1, due_on=scanned, imaging_performed_on=scanned, modality="ct",
         reassessed_on=scanned,
     )  # fmt: skip
 
 
 def due(case, on, cycle=2):
-    return m.Reassessment.objects.create(case=case, cycle=cycle, due_on=on)
+    return models.Reassessment.objects.create(case=case, cycle=cycle, due_on=on)
 
 
 def candidates(meeting):
-    return {c.pk for c in w.meeting_candidates(meeting, today=TODAY)}
+    return {c.pk for c in worklists.meeting_candidates(meeting, today=TODAY)}
 
 
 def test_a_case_due_by_the_meeting_day_is_a_candidate_and_one_due_after_is_not(meeting):
@@ -72,7 +65,7 @@ def test_the_dashboard_lists_follow_a_meeting_moved_to_another_day(meeting):
     due(case, D(2026, 3, 20))  # after the meeting day, the 17th
 
     def listed() -> set[int]:
-        found = w.meeting_first_rows(meeting, today=TODAY, limit=8)
+        found = worklists.meeting_first_rows(meeting, today=TODAY, limit=8)
         return {row.pk for _count, rows in found.values() for row in rows}
 
     assert case.pk not in listed()
@@ -84,13 +77,15 @@ def test_the_dashboard_lists_follow_a_meeting_moved_to_another_day(meeting):
 
 def test_a_scan_awaiting_its_verdict_and_a_new_referral_are_candidates(meeting):
     scanned = make_case()
-    m.Reassessment.objects.create(
+    models.Reassessment.objects.create(
         case=scanned, cycle=1, due_on=D(2026, 5, 1), imaging_performed_on=TODAY, modality="ct"
     )
-    new = make_case(stage=m.Stage.WORKUP)
-    discussed_before = make_case(stage=m.Stage.WORKUP)
-    old = m.Meeting.objects.create(scheduled_for=NOW - dt.timedelta(days=7), chair=meeting.chair)
-    m.AgendaItem.objects.create(meeting=old, case=discussed_before, position=1,
+    new = make_case(stage=models.Stage.WORKUP)
+    discussed_before = make_case(stage=models.Stage.WORKUP)
+    old = models.Meeting.objects.create(
+        scheduled_for=NOW - dt.timedelta(days=7), chair=meeting.chair
+    )
+    models.AgendaItem.objects.create(meeting=old, case=discussed_before, position=1,
                                 listed_by=meeting.chair)  # fmt: skip
     assert candidates(meeting) == {scanned.pk, new.pk}
 
@@ -98,10 +93,12 @@ def test_a_scan_awaiting_its_verdict_and_a_new_referral_are_candidates(meeting):
 def test_listed_left_and_operated_cases_are_not_candidates(meeting):
     listed = make_case()
     due(listed, TODAY)
-    m.AgendaItem.objects.create(meeting=meeting, case=listed, position=1, listed_by=meeting.chair)
-    gone = make_case(stage=m.Stage.LEFT_PATHWAY, exit_reason="died")
+    models.AgendaItem.objects.create(
+        meeting=meeting, case=listed, position=1, listed_by=meeting.chair
+    )
+    gone = make_case(stage=models.Stage.LEFT_PATHWAY, exit_reason="died")
     due(gone, TODAY)
-    operated = make_case(stage=m.Stage.POST_OPERATIVE)
+    operated = make_case(stage=models.Stage.POST_OPERATIVE)
     due(operated, TODAY)
     assert candidates(meeting) == set()
 
@@ -113,10 +110,10 @@ def test_ready_and_incomplete_split_the_candidates_and_say_what_is_missing(meeti
     no_ecog = make_case(ecog=None)
     complete(no_ecog)
     due(no_ecog, TODAY)
-    assert [c.pk for c in w.meeting_ready(meeting, today=TODAY)] == [ready.pk]
-    [incomplete] = w.meeting_incomplete(meeting, today=TODAY)
+    assert [c.pk for c in worklists.meeting_ready(meeting, today=TODAY)] == [ready.pk]
+    [incomplete] = worklists.meeting_incomplete(meeting, today=TODAY)
     assert incomplete.pk == no_ecog.pk
-    assert w.missing_from_flags(incomplete) == ["ECOG performance status"]
+    assert worklists.missing_from_flags(incomplete) == ["ECOG performance status"]
 
 
 def test_imaging_age_is_judged_on_the_meeting_day(meeting):
@@ -124,8 +121,8 @@ def test_imaging_age_is_judged_on_the_meeting_day(meeting):
     case = make_case(ecog=1)
     complete(case, scanned=TODAY - dt.timedelta(days=52))
     due(case, TODAY)
-    [row] = w.meeting_incomplete(meeting, today=TODAY)
-    assert w.missing_from_flags(row) == ["Imaging less than 8 weeks old"]
+    [row] = worklists.meeting_incomplete(meeting, today=TODAY)
+    assert worklists.missing_from_flags(row) == ["Imaging less than 8 weeks old"]
 
 
 STATUSES = {
@@ -146,7 +143,7 @@ def test_the_sql_minimum_dataset_agrees_with_the_python_check_on_varied_cases():
             if status is None:
                 continue
             reported = None if status in ("pending", "not_tested") else D(2026, 1, 5)
-            m.MolecularResult.objects.create(
+            models.MolecularResult.objects.create(
                 case=case, marker=marker, status=status, requested_on=D(2026, 1, 2),
                 reported_on=reported,
             )  # fmt: skip
@@ -154,15 +151,15 @@ def test_the_sql_minimum_dataset_agrees_with_the_python_check_on_varied_cases():
         for cycle in range(1, rng.randint(0, 3) + 1):
             age = rng.choice([1, 30, 55, 56, 57, 120])
             scanned = as_of - dt.timedelta(days=age) if rng.random() < 0.8 else None
-            m.Reassessment.objects.create(case=case, cycle=cycle, due_on=as_of,
+            models.Reassessment.objects.create(case=case, cycle=cycle, due_on=as_of,
                                           imaging_performed_on=scanned,
                                           modality="ct" if scanned else "")  # fmt: skip
-    rows = w.with_minimum_dataset(m.Case.objects.all(), as_of=as_of)
+    rows = worklists.with_minimum_dataset(models.Case.objects.all(), as_of=as_of)
     disagreements = []
     kinds = set()
     for row in rows:
         python = missing_minimum_dataset(case_clinical_record(case_id=row.pk), today=as_of)
-        sql = w.missing_from_flags(row)
+        sql = worklists.missing_from_flags(row)
         kinds.add(tuple(python))
         # The mask is never NULL: a NULL would fall off both the ready and incomplete lists.
         if python != sql or row.missing_mask is None or (row.missing_mask == 0) != (not python):
@@ -174,16 +171,16 @@ def test_the_sql_minimum_dataset_agrees_with_the_python_check_on_varied_cases():
 
 
 def test_with_no_meeting_scheduled_the_meeting_lists_are_absent():
-    spec = w.WORKLISTS_BY_SLUG["meeting-ready"]
-    assert w.next_meeting(now=timezone.now()) is None
-    assert w.worklist_queryset(spec, today=TODAY, meeting=None) is None
+    spec = worklists.WORKLISTS_BY_SLUG["meeting-ready"]
+    assert worklists.next_meeting(now=timezone.now()) is None
+    assert worklists.worklist_queryset(spec, today=TODAY, meeting=None) is None
 
 
 def test_the_next_meeting_stays_next_once_attendance_has_started():
     """Taking attendance before the meeting marks it in progress; it is still the next one."""
     chair = make_user("chair")
-    soon = m.Meeting.objects.create(
+    soon = models.Meeting.objects.create(
         scheduled_for=timezone.now() + dt.timedelta(hours=2), chair=chair, status="in_progress"
     )
-    m.Meeting.objects.create(scheduled_for=timezone.now() + dt.timedelta(days=7), chair=chair)
-    assert w.next_meeting() == soon
+    models.Meeting.objects.create(scheduled_for=timezone.now() + dt.timedelta(days=7), chair=chair)
+    assert worklists.next_meeting() == soon

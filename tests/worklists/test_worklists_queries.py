@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cases.worklists import queries as w
+from cases.worklists import queries as worklists
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user
 
@@ -20,15 +20,15 @@ pytestmark = pytest.mark.django_db
 def measure(today, meeting):
     """(queries, count) per worklist for one dashboard-sized page."""
     figures = {}
-    for spec in w.WORKLISTS:
+    for spec in worklists.WORKLISTS:
         with CaptureQueriesContext(connection) as queries:
-            rows = w.worklist_queryset(spec, today=today, meeting=meeting)
+            rows = worklists.worklist_queryset(spec, today=today, meeting=meeting)
             count = rows.count()
             list(rows[:8])
         figures[spec.slug] = (len(queries), count)
     with CaptureQueriesContext(connection) as queries:
-        w.cohort_by_stage()
-        w.reassessments_due_by_week(today=today)
+        worklists.cohort_by_stage()
+        worklists.reassessments_due_by_week(today=today)
     figures["charts"] = (len(queries), None)
     return figures
 

@@ -25,9 +25,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from cases import models as m
-from cases.pathway.calendar import add_months
+from cases import models
+from cases.pathway import (
+    earliest_elective_surgery,
+    latest_primary_surgery_after_scrt,
+    next_reassessment,
+)
 from cases.records.completeness import missing_minimum_dataset
+from cases.records.mapping import rule_constants
 from cases.records.selectors import case_clinical_record
 from cases.reminders.planning import reminders_sync_for_cases
 
@@ -35,17 +40,35 @@ DEMO_PASSWORD_DEFAULT = "tumourboard-demo"  # noqa: S105 (printed for the demo o
 
 # username, first, last, role, discipline
 DEMO_USERS = [
-    ("coordinator", "Casey", "Coordinator", m.Role.COORDINATOR, m.Discipline.COORDINATOR),
-    ("chair", "Morgan", "Chair", m.Role.CHAIR, m.Discipline.MEDICAL_ONCOLOGIST),
-    ("clinician", "Alex", "Oncologist", m.Role.CLINICIAN, m.Discipline.MEDICAL_ONCOLOGIST),
-    ("hpb", "Sam", "Hepatobiliary", m.Role.CLINICIAN, m.Discipline.HPB_SURGEON),
-    ("radiologist", "Robin", "Radiologist", m.Role.CLINICIAN, m.Discipline.RADIOLOGIST),
-    ("clinonc", "Jamie", "Radiotherapist", m.Role.CLINICIAN, m.Discipline.CLINICAL_ONCOLOGIST),
-    ("colorectal", "Charlie", "Colorectal", m.Role.CLINICIAN, m.Discipline.COLORECTAL_SURGEON),
-    ("pathologist", "Drew", "Pathologist", m.Role.CLINICIAN, m.Discipline.PATHOLOGIST),
-    ("nurse", "Kit", "Nurse", m.Role.CLINICIAN, m.Discipline.SPECIALIST_NURSE),
-    ("admin", "Ari", "Administrator", m.Role.ADMIN, ""),
-    ("auditor", "Pat", "Auditor", m.Role.AUDITOR, ""),
+    ("coordinator", "Casey", "Coordinator", models.Role.COORDINATOR, models.Discipline.COORDINATOR),
+    ("chair", "Morgan", "Chair", models.Role.CHAIR, models.Discipline.MEDICAL_ONCOLOGIST),
+    (
+        "clinician",
+        "Alex",
+        "Oncologist",
+        models.Role.CLINICIAN,
+        models.Discipline.MEDICAL_ONCOLOGIST,
+    ),
+    ("hpb", "Sam", "Hepatobiliary", models.Role.CLINICIAN, models.Discipline.HPB_SURGEON),
+    ("radiologist", "Robin", "Radiologist", models.Role.CLINICIAN, models.Discipline.RADIOLOGIST),
+    (
+        "clinonc",
+        "Jamie",
+        "Radiotherapist",
+        models.Role.CLINICIAN,
+        models.Discipline.CLINICAL_ONCOLOGIST,
+    ),
+    (
+        "colorectal",
+        "Charlie",
+        "Colorectal",
+        models.Role.CLINICIAN,
+        models.Discipline.COLORECTAL_SURGEON,
+    ),
+    ("pathologist", "Drew", "Pathologist", models.Role.CLINICIAN, models.Discipline.PATHOLOGIST),
+    ("nurse", "Kit", "Nurse", models.Role.CLINICIAN, models.Discipline.SPECIALIST_NURSE),
+    ("admin", "Ari", "Administrator", models.Role.ADMIN, ""),
+    ("auditor", "Pat", "Auditor", models.Role.AUDITOR, ""),
 ]
 
 GIVEN_NAMES = [
@@ -166,32 +189,32 @@ FAMILY_NAMES = [
 ]
 
 SITE_WEIGHTS = [
-    (m.PrimarySite.RECTUM, 55),
-    (m.PrimarySite.RECTOSIGMOID, 10),
-    (m.PrimarySite.SIGMOID_COLON, 12),
-    (m.PrimarySite.DESCENDING_COLON, 3),
-    (m.PrimarySite.SPLENIC_FLEXURE, 1),
-    (m.PrimarySite.TRANSVERSE_COLON, 4),
-    (m.PrimarySite.HEPATIC_FLEXURE, 2),
-    (m.PrimarySite.ASCENDING_COLON, 7),
-    (m.PrimarySite.CAECUM, 5),
-    (m.PrimarySite.UNKNOWN, 1),
+    (models.PrimarySite.RECTUM, 55),
+    (models.PrimarySite.RECTOSIGMOID, 10),
+    (models.PrimarySite.SIGMOID_COLON, 12),
+    (models.PrimarySite.DESCENDING_COLON, 3),
+    (models.PrimarySite.SPLENIC_FLEXURE, 1),
+    (models.PrimarySite.TRANSVERSE_COLON, 4),
+    (models.PrimarySite.HEPATIC_FLEXURE, 2),
+    (models.PrimarySite.ASCENDING_COLON, 7),
+    (models.PrimarySite.CAECUM, 5),
+    (models.PrimarySite.UNKNOWN, 1),
 ]
 STAGE_WEIGHTS = [
-    (m.Stage.WORKUP, 10),
-    (m.Stage.CONVERSION, 50),
-    (m.Stage.SURGERY_PLANNED, 10),
-    (m.Stage.POST_OPERATIVE, 15),
-    (m.Stage.LEFT_PATHWAY, 15),
+    (models.Stage.WORKUP, 10),
+    (models.Stage.CONVERSION, 50),
+    (models.Stage.SURGERY_PLANNED, 10),
+    (models.Stage.POST_OPERATIVE, 15),
+    (models.Stage.LEFT_PATHWAY, 15),
 ]
 SYMPTOM_WEIGHTS = [
-    (m.PrimarySymptom.NONE, 70),
-    (m.PrimarySymptom.BLEEDING, 10),
-    (m.PrimarySymptom.PAIN_TENESMUS, 8),
-    (m.PrimarySymptom.IMPENDING_OBSTRUCTION, 6),
-    (m.PrimarySymptom.OBSTRUCTION, 4),
-    (m.PrimarySymptom.FISTULA, 1),
-    (m.PrimarySymptom.PERFORATION, 1),
+    (models.PrimarySymptom.NONE, 70),
+    (models.PrimarySymptom.BLEEDING, 10),
+    (models.PrimarySymptom.PAIN_TENESMUS, 8),
+    (models.PrimarySymptom.IMPENDING_OBSTRUCTION, 6),
+    (models.PrimarySymptom.OBSTRUCTION, 4),
+    (models.PrimarySymptom.FISTULA, 1),
+    (models.PrimarySymptom.PERFORATION, 1),
 ]
 LEFT_SITES = {"splenic_flexure", "descending_colon", "sigmoid_colon", "rectosigmoid", "rectum"}
 
@@ -205,21 +228,21 @@ def pick(rng: random.Random, weighted: list[tuple[Any, int]]) -> Any:
 class CaseDraft:
     """Everything generated for one case before it is written."""
 
-    case: m.Case
-    results: list[m.MolecularResult] = field(default_factory=list)
-    courses: list[tuple[m.TreatmentCourse, list[m.AgentAdministration]]] = field(
+    case: models.Case
+    results: list[models.MolecularResult] = field(default_factory=list)
+    courses: list[tuple[models.TreatmentCourse, list[models.AgentAdministration]]] = field(
         default_factory=list
     )
-    reassessments: list[m.Reassessment] = field(default_factory=list)
-    radiotherapy: list[m.Radiotherapy] = field(default_factory=list)
-    surgeries: list[m.Surgery] = field(default_factory=list)
-    actions: list[m.Action] = field(default_factory=list)
+    reassessments: list[models.Reassessment] = field(default_factory=list)
+    radiotherapy: list[models.Radiotherapy] = field(default_factory=list)
+    surgeries: list[models.Surgery] = field(default_factory=list)
+    actions: list[models.Action] = field(default_factory=list)
 
 
 class CohortBuilder:
     """Generates one synthetic case at a time from a seeded random source."""
 
-    def __init__(self, rng: random.Random, today: date, users: dict[str, m.User]):
+    def __init__(self, rng: random.Random, today: date, users: dict[str, models.User]):
         self.rng = rng
         self.today = today
         self.users = users
@@ -227,22 +250,22 @@ class CohortBuilder:
 
     # --- molecular profile ---------------------------------------------------------------
 
-    def _result(self, marker: str, status: str, diagnosed: date) -> m.MolecularResult:
+    def _result(self, marker: str, status: str, diagnosed: date) -> models.MolecularResult:
         requested = min(self.today, diagnosed + timedelta(days=self.rng.randint(1, 10)))
         reported = None
-        if status not in m.UNREPORTED_STATUSES:
+        if status not in models.UNREPORTED_STATUSES:
             reported = min(self.today, requested + timedelta(days=self.rng.randint(7, 21)))
         if status == "not_tested":
             requested = None
-        return m.MolecularResult(
+        return models.MolecularResult(
             marker=marker,
             status=status,
             requested_on=requested,
             reported_on=reported,
-            method="NGS panel" if status not in m.UNREPORTED_STATUSES else "",
+            method="NGS panel" if status not in models.UNREPORTED_STATUSES else "",
         )
 
-    def molecular_profile(self, diagnosed: date, recent: bool) -> list[m.MolecularResult]:
+    def molecular_profile(self, diagnosed: date, recent: bool) -> list[models.MolecularResult]:
         rng = self.rng
         # Recently diagnosed cases are more likely to have results still outstanding.
         pending = 0.35 if recent else 0.03
@@ -274,7 +297,7 @@ class CohortBuilder:
 
     # --- treatment -----------------------------------------------------------------------
 
-    def regimen(self, case: m.Case, results: dict[str, str]) -> tuple[str, list[str]]:
+    def regimen(self, case: models.Case, results: dict[str, str]) -> tuple[str, list[str]]:
         age = (self.today - case.patient.date_of_birth).days // 365
         fit = (case.ecog or 0) <= 1 and age <= 70
         if results["mmr_msi"] == "dmmr_msi_h":
@@ -303,11 +326,11 @@ class CohortBuilder:
         return backbone, [*cytotoxics, "bevacizumab"]
 
     def course(
-        self, case: m.Case, results: dict[str, str], start: date, stop: date | None
-    ) -> tuple[m.TreatmentCourse, list[m.AgentAdministration]]:
+        self, case: models.Case, results: dict[str, str], start: date, stop: date | None
+    ) -> tuple[models.TreatmentCourse, list[models.AgentAdministration]]:
         backbone, agents = self.regimen(case, results)
-        course = m.TreatmentCourse(
-            intent=m.Intent.CONVERSION,
+        course = models.TreatmentCourse(
+            intent=models.Intent.CONVERSION,
             backbone=backbone,
             agents=agents,
             started_on=start,
@@ -320,7 +343,7 @@ class CohortBuilder:
         cycle, day = 1, start
         while day <= last_day:
             doses.extend(
-                m.AgentAdministration(agent=agent, given_on=day, cycle_number=cycle)
+                models.AgentAdministration(agent=agent, given_on=day, cycle_number=cycle)
                 for agent in agents
             )
             cycle += 1
@@ -329,47 +352,53 @@ class CohortBuilder:
 
     # --- reassessments -------------------------------------------------------------------
 
-    def reassessments(self, start: date, until: date, open_next: bool) -> list[m.Reassessment]:
+    def reassessments(self, start: date, until: date, open_next: bool) -> list[models.Reassessment]:
         rows = []
         cycle = 1
         while True:
-            due = add_months(start, 2 * cycle)
+            due = next_reassessment(start, rule_constants().reassess_months * cycle)
             if due > until:
                 break
             performed = due - timedelta(days=self.rng.randint(0, 6))
             rows.append(self._done_reassessment(cycle, due, performed, final=False))
             cycle += 1
         if open_next:
-            rows.append(self._open_reassessment(cycle, add_months(start, 2 * cycle)))
+            due = next_reassessment(start, rule_constants().reassess_months * cycle)
+            rows.append(self._open_reassessment(cycle, due))
         return rows
 
     def _done_reassessment(
         self, cycle: int, due: date, performed: date, final: bool
-    ) -> m.Reassessment:
+    ) -> models.Reassessment:
         rng = self.rng
         converted = final and rng.random() < 0.85
-        return m.Reassessment(
+        return models.Reassessment(
             cycle=cycle,
             due_on=due,
             imaging_booked_for=performed,
             imaging_performed_on=performed,
-            modality=rng.choice([m.Modality.CT, m.Modality.MRI_LIVER]),
+            modality=rng.choice([models.Modality.CT, models.Modality.MRI_LIVER]),
             response=rng.choice(
-                [m.Response.PARTIAL, m.Response.PARTIAL, m.Response.STABLE, m.Response.PROGRESSION]
+                [
+                    models.Response.PARTIAL,
+                    models.Response.PARTIAL,
+                    models.Response.STABLE,
+                    models.Response.PROGRESSION,
+                ]
             )
             if not converted
-            else m.Response.PARTIAL,
+            else models.Response.PARTIAL,
             reassessed_on=performed + timedelta(days=rng.randint(1, 7)),
             hpb_mdt_reviewed=True,
             r0_achievable=converted or (rng.random() < 0.1),
             flr_percent_slv=rng.choice([22, 26, 28, 31, 34, 38, 42, 45]) if converted else None,
             flr_segments_remaining=rng.randint(2, 5) if converted else None,
-            extrahepatic_disease=m.ExtrahepaticDisease.NONE,
+            extrahepatic_disease=models.ExtrahepaticDisease.NONE,
             combined_resection_technically_feasible=converted and rng.random() < 0.3,
             planned_hepatectomy_extent=rng.choice(["minor", "major"]) if converted else "",
         )
 
-    def _open_reassessment(self, cycle: int, due: date) -> m.Reassessment:
+    def _open_reassessment(self, cycle: int, due: date) -> models.Reassessment:
         # Some scans are booked, some not yet: the coordinator's "unbooked" worklist. A booked
         # scan whose day has come is done and awaits the MDT: the case is ready to list.
         soon = (due - self.today).days <= 21
@@ -378,20 +407,20 @@ class CohortBuilder:
             due - timedelta(days=self.rng.randint(3, 10)) if self.rng.random() < chance else None
         )
         performed = booked if booked is not None and booked <= self.today else None
-        return m.Reassessment(
+        return models.Reassessment(
             cycle=cycle,
             due_on=due,
             imaging_booked_for=booked,
             imaging_performed_on=performed,
-            modality=m.Modality.CT if performed else "",
+            modality=models.Modality.CT if performed else "",
         )
 
     # --- one case ------------------------------------------------------------------------
 
-    def patient(self, index: int) -> m.Patient:
+    def patient(self, index: int) -> models.Patient:
         rng = self.rng
         age_days = rng.randint(38 * 365, 84 * 365)
-        return m.Patient(
+        return models.Patient(
             hospital_number=f"DEMO{index:07d}",
             nhs_number=f"999{index:07d}",  # the 999 range is never issued to real people
             family_name=rng.choice(FAMILY_NAMES),
@@ -399,21 +428,21 @@ class CohortBuilder:
             date_of_birth=self.today - timedelta(days=age_days),
         )
 
-    def case(self, patient: m.Patient) -> CaseDraft:
+    def case(self, patient: models.Patient) -> CaseDraft:
         rng = self.rng
         stage = pick(rng, STAGE_WEIGHTS)
         months_ago = {
-            m.Stage.WORKUP: (0, 1),
-            m.Stage.CONVERSION: (2, 14),
-            m.Stage.SURGERY_PLANNED: (4, 10),
-            m.Stage.POST_OPERATIVE: (6, 18),
-            m.Stage.LEFT_PATHWAY: (3, 24),
+            models.Stage.WORKUP: (0, 1),
+            models.Stage.CONVERSION: (2, 14),
+            models.Stage.SURGERY_PLANNED: (4, 10),
+            models.Stage.POST_OPERATIVE: (6, 18),
+            models.Stage.LEFT_PATHWAY: (3, 24),
         }[stage]
         diagnosed = self.today - timedelta(
             days=rng.randint(months_ago[0] * 30, months_ago[1] * 30 + 20)
         )
         ecog = pick(rng, [(0, 45), (1, 40), (2, 10), (3, 4), (None, 1)])
-        case = m.Case(
+        case = models.Case(
             patient=patient,
             primary_site=pick(rng, SITE_WEIGHTS),
             primary_symptom=pick(rng, SYMPTOM_WEIGHTS),
@@ -422,7 +451,7 @@ class CohortBuilder:
             ecog_assessed_on=diagnosed if ecog is not None else None,
             stage=stage,
             exit_reason=rng.choice(["progression", "palliative", "patient_choice", "died"])
-            if stage == m.Stage.LEFT_PATHWAY
+            if stage == models.Stage.LEFT_PATHWAY
             else "",
             responsible_clinician=rng.choice(self.clinicians),
             coordinator=self.users["coordinator"],
@@ -432,8 +461,8 @@ class CohortBuilder:
             if rng.random() < 0.1:  # a referral that got the side wrong
                 case.sidedness_reported = "right" if case.sidedness_reported == "left" else "left"
         draft = CaseDraft(case=case)
-        draft.results = self.molecular_profile(diagnosed, recent=stage == m.Stage.WORKUP)
-        if stage == m.Stage.WORKUP:
+        draft.results = self.molecular_profile(diagnosed, recent=stage == models.Stage.WORKUP)
+        if stage == models.Stage.WORKUP:
             return draft
         self._treatment_history(draft, stage)
         return draft
@@ -443,22 +472,23 @@ class CohortBuilder:
         case = draft.case
         results = {r.marker: r.status for r in draft.results}
         start = case.diagnosed_on + timedelta(days=rng.randint(14, 28))
-        if stage == m.Stage.CONVERSION:
+        if stage == models.Stage.CONVERSION:
             draft.courses.append(self.course(case, results, start, None))
             # A few reassessments are overdue: the due date passed with no formal review.
             horizon = self.today - timedelta(days=rng.randint(-10, 20))
             draft.reassessments = self.reassessments(start, horizon, open_next=True)
             return
-        if stage == m.Stage.LEFT_PATHWAY:
+        if stage == models.Stage.LEFT_PATHWAY:
             stop = min(self.today, start + timedelta(days=rng.randint(60, 300)))
             draft.courses.append(self.course(case, results, start, stop))
             draft.reassessments = self.reassessments(start, stop, open_next=False)
             return
         # Converted: the last reassessment found the liver resectable.
         converted_on = min(
-            self.today - timedelta(days=10), add_months(start, 2 * rng.randint(2, 4))
+            self.today - timedelta(days=10),
+            next_reassessment(start, rule_constants().reassess_months * rng.randint(2, 4)),
         )
-        if stage == m.Stage.SURGERY_PLANNED:
+        if stage == models.Stage.SURGERY_PLANNED:
             # Converted at a recent meeting: the operation is being booked now.
             converted_on = self.today - timedelta(days=rng.randint(10, 30))
         last_dose = converted_on - timedelta(days=rng.randint(0, 10))
@@ -473,7 +503,7 @@ class CohortBuilder:
         draft.reassessments.append(final)
         scrt_late = False
         if case.primary_site in ("rectum", "rectosigmoid") and rng.random() < 0.6:
-            if stage == m.Stage.SURGERY_PLANNED and rng.random() < 0.5:
+            if stage == models.Stage.SURGERY_PLANNED and rng.random() < 0.5:
                 # Short-course RT given months ago and the primary's operation now planned
                 # beyond the 6-month window: a dashboard warning the coordinator must see.
                 completed = self.today - timedelta(days=rng.randint(150, 175))
@@ -481,30 +511,35 @@ class CohortBuilder:
             else:
                 completed = min(converted_on + timedelta(days=11), self.today - timedelta(days=1))
             draft.radiotherapy.append(
-                m.Radiotherapy(
-                    kind=m.PelvicRadiotherapy.SHORT_COURSE_5X5,
+                models.Radiotherapy(
+                    kind=models.PelvicRadiotherapy.SHORT_COURSE_5X5,
                     started_on=completed - timedelta(days=4),
                     completed_on=completed,
                 )
             )
         kind = rng.choice(
-            [m.SurgeryKind.ONE_STAGE_HEPATECTOMY, m.SurgeryKind.SYNCHRONOUS_RESECTION]
+            [models.SurgeryKind.ONE_STAGE_HEPATECTOMY, models.SurgeryKind.SYNCHRONOUS_RESECTION]
         )
-        if stage == m.Stage.SURGERY_PLANNED:
+        if stage == models.Stage.SURGERY_PLANNED:
             # Most are planned after the 6-week bevacizumab gap; some are not (a hard stop).
-            gap = rng.randint(30, 41) if rng.random() < 0.3 else rng.randint(42, 70)
+            # Most operations respect the bevacizumab interval; some are planned too soon.
+            interval = rule_constants().bev_min_days
+            gap = rng.randint(30, interval - 1) if rng.random() < 0.3 else rng.randint(interval, 70)
             planned = max(self.today + timedelta(days=3), last_dose + timedelta(days=gap))
             if scrt_late:
-                kind = m.SurgeryKind.SYNCHRONOUS_RESECTION
-                planned = add_months(completed, 6) + timedelta(days=rng.randint(3, 20))
+                kind = models.SurgeryKind.SYNCHRONOUS_RESECTION
+                window = rule_constants().scrt_max_delay_months
+                closes = latest_primary_surgery_after_scrt(completed, window)
+                planned = closes + timedelta(days=rng.randint(3, 20))
             draft.surgeries.append(
-                m.Surgery(kind=kind, planned_on=planned, hepatectomy_extent="minor")
+                models.Surgery(kind=kind, planned_on=planned, hepatectomy_extent="minor")
             )
         else:
-            performed = last_dose + timedelta(days=rng.randint(42, 60))
+            earliest = earliest_elective_surgery(last_dose, rule_constants().bev_min_days)
+            performed = earliest + timedelta(days=rng.randint(0, 18))
             performed = min(performed, self.today - timedelta(days=1))
             draft.surgeries.append(
-                m.Surgery(
+                models.Surgery(
                     kind=kind,
                     planned_on=performed,
                     performed_on=performed,
@@ -515,14 +550,18 @@ class CohortBuilder:
         if rng.random() < 0.5:
             draft.actions.append(self.action(case))
 
-    def action(self, case: m.Case) -> m.Action:
+    def action(self, case: models.Case) -> models.Action:
         rng = self.rng
         due = self.today + timedelta(days=rng.randint(-20, 20))
         status = pick(
             rng,
-            [(m.ActionStatus.OPEN, 80), (m.ActionStatus.DONE, 15), (m.ActionStatus.NOT_DONE, 5)],
+            [
+                (models.ActionStatus.OPEN, 80),
+                (models.ActionStatus.DONE, 15),
+                (models.ActionStatus.NOT_DONE, 5),
+            ],
         )
-        return m.Action(
+        return models.Action(
             description=rng.choice(
                 [
                     "Book liver MRI with contrast",
@@ -536,8 +575,8 @@ class CohortBuilder:
             owner=rng.choice(self.clinicians),
             due_on=due,
             status=status,
-            not_done_reason="Patient declined" if status == m.ActionStatus.NOT_DONE else "",
-            completed_at=timezone.now() if status != m.ActionStatus.OPEN else None,
+            not_done_reason="Patient declined" if status == models.ActionStatus.NOT_DONE else "",
+            completed_at=timezone.now() if status != models.ActionStatus.OPEN else None,
         )
 
 
@@ -560,7 +599,7 @@ class Command(BaseCommand):
             return
         if options["patients"] < 1:
             raise CommandError("--patients must be at least 1")
-        if options["if_empty"] and m.Patient.objects.exists():
+        if options["if_empty"] and models.Patient.objects.exists():
             self.stdout.write("Demo data already loaded; nothing to do.")
             return
         started = time.monotonic()
@@ -577,17 +616,17 @@ class Command(BaseCommand):
     def print_logins(self) -> None:
         self.stdout.write("Demo sign-ins (synthetic data only):")
         for username, _first, _last, role, discipline in DEMO_USERS:
-            label = m.Role(role).label + (
-                f", {m.Discipline(discipline).label}" if discipline else ""
+            label = models.Role(role).label + (
+                f", {models.Discipline(discipline).label}" if discipline else ""
             )
             self.stdout.write(f"  {username:<12} {self.password():<18} {label}")
 
-    def demo_users(self) -> dict[str, m.User]:
+    def demo_users(self) -> dict[str, models.User]:
         users = {}
         # One hash for all demo users: hashing is deliberately slow, once is enough here.
         password_hash = make_password(self.password())
         for username, first, last, role, discipline in DEMO_USERS:
-            user, _created = m.User.objects.get_or_create(
+            user, _created = models.User.objects.get_or_create(
                 username=username,
                 defaults={
                     "first_name": first,
@@ -595,8 +634,8 @@ class Command(BaseCommand):
                     "role": role,
                     "discipline": discipline,
                     "email": f"{username}@tumourboard.invalid",
-                    "is_staff": role == m.Role.ADMIN,
-                    "is_superuser": role == m.Role.ADMIN,
+                    "is_staff": role == models.Role.ADMIN,
+                    "is_superuser": role == models.Role.ADMIN,
                     "password": password_hash,
                 },
             )
@@ -609,12 +648,12 @@ class Command(BaseCommand):
         today = timezone.localdate()
         users = self.demo_users()
         builder = CohortBuilder(rng, today, users)
-        offset = m.Patient.objects.count()
-        patients = m.Patient.objects.bulk_create(
+        offset = models.Patient.objects.count()
+        patients = models.Patient.objects.bulk_create(
             [builder.patient(offset + i + 1) for i in range(n_patients)], batch_size=2000
         )
         drafts = [builder.case(patient) for patient in patients]
-        m.Case.objects.bulk_create([d.case for d in drafts], batch_size=2000)
+        models.Case.objects.bulk_create([d.case for d in drafts], batch_size=2000)
         counts = {"users": len(users), "patients": len(patients), "cases": len(drafts)}
         counts.update(self._write_children(drafts))
         counts.update(self._meeting(rng, today, users, drafts))
@@ -636,19 +675,19 @@ class Command(BaseCommand):
             for course, _doses in draft.courses:
                 course.case = draft.case
                 courses.append(course)
-        m.MolecularResult.objects.bulk_create(results, batch_size=5000)
-        m.Reassessment.objects.bulk_create(reassessments, batch_size=5000)
-        m.Radiotherapy.objects.bulk_create(radiotherapy, batch_size=5000)
-        m.Surgery.objects.bulk_create(surgeries, batch_size=5000)
-        m.Action.objects.bulk_create(actions, batch_size=5000)
-        m.TreatmentCourse.objects.bulk_create(courses, batch_size=5000)
+        models.MolecularResult.objects.bulk_create(results, batch_size=5000)
+        models.Reassessment.objects.bulk_create(reassessments, batch_size=5000)
+        models.Radiotherapy.objects.bulk_create(radiotherapy, batch_size=5000)
+        models.Surgery.objects.bulk_create(surgeries, batch_size=5000)
+        models.Action.objects.bulk_create(actions, batch_size=5000)
+        models.TreatmentCourse.objects.bulk_create(courses, batch_size=5000)
         doses = []
         for draft in drafts:
             for course, course_doses in draft.courses:
                 for dose in course_doses:
                     dose.course = course
                 doses += course_doses
-        m.AgentAdministration.objects.bulk_create(doses, batch_size=10000)
+        models.AgentAdministration.objects.bulk_create(doses, batch_size=10000)
         return {
             "molecular results": len(results),
             "reassessments": len(reassessments),
@@ -660,7 +699,11 @@ class Command(BaseCommand):
         }
 
     def _meeting(
-        self, rng: random.Random, today: date, users: dict[str, m.User], drafts: list[CaseDraft]
+        self,
+        rng: random.Random,
+        today: date,
+        users: dict[str, models.User],
+        drafts: list[CaseDraft],
     ) -> dict[str, int]:
         """Next week's MDT with an agenda: mostly cases whose scan is done, a few still incomplete
         (listed with the reason, as the listing rule requires)."""
@@ -668,10 +711,10 @@ class Command(BaseCommand):
         days_ahead += 7 if days_ahead < 2 else 0
         start = datetime.combine(today + timedelta(days=days_ahead), datetime.min.time())
         scheduled = timezone.make_aware(start.replace(hour=8))
-        meeting = m.Meeting.objects.create(
+        meeting = models.Meeting.objects.create(
             title="Colorectal MDT", scheduled_for=scheduled, chair=users["chair"]
         )
-        listable = (m.Stage.CONVERSION, m.Stage.WORKUP, m.Stage.SURGERY_PLANNED)
+        listable = (models.Stage.CONVERSION, models.Stage.WORKUP, models.Stage.SURGERY_PLANNED)
         candidates = [d for d in drafts if d.case.stage in listable]
         scanned = [
             d.case
@@ -682,10 +725,12 @@ class Command(BaseCommand):
         chosen = rng.sample(scanned, k=min(9, len(scanned)))
         chosen += rng.sample(others, k=min(12 - len(chosen), len(others)))
         items = [
-            m.AgendaItem(meeting=meeting, case=case, position=i + 1, listed_by=users["coordinator"])
+            models.AgendaItem(
+                meeting=meeting, case=case, position=i + 1, listed_by=users["coordinator"]
+            )
             for i, case in enumerate(chosen)
         ]
-        m.AgendaItem.objects.bulk_create(items)
+        models.AgendaItem.objects.bulk_create(items)
         for item in items:
             missing = missing_minimum_dataset(
                 case_clinical_record(case_id=item.case_id), today=scheduled.date()

@@ -150,7 +150,7 @@ def case_context(
         "can_record": has_capability(request.user, C.RECORD_DECISIONS) and not screen.locked,
         "can_edit_facts": has_capability(request.user, C.EDIT_CASES) and not screen.locked,
         "can_manage": has_capability(request.user, C.MANAGE_MEETINGS) and not screen.locked,
-        "is_chair": has_capability(request.user, C.OVERRIDE_HARD_STOPS),
+        "may_override": has_capability(request.user, C.OVERRIDE_HARD_STOPS),
         "page_url": reverse("cases:agenda-item-detail", args=[item.pk]),
     }
     if partial in (None, "case-summary"):
@@ -164,7 +164,7 @@ def case_context(
         context["quorum"] = screen.quorum
         context["outcome_rows"] = _outcome_rows(screen)
         context["action_form"] = extra.pop("action_form", None) or ActionForm(
-            owners=members(), initial={"due_on": screen.day + dt.timedelta(days=14)}
+            owners=members(), initial={"due_on": screen.day + dt.timedelta(weeks=2)}
         )
         context["defer_form"] = extra.pop("defer_form", None) or DeferForm()
     if partial is None:

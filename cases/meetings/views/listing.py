@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from cases import models as m
+from cases import models
 from cases.audit.access import access_log_record
 from cases.common.forms import add_service_errors
 from cases.meetings.agenda import agenda_item_add
@@ -30,8 +30,8 @@ def _listable_meetings() -> Any:
     start_of_today = timezone.make_aware(
         dt.datetime.combine(timezone.localdate(), dt.time.min), timezone.get_current_timezone()
     )
-    return m.Meeting.objects.filter(
-        ~Q(status=m.MeetingStatus.CLOSED), scheduled_for__gte=start_of_today
+    return models.Meeting.objects.filter(
+        ~Q(status=models.MeetingStatus.CLOSED), scheduled_for__gte=start_of_today
     ).order_by("scheduled_for", "id")
 
 
@@ -48,7 +48,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 @require_http_methods(["GET", "POST"])
 def agenda_add(request: HttpRequest, case_id: int) -> HttpResponse:
     """List a case on a meeting, after the completeness check (and the freeze check)."""
-    case = get_object_or_404(m.Case.objects.select_related("patient"), pk=case_id)
+    case = get_object_or_404(models.Case.objects.select_related("patient"), pk=case_id)
     access_log_record(user=request.user, case_id=case.pk, context="agenda-listing")
     meetings = _listable_meetings()
     form = AgendaListingForm(

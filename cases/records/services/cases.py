@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Min
 
-from cases import models as m
+from cases import models
 from cases.records.services.checks import (
     Problems,
     check_version,
@@ -20,17 +20,19 @@ from cases.records.services.checks import (
 from cases.reminders.planning import reminders_sync_for_case
 from cases.security.permissions import Capability, require
 
-CLINICAL_ROLES = (m.Role.CLINICIAN, m.Role.CHAIR)
+CLINICAL_ROLES = (models.Role.CLINICIAN, models.Role.CHAIR)
 
 
 def _first_clinical_events(case_id: int) -> list[tuple[dt.date, str]]:
     """The earliest dated fact of each kind, to keep the diagnosis date before all of them."""
-    scans = m.Reassessment.objects.filter(case_id=case_id).aggregate(d=Min("imaging_performed_on"))[
+    scans = models.Reassessment.objects.filter(case_id=case_id).aggregate(
+        d=Min("imaging_performed_on")
+    )["d"]
+    courses = models.TreatmentCourse.objects.filter(case_id=case_id).aggregate(d=Min("started_on"))[
         "d"
     ]
-    courses = m.TreatmentCourse.objects.filter(case_id=case_id).aggregate(d=Min("started_on"))["d"]
-    rt = m.Radiotherapy.objects.filter(case_id=case_id).aggregate(d=Min("started_on"))["d"]
-    ops = m.Surgery.objects.filter(case_id=case_id).aggregate(d=Min("performed_on"))["d"]
+    rt = models.Radiotherapy.objects.filter(case_id=case_id).aggregate(d=Min("started_on"))["d"]
+    ops = models.Surgery.objects.filter(case_id=case_id).aggregate(d=Min("performed_on"))["d"]
     named = [
         (scans, "a scan"),
         (courses, "chemotherapy"),
@@ -44,7 +46,7 @@ def _check_case(
     p: Problems,
     *,
     case_id: int | None,
-    patient: m.Patient,
+    patient: models.Patient,
     primary_site: str,
     sidedness_reported: str,
     primary_symptom: str,
@@ -57,11 +59,11 @@ def _check_case(
     coordinator_id: int | None,
     today: dt.date,
 ) -> None:
-    p.choice("primary_site", primary_site, m.PrimarySite)
-    p.choice("sidedness_reported", sidedness_reported, m.Side, blank=True)
-    p.choice("primary_symptom", primary_symptom, m.PrimarySymptom)
-    p.choice("stage", stage, m.Stage)
-    p.choice("exit_reason", exit_reason, m.ExitReason, blank=True)
+    p.choice("primary_site", primary_site, models.PrimarySite)
+    p.choice("sidedness_reported", sidedness_reported, models.Side, blank=True)
+    p.choice("primary_symptom", primary_symptom, models.PrimarySymptom)
+    p.choice("stage", stage, models.Stage)
+    p.choice("exit_reason", exit_reason, models.ExitReason, blank=True)
     p.date(
         "diagnosed_on",
         diagnosed_on,
@@ -93,20 +95,20 @@ def _check_case(
         patient.date_of_birth,
         "The ECOG assessment cannot be before the patient's date of birth.",
     )
-    if stage == m.Stage.LEFT_PATHWAY and not exit_reason:
+    if stage == models.Stage.LEFT_PATHWAY and not exit_reason:
         p.add("exit_reason", "Say why the case left the pathway.")
-    if exit_reason and stage != m.Stage.LEFT_PATHWAY:
+    if exit_reason and stage != models.Stage.LEFT_PATHWAY:
         p.add("exit_reason", "Only a case that left the pathway has an exit reason.")
     if (
         responsible_clinician_id is not None
-        and not m.User.objects.filter(
+        and not models.User.objects.filter(
             pk=responsible_clinician_id, is_active=True, role__in=CLINICAL_ROLES
         ).exists()
     ):
         p.add("responsible_clinician", "Choose an active clinician.")
     if (
         coordinator_id is not None
-        and not m.User.objects.filter(pk=coordinator_id, is_active=True).exists()
+        and not models.User.objects.filter(pk=coordinator_id, is_active=True).exists()
     ):
         p.add("coordinator", "Choose an active member of staff.")
     if case_id is not None and diagnosed_on is not None and "diagnosed_on" not in p:
@@ -126,16 +128,16 @@ def case_create(
     primary_site: str,
     diagnosed_on: dt.date,
     sidedness_reported: str = "",
-    primary_symptom: str = m.PrimarySymptom.NONE,
+    primary_symptom: str = models.PrimarySymptom.NONE,
     ecog: int | None = None,
     ecog_assessed_on: dt.date | None = None,
-    stage: str = m.Stage.WORKUP,
+    stage: str = models.Stage.WORKUP,
     exit_reason: str = "",
     responsible_clinician_id: int | None = None,
     coordinator_id: int | None = None,
-) -> m.Case:
+) -> models.Case:
     require(user, Capability.EDIT_CASES)
-    patient = m.Patient.objects.get(pk=patient_id)
+    patient = models.Patient.objects.get(pk=patient_id)
     p = Problems()
     _check_case(
         p,
@@ -154,7 +156,7 @@ def case_create(
         today=local_today(),
     )
     p.raise_if_any()
-    case = m.Case(
+    case = models.Case(
         patient=patient,
         primary_site=primary_site,
         sidedness_reported=sidedness_reported,
@@ -181,16 +183,16 @@ def case_update(
     primary_site: str,
     diagnosed_on: dt.date,
     sidedness_reported: str = "",
-    primary_symptom: str = m.PrimarySymptom.NONE,
+    primary_symptom: str = models.PrimarySymptom.NONE,
     ecog: int | None = None,
     ecog_assessed_on: dt.date | None = None,
-    stage: str = m.Stage.WORKUP,
+    stage: str = models.Stage.WORKUP,
     exit_reason: str = "",
     responsible_clinician_id: int | None = None,
     coordinator_id: int | None = None,
-) -> m.Case:
+) -> models.Case:
     require(user, Capability.EDIT_CASES)
-    case = m.Case.objects.select_related("patient").get(pk=case_id)
+    case = models.Case.objects.select_related("patient").get(pk=case_id)
     p = Problems()
     _check_case(
         p,
@@ -210,7 +212,7 @@ def case_update(
     )
     p.raise_if_any()
     update_row(
-        m.Case,
+        models.Case,
         pk=case_id,
         expected_version=check_version(expected_version),
         changes={
@@ -227,4 +229,4 @@ def case_update(
         },
     )
     reminders_sync_for_case(case_id=case_id)
-    return m.Case.objects.get(pk=case_id)
+    return models.Case.objects.get(pk=case_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from cases import models as m
+from cases import models
 from cases.common.services import ConflictError
 from cases.records.services.checks import (
     Problems,
@@ -30,29 +30,29 @@ def molecular_result_record(
     requested_on: dt.date | None = None,
     reported_on: dt.date | None = None,
     expected_version: int | None = None,
-) -> m.MolecularResult:
+) -> models.MolecularResult:
     """Record one marker's result, or change it (e.g. pending → mutant when the report comes).
 
     ``expected_version`` is None for the first entry of a marker and the version the editor saw
     for a change; a result someone else entered meanwhile is a conflict, never overwritten.
     """
     require(user, Capability.EDIT_CASES)
-    case = m.Case.objects.get(pk=case_id)
+    case = models.Case.objects.get(pk=case_id)
     today = local_today()
     p = Problems()
-    p.choice("marker", marker, m.Marker)
-    if "marker" not in p and status not in m.MARKER_STATUSES[marker]:
-        allowed = ", ".join(m.MarkerStatus(s).label for s in m.MARKER_STATUSES[marker])
-        p.add("status", f"{m.Marker(marker).label} can be: {allowed}.")
+    p.choice("marker", marker, models.Marker)
+    if "marker" not in p and status not in models.MARKER_STATUSES[marker]:
+        allowed = ", ".join(models.MarkerStatus(s).label for s in models.MARKER_STATUSES[marker])
+        p.add("status", f"{models.Marker(marker).label} can be: {allowed}.")
     p.text("method", method, label="Method", max_length=120, required=False)
     p.date("requested_on", requested_on, label="Request date", today=today, past_only=True)
     p.date("reported_on", reported_on, label="Report date", today=today, past_only=True)
-    if status == m.MarkerStatus.PENDING:
+    if status == models.MarkerStatus.PENDING:
         if requested_on is None:
             p.add("requested_on", "A pending result needs the date it was requested.")
         if reported_on is not None:
             p.add("reported_on", "A pending result has no report date yet.")
-    elif status == m.MarkerStatus.NOT_TESTED:
+    elif status == models.MarkerStatus.NOT_TESTED:
         if reported_on is not None:
             p.add("reported_on", "A marker that was not tested has no report date.")
     elif reported_on is None:
@@ -72,21 +72,24 @@ def molecular_result_record(
         "requested_on": requested_on,
         "reported_on": reported_on,
     }
-    existing = m.MolecularResult.objects.filter(case_id=case_id, marker=marker).first()
+    existing = models.MolecularResult.objects.filter(case_id=case_id, marker=marker).first()
     if expected_version is None:
         if existing is not None:
             raise ConflictError(
-                f"Someone has already recorded a {m.Marker(marker).label} result for this case. "
-                "Nothing was saved: reload to see it, then change it if you need to."
+                f"Someone has already recorded a {models.Marker(marker).label} result for this "
+                "case. Nothing was saved: reload to see it, then change it if you need to."
             )
-        result = m.MolecularResult(case_id=case_id, marker=marker, **fields)
+        result = models.MolecularResult(case_id=case_id, marker=marker, **fields)
         save_row(result)
     else:
         if existing is None:
             raise ConflictError()
         update_row(
-            m.MolecularResult, pk=existing.pk, expected_version=expected_version, changes=fields
+            models.MolecularResult,
+            pk=existing.pk,
+            expected_version=expected_version,
+            changes=fields,
         )
-        result = m.MolecularResult.objects.get(pk=existing.pk)
+        result = models.MolecularResult.objects.get(pk=existing.pk)
     reminders_sync_for_case(case_id=case_id)
     return result

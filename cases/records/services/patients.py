@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Min
 
-from cases import models as m
+from cases import models
 from cases.records.services.checks import (
     Problems,
     check_version,
@@ -49,13 +49,15 @@ def _check_patient(
         past_only=True,
         required=True,
     )
-    others = m.Patient.objects.exclude(pk=patient_id)
+    others = models.Patient.objects.exclude(pk=patient_id)
     if "hospital_number" not in p and others.filter(hospital_number=hospital_number).exists():
         p.add("hospital_number", "Another patient already has this hospital number.")
     if "nhs_number" not in p and nhs_number and others.filter(nhs_number=nhs_number).exists():
         p.add("nhs_number", "Another patient already has this NHS number.")
     if patient_id is not None and date_of_birth and "date_of_birth" not in p:
-        first = m.Case.objects.filter(patient_id=patient_id).aggregate(d=Min("diagnosed_on"))["d"]
+        first = models.Case.objects.filter(patient_id=patient_id).aggregate(d=Min("diagnosed_on"))[
+            "d"
+        ]
         p.not_before(
             "date_of_birth",
             first,
@@ -73,7 +75,7 @@ def patient_create(
     given_name: str,
     date_of_birth: dt.date,
     nhs_number: str = "",
-) -> m.Patient:
+) -> models.Patient:
     require(user, Capability.EDIT_CASES)
     hospital_number, nhs_number = hospital_number.strip(), nhs_number.replace(" ", "")
     p = Problems()
@@ -88,7 +90,7 @@ def patient_create(
         today=local_today(),
     )
     p.raise_if_any()
-    patient = m.Patient(
+    patient = models.Patient(
         hospital_number=hospital_number,
         nhs_number=nhs_number,
         family_name=family_name.strip(),
@@ -110,7 +112,7 @@ def patient_update(
     given_name: str,
     date_of_birth: dt.date,
     nhs_number: str = "",
-) -> m.Patient:
+) -> models.Patient:
     require(user, Capability.EDIT_CASES)
     hospital_number, nhs_number = hospital_number.strip(), nhs_number.replace(" ", "")
     p = Problems()
@@ -126,7 +128,7 @@ def patient_update(
     )
     p.raise_if_any()
     update_row(
-        m.Patient,
+        models.Patient,
         pk=patient_id,
         expected_version=check_version(expected_version),
         changes={
@@ -137,6 +139,6 @@ def patient_update(
             "date_of_birth": date_of_birth,
         },
     )
-    for case_id in m.Case.objects.filter(patient_id=patient_id).values_list("pk", flat=True):
+    for case_id in models.Case.objects.filter(patient_id=patient_id).values_list("pk", flat=True):
         reminders_sync_for_case(case_id=case_id)
-    return m.Patient.objects.get(pk=patient_id)
+    return models.Patient.objects.get(pk=patient_id)

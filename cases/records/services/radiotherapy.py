@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from cases import models as m
+from cases import models
 from cases.records.services.checks import (
     Problems,
     check_version,
@@ -20,19 +20,19 @@ from cases.reminders.planning import reminders_sync_for_case
 from cases.security.permissions import Capability, require
 
 # Five fractions of 5 Gy are given over about a week.
-SCRT_MAX_DAYS = 14
+SCRT_MAX_SPAN = dt.timedelta(weeks=2)
 
 
 def _check_radiotherapy(
     p: Problems,
-    case: m.Case,
+    case: models.Case,
     *,
     kind: str,
     started_on: dt.date | None,
     completed_on: dt.date | None,
     today: dt.date,
 ) -> None:
-    p.choice("kind", kind, m.PelvicRadiotherapy)
+    p.choice("kind", kind, models.PelvicRadiotherapy)
     p.date("started_on", started_on, label="Start date", today=today, required=True)
     p.date("completed_on", completed_on, label="Completion date", today=today, past_only=True)
     p.not_before(
@@ -45,11 +45,11 @@ def _check_radiotherapy(
         "completed_on", completed_on, started_on, "Radiotherapy cannot finish before it started."
     )
     if (
-        kind == m.PelvicRadiotherapy.SHORT_COURSE_5X5
+        kind == models.PelvicRadiotherapy.SHORT_COURSE_5X5
         and started_on
         and completed_on
         and "completed_on" not in p
-        and (completed_on - started_on).days > SCRT_MAX_DAYS
+        and completed_on - started_on > SCRT_MAX_SPAN
     ):
         p.add(
             "completed_on",
@@ -66,15 +66,15 @@ def radiotherapy_create(
     kind: str,
     started_on: dt.date,
     completed_on: dt.date | None = None,
-) -> m.Radiotherapy:
+) -> models.Radiotherapy:
     require(user, Capability.EDIT_CASES)
-    case = m.Case.objects.get(pk=case_id)
+    case = models.Case.objects.get(pk=case_id)
     p = Problems()
     _check_radiotherapy(
         p, case, kind=kind, started_on=started_on, completed_on=completed_on, today=local_today()
     )
     p.raise_if_any()
-    rt = m.Radiotherapy(case=case, kind=kind, started_on=started_on, completed_on=completed_on)
+    rt = models.Radiotherapy(case=case, kind=kind, started_on=started_on, completed_on=completed_on)
     save_row(rt)
     reminders_sync_for_case(case_id=case_id)
     return rt
@@ -89,19 +89,19 @@ def radiotherapy_update(
     kind: str,
     started_on: dt.date,
     completed_on: dt.date | None = None,
-) -> m.Radiotherapy:
+) -> models.Radiotherapy:
     require(user, Capability.EDIT_CASES)
-    rt = m.Radiotherapy.objects.select_related("case").get(pk=radiotherapy_id)
+    rt = models.Radiotherapy.objects.select_related("case").get(pk=radiotherapy_id)
     p = Problems()
     _check_radiotherapy(
         p, rt.case, kind=kind, started_on=started_on, completed_on=completed_on, today=local_today()
     )
     p.raise_if_any()
     update_row(
-        m.Radiotherapy,
+        models.Radiotherapy,
         pk=radiotherapy_id,
         expected_version=check_version(expected_version),
         changes={"kind": kind, "started_on": started_on, "completed_on": completed_on},
     )
     reminders_sync_for_case(case_id=rt.case_id)
-    return m.Radiotherapy.objects.get(pk=radiotherapy_id)
+    return models.Radiotherapy.objects.get(pk=radiotherapy_id)

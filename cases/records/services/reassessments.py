@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 
-from cases import models as m
+from cases import models
 from cases.common.services import ConflictError
 from cases.pathway import advise, parse_facts
 from cases.records.mapping import rule_constants
@@ -28,8 +28,12 @@ from cases.security.permissions import Capability, require
 
 def next_reassessment_due(*, case_id: int) -> dt.date | None:
     """The engine's R9 date: the last formal reassessment (else chemotherapy start) + 2 months."""
-    last = m.Reassessment.objects.filter(case_id=case_id).aggregate(d=Max("reassessed_on"))["d"]
-    start = m.TreatmentCourse.objects.filter(case_id=case_id).aggregate(d=Min("started_on"))["d"]
+    last = models.Reassessment.objects.filter(case_id=case_id).aggregate(d=Max("reassessed_on"))[
+        "d"
+    ]
+    start = models.TreatmentCourse.objects.filter(case_id=case_id).aggregate(d=Min("started_on"))[
+        "d"
+    ]
     inputs: dict[str, object] = {}
     if last is not None:
         inputs["last_reassessment_date"] = last.isoformat()
@@ -40,34 +44,34 @@ def next_reassessment_due(*, case_id: int) -> dt.date | None:
     return advise(parse_facts(inputs), rule_constants()).next_reassessment_date
 
 
-def reassessment_open_next(case: m.Case) -> m.Reassessment | None:
+def reassessment_open_next(case: models.Case) -> models.Reassessment | None:
     """Open the next cycle, on the engine's date, when a case on conversion therapy has none
     open (its first course started, or its last cycle was reassessed)."""
-    if case.stage not in (m.Stage.WORKUP, m.Stage.CONVERSION):
+    if case.stage not in (models.Stage.WORKUP, models.Stage.CONVERSION):
         return None
-    if m.Reassessment.objects.filter(case_id=case.pk, reassessed_on__isnull=True).exists():
+    if models.Reassessment.objects.filter(case_id=case.pk, reassessed_on__isnull=True).exists():
         return None
     due = next_reassessment_due(case_id=case.pk)
     return None if due is None else reassessment_schedule(case_id=case.pk, due_on=due)
 
 
 def reassessment_schedule(
-    *, case_id: int, due_on: dt.date, reschedule: m.Reassessment | None = None
-) -> m.Reassessment:
+    *, case_id: int, due_on: dt.date, reschedule: models.Reassessment | None = None
+) -> models.Reassessment:
     """Schedule the case's next reassessment on ``due_on``: move ``reschedule`` (an open cycle
     not yet imaged) there, or else open the next cycle. The MDT's sign-off and the record's own
     services both schedule through here, with a date the engine gave."""
     if reschedule is not None:
         if reschedule.due_on != due_on:
             update_row(
-                m.Reassessment,
+                models.Reassessment,
                 pk=reschedule.pk,
                 expected_version=reschedule.version,
                 changes={"due_on": due_on},
             )
-        return m.Reassessment.objects.get(pk=reschedule.pk)
-    last_cycle = m.Reassessment.objects.filter(case_id=case_id).aggregate(c=Max("cycle"))["c"]
-    row = m.Reassessment(case_id=case_id, cycle=(last_cycle or 0) + 1, due_on=due_on)
+        return models.Reassessment.objects.get(pk=reschedule.pk)
+    last_cycle = models.Reassessment.objects.filter(case_id=case_id).aggregate(c=Max("cycle"))["c"]
+    row = models.Reassessment(case_id=case_id, cycle=(last_cycle or 0) + 1, due_on=due_on)
     try:
         with transaction.atomic():
             row.save()
@@ -97,7 +101,9 @@ REASSESSMENT_FIELDS = (
 )
 
 
-def _check_reassessment(p: Problems, case: m.Case, values: dict[str, Any], today: dt.date) -> None:
+def _check_reassessment(
+    p: Problems, case: models.Case, values: dict[str, Any], today: dt.date
+) -> None:
     before_diagnosis = f"is before the diagnosis ({fmt(case.diagnosed_on)})."
     p.date("due_on", values["due_on"], label="Due date", today=today, required=True)
     p.date(
@@ -139,13 +145,13 @@ def _check_reassessment(p: Problems, case: m.Case, values: dict[str, Any], today
                 scanned,
                 "The reassessment cannot be before the scan it judged.",
             )
-    p.choice("modality", values["modality"], m.Modality, blank=True)
-    p.choice("response", values["response"], m.Response, blank=True)
-    p.choice("extrahepatic_disease", values["extrahepatic_disease"], m.ExtrahepaticDisease)
+    p.choice("modality", values["modality"], models.Modality, blank=True)
+    p.choice("response", values["response"], models.Response, blank=True)
+    p.choice("extrahepatic_disease", values["extrahepatic_disease"], models.ExtrahepaticDisease)
     p.choice(
         "planned_hepatectomy_extent",
         values["planned_hepatectomy_extent"],
-        m.HepatectomyExtent,
+        models.HepatectomyExtent,
         blank=True,
     )
     flr = values["flr_percent_slv"]
@@ -171,7 +177,7 @@ def _reassessment_values(values: dict[str, Any]) -> dict[str, Any]:
         "r0_achievable": None,
         "flr_percent_slv": None,
         "flr_segments_remaining": None,
-        "extrahepatic_disease": m.ExtrahepaticDisease.NONE,
+        "extrahepatic_disease": models.ExtrahepaticDisease.NONE,
         "pet_complete_metabolic_response": False,
         "combined_resection_technically_feasible": False,
         "planned_hepatectomy_extent": "",
@@ -180,18 +186,18 @@ def _reassessment_values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def reassessment_create(*, user: Any, case_id: int, **values: Any) -> m.Reassessment:
+def reassessment_create(*, user: Any, case_id: int, **values: Any) -> models.Reassessment:
     """Add the next cycle. ``due_on`` defaults to the engine's next reassessment date (R9)."""
     require(user, Capability.EDIT_CASES)
-    case = m.Case.objects.get(pk=case_id)
+    case = models.Case.objects.get(pk=case_id)
     values = _reassessment_values(values)
     if values["due_on"] is None:
         values["due_on"] = next_reassessment_due(case_id=case_id)
     p = Problems()
     _check_reassessment(p, case, values, local_today())
     p.raise_if_any()
-    last_cycle = m.Reassessment.objects.filter(case_id=case_id).aggregate(c=Max("cycle"))["c"]
-    row = m.Reassessment(case=case, cycle=(last_cycle or 0) + 1, **values)
+    last_cycle = models.Reassessment.objects.filter(case_id=case_id).aggregate(c=Max("cycle"))["c"]
+    row = models.Reassessment(case=case, cycle=(last_cycle or 0) + 1, **values)
     save_row(row)
     if row.reassessed_on is not None:
         reassessment_open_next(case)
@@ -202,17 +208,17 @@ def reassessment_create(*, user: Any, case_id: int, **values: Any) -> m.Reassess
 @transaction.atomic
 def reassessment_update(
     *, user: Any, reassessment_id: int, expected_version: int, **values: Any
-) -> m.Reassessment:
+) -> models.Reassessment:
     """Book the scan, record it, record the HPB verdict. Recording the formal reassessment of
     the open cycle opens the next one, due by the engine's rule (R9)."""
     require(user, Capability.EDIT_CASES)
-    current = m.Reassessment.objects.select_related("case").get(pk=reassessment_id)
+    current = models.Reassessment.objects.select_related("case").get(pk=reassessment_id)
     values = _reassessment_values(values)
     p = Problems()
     _check_reassessment(p, current.case, values, local_today())
     p.raise_if_any()
     update_row(
-        m.Reassessment,
+        models.Reassessment,
         pk=reassessment_id,
         expected_version=check_version(expected_version),
         changes=values,
@@ -220,4 +226,4 @@ def reassessment_update(
     if current.reassessed_on is None and values["reassessed_on"] is not None:
         reassessment_open_next(current.case)
     reminders_sync_for_case(case_id=current.case_id)
-    return m.Reassessment.objects.get(pk=reassessment_id)
+    return models.Reassessment.objects.get(pk=reassessment_id)

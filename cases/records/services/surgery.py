@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from cases import models as m
+from cases import models
 from cases.records.services.checks import (
     Problems,
     check_version,
@@ -22,7 +22,7 @@ from cases.security.permissions import Capability, require
 
 def _check_surgery(
     p: Problems,
-    case: m.Case,
+    case: models.Case,
     *,
     kind: str,
     urgency: str,
@@ -34,11 +34,11 @@ def _check_surgery(
     cancel_reason: str,
     today: dt.date,
 ) -> None:
-    p.choice("kind", kind, m.SurgeryKind)
-    p.choice("urgency", urgency, m.Urgency)
-    p.choice("hepatectomy_extent", hepatectomy_extent, m.HepatectomyExtent, blank=True)
-    p.choice("margin", margin, m.Margin, blank=True)
-    if hepatectomy_extent and kind not in m.Surgery.LIVER_KINDS:
+    p.choice("kind", kind, models.SurgeryKind)
+    p.choice("urgency", urgency, models.Urgency)
+    p.choice("hepatectomy_extent", hepatectomy_extent, models.HepatectomyExtent, blank=True)
+    p.choice("margin", margin, models.Margin, blank=True)
+    if hepatectomy_extent and kind not in models.Surgery.LIVER_KINDS:
         p.add("hepatectomy_extent", "Only a liver resection has a hepatectomy extent.")
     if planned_on is None and performed_on is None:
         p.add("planned_on", "Give the planned date, or the date it was performed.")
@@ -68,7 +68,7 @@ def _check_surgery(
 
 
 SURGERY_DEFAULTS: dict[str, Any] = {
-    "urgency": m.Urgency.ELECTIVE,
+    "urgency": models.Urgency.ELECTIVE,
     "hepatectomy_extent": "",
     "planned_on": None,
     "performed_on": None,
@@ -79,15 +79,15 @@ SURGERY_DEFAULTS: dict[str, Any] = {
 
 
 @transaction.atomic
-def surgery_create(*, user: Any, case_id: int, kind: str, **values: Any) -> m.Surgery:
+def surgery_create(*, user: Any, case_id: int, kind: str, **values: Any) -> models.Surgery:
     require(user, Capability.EDIT_CASES)
-    case = m.Case.objects.get(pk=case_id)
+    case = models.Case.objects.get(pk=case_id)
     values = _surgery_values(values)
     p = Problems()
     _check_surgery(p, case, kind=kind, today=local_today(), **values)
     p.raise_if_any()
     values["cancel_reason"] = values["cancel_reason"].strip()
-    surgery = m.Surgery(case=case, kind=kind, **values)
+    surgery = models.Surgery(case=case, kind=kind, **values)
     save_row(surgery)
     reminders_sync_for_case(case_id=case_id)
     return surgery
@@ -96,22 +96,22 @@ def surgery_create(*, user: Any, case_id: int, kind: str, **values: Any) -> m.Su
 @transaction.atomic
 def surgery_update(
     *, user: Any, surgery_id: int, expected_version: int, kind: str, **values: Any
-) -> m.Surgery:
+) -> models.Surgery:
     require(user, Capability.EDIT_CASES)
-    surgery = m.Surgery.objects.select_related("case").get(pk=surgery_id)
+    surgery = models.Surgery.objects.select_related("case").get(pk=surgery_id)
     values = _surgery_values(values)
     p = Problems()
     _check_surgery(p, surgery.case, kind=kind, today=local_today(), **values)
     p.raise_if_any()
     values["cancel_reason"] = values["cancel_reason"].strip()
     update_row(
-        m.Surgery,
+        models.Surgery,
         pk=surgery_id,
         expected_version=check_version(expected_version),
         changes={"kind": kind, **values},
     )
     reminders_sync_for_case(case_id=surgery.case_id)
-    return m.Surgery.objects.get(pk=surgery_id)
+    return models.Surgery.objects.get(pk=surgery_id)
 
 
 def _surgery_values(values: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
-from cases import models as m
+from cases import models
 from cases.pathway import Backbone
 from cases.pathway.regimens import BACKBONE_AGENTS
 from cases.records.services.checks import (
@@ -27,7 +27,7 @@ from cases.security.permissions import Capability, require
 
 def _check_course(
     p: Problems,
-    case: m.Case,
+    case: models.Case,
     *,
     course_id: int | None,
     intent: str,
@@ -39,18 +39,18 @@ def _check_course(
     today: dt.date,
 ) -> None:
     agents = list(agents)
-    p.choice("intent", intent, m.Intent)
-    p.choice("backbone", backbone, m.Backbone, blank=True)
+    p.choice("intent", intent, models.Intent)
+    p.choice("backbone", backbone, models.Backbone, blank=True)
     if not agents:
         p.add("agents", "Tick the agents of this course.")
     for agent in agents:
-        if agent not in m.Agent.values:
+        if agent not in models.Agent.values:
             p.add("agents", f"“{agent}” is not a known agent.")
     if "backbone" not in p and backbone:
         needed = BACKBONE_AGENTS[Backbone(backbone)] - set(agents)
         if needed:
-            names = ", ".join(m.Agent(a).label.lower() for a in sorted(needed))
-            p.add("agents", f"{m.Backbone(backbone).label} includes {names}: tick it too.")
+            names = ", ".join(models.Agent(a).label.lower() for a in sorted(needed))
+            p.add("agents", f"{models.Backbone(backbone).label} includes {names}: tick it too.")
     p.date("started_on", started_on, label="Start date", today=today, past_only=True, required=True)
     p.date("stopped_on", stopped_on, label="Stop date", today=today, past_only=True)
     p.not_before(
@@ -65,7 +65,7 @@ def _check_course(
         p.add("stopped_on", "Give the date the course stopped.")
     if course_id is None or "started_on" in p or "stopped_on" in p or started_on is None:
         return
-    doses = m.AgentAdministration.objects.filter(course_id=course_id)
+    doses = models.AgentAdministration.objects.filter(course_id=course_id)
     outside = doses.filter(given_on__lt=started_on)
     if stopped_on is not None:
         outside = outside | doses.filter(given_on__gt=stopped_on)
@@ -91,15 +91,15 @@ def treatment_course_create(
     case_id: int,
     agents: list[str],
     started_on: dt.date,
-    intent: str = m.Intent.CONVERSION,
+    intent: str = models.Intent.CONVERSION,
     backbone: str = "",
     stopped_on: dt.date | None = None,
     stop_reason: str = "",
-) -> m.TreatmentCourse:
+) -> models.TreatmentCourse:
     """Record a course. The first course of a case on the pathway opens reassessment cycle 1,
     due two months after the start (R9)."""
     require(user, Capability.EDIT_CASES)
-    case = m.Case.objects.get(pk=case_id)
+    case = models.Case.objects.get(pk=case_id)
     p = Problems()
     _check_course(
         p,
@@ -114,11 +114,11 @@ def treatment_course_create(
         today=local_today(),
     )
     p.raise_if_any()
-    course = m.TreatmentCourse(
+    course = models.TreatmentCourse(
         case=case,
         intent=intent,
         backbone=backbone,
-        agents=sorted(set(agents), key=m.Agent.values.index),
+        agents=sorted(set(agents), key=models.Agent.values.index),
         started_on=started_on,
         stopped_on=stopped_on,
         stop_reason=stop_reason.strip(),
@@ -137,13 +137,13 @@ def treatment_course_update(
     expected_version: int,
     agents: list[str],
     started_on: dt.date,
-    intent: str = m.Intent.CONVERSION,
+    intent: str = models.Intent.CONVERSION,
     backbone: str = "",
     stopped_on: dt.date | None = None,
     stop_reason: str = "",
-) -> m.TreatmentCourse:
+) -> models.TreatmentCourse:
     require(user, Capability.EDIT_CASES)
-    course = m.TreatmentCourse.objects.select_related("case").get(pk=course_id)
+    course = models.TreatmentCourse.objects.select_related("case").get(pk=course_id)
     p = Problems()
     _check_course(
         p,
@@ -159,25 +159,25 @@ def treatment_course_update(
     )
     p.raise_if_any()
     update_row(
-        m.TreatmentCourse,
+        models.TreatmentCourse,
         pk=course_id,
         expected_version=check_version(expected_version),
         changes={
             "intent": intent,
             "backbone": backbone,
-            "agents": sorted(set(agents), key=m.Agent.values.index),
+            "agents": sorted(set(agents), key=models.Agent.values.index),
             "started_on": started_on,
             "stopped_on": stopped_on,
             "stop_reason": stop_reason.strip(),
         },
     )
     reminders_sync_for_case(case_id=course.case_id)
-    return m.TreatmentCourse.objects.get(pk=course_id)
+    return models.TreatmentCourse.objects.get(pk=course_id)
 
 
 def _check_administration(
     p: Problems,
-    course: m.TreatmentCourse,
+    course: models.TreatmentCourse,
     *,
     administration_id: int | None,
     agent: str,
@@ -186,11 +186,11 @@ def _check_administration(
     note: str,
     today: dt.date,
 ) -> None:
-    p.choice("agent", agent, m.Agent)
+    p.choice("agent", agent, models.Agent)
     if "agent" not in p and agent not in course.agents:
         p.add(
             "agent",
-            f"{m.Agent(agent).label} is not part of this course: add it to the course first.",
+            f"{models.Agent(agent).label} is not part of this course: add it to the course first.",
         )
     p.date("given_on", given_on, label="Date given", today=today, past_only=True, required=True)
     p.not_before(
@@ -204,9 +204,9 @@ def _check_administration(
     if cycle_number is not None and not 1 <= cycle_number <= 200:
         p.add("cycle_number", "A cycle number is between 1 and 200.")
     p.text("note", note, label="Note", max_length=300, required=False)
-    if agent == m.Agent.BEVACIZUMAB and given_on is not None and "given_on" not in p:
+    if agent == models.Agent.BEVACIZUMAB and given_on is not None and "given_on" not in p:
         operation = (
-            m.Surgery.objects.filter(case_id=course.case_id, performed_on__lt=given_on)
+            models.Surgery.objects.filter(case_id=course.case_id, performed_on__lt=given_on)
             .order_by("-performed_on")
             .first()
         )
@@ -217,13 +217,13 @@ def _check_administration(
                 "(wound healing): say why it was given, e.g. restarted after recovery.",
             )
     if given_on is not None and "given_on" not in p and "agent" not in p:
-        twin = m.AgentAdministration.objects.filter(
+        twin = models.AgentAdministration.objects.filter(
             course_id=course.pk, agent=agent, given_on=given_on
         ).exclude(pk=administration_id)
         if twin.exists():
             p.add(
                 "given_on",
-                f"A {m.Agent(agent).label} dose on {fmt(given_on)} is already "
+                f"A {models.Agent(agent).label} dose on {fmt(given_on)} is already "
                 "recorded for this course.",
             )
 
@@ -237,9 +237,9 @@ def administration_create(
     given_on: dt.date,
     cycle_number: int | None = None,
     note: str = "",
-) -> m.AgentAdministration:
+) -> models.AgentAdministration:
     require(user, Capability.EDIT_CASES)
-    course = m.TreatmentCourse.objects.get(pk=course_id)
+    course = models.TreatmentCourse.objects.get(pk=course_id)
     p = Problems()
     _check_administration(
         p,
@@ -252,7 +252,7 @@ def administration_create(
         today=local_today(),
     )
     p.raise_if_any()
-    dose = m.AgentAdministration(
+    dose = models.AgentAdministration(
         course=course, agent=agent, given_on=given_on, cycle_number=cycle_number, note=note.strip()
     )
     save_row(dose)
@@ -270,9 +270,9 @@ def administration_update(
     given_on: dt.date,
     cycle_number: int | None = None,
     note: str = "",
-) -> m.AgentAdministration:
+) -> models.AgentAdministration:
     require(user, Capability.EDIT_CASES)
-    dose = m.AgentAdministration.objects.select_related("course").get(pk=administration_id)
+    dose = models.AgentAdministration.objects.select_related("course").get(pk=administration_id)
     p = Problems()
     _check_administration(
         p,
@@ -286,7 +286,7 @@ def administration_update(
     )
     p.raise_if_any()
     update_row(
-        m.AgentAdministration,
+        models.AgentAdministration,
         pk=administration_id,
         expected_version=check_version(expected_version),
         changes={
@@ -297,4 +297,4 @@ def administration_update(
         },
     )
     reminders_sync_for_case(case_id=dose.course.case_id)
-    return m.AgentAdministration.objects.get(pk=administration_id)
+    return models.AgentAdministration.objects.get(pk=administration_id)

@@ -14,26 +14,26 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cases import models as m
+from cases import models
 from cases.audit.access import access_log_record
 from cases.common.forms import add_service_errors
 from cases.meetings.selectors import completeness_day
 from cases.pathway import InputError
-from cases.records import forms as f
+from cases.records import forms as record_forms
 from cases.records import services as records
 from cases.records.completeness import missing_minimum_dataset
 from cases.records.mapping import advice_for_case
 from cases.records.selectors import case_page_record
-from cases.records.story import case_history
+from cases.records.story import clinical_story
 from cases.records.timeline import timeline_for_case
 from cases.records.views.entries import EDIT_METHODS, case_or_404, case_url, form_page, posted
 from cases.security.permissions import Capability, capability_required, has_capability
 from cases.worklists.queries import next_meeting
 
-MARKER_ORDER = [marker.value for marker in m.Marker]
+MARKER_ORDER = [marker.value for marker in models.Marker]
 
 
-def _advice(case: m.Case, today: Any) -> tuple[Any, str]:
+def _advice(case: models.Case, today: Any) -> tuple[Any, str]:
     try:
         _inputs, advice = advice_for_case(case, today=today)
     except (InputError, ValueError) as error:
@@ -46,7 +46,7 @@ def _advice(case: m.Case, today: Any) -> tuple[Any, str]:
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     try:
         record = case_page_record(case_id=case_id)
-    except m.Case.DoesNotExist:
+    except models.Case.DoesNotExist:
         raise Http404("No such case.") from None
     access_log_record(user=request.user, case_id=record.pk, context="case-page")
     today = timezone.localdate()
@@ -56,16 +56,16 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     advice, advice_error = _advice(record, today)
     courses = list(record.treatment_courses.all())
     for course in courses:
-        course.agent_labels = [m.Agent(agent).label for agent in course.agents]
+        course.agent_labels = [models.Agent(agent).label for agent in course.agents]
     listed_next = meeting is not None and any(
         item.meeting_id == meeting.pk for item in record.agenda_items.all()
     )
     context = {
         "case": record,
         "today": today,
-        "markers": [(marker, results.get(marker.value)) for marker in m.Marker],
+        "markers": [(marker, results.get(marker.value)) for marker in models.Marker],
         "timeline": timeline_for_case(record, today=today),
-        "history": case_history(record),
+        "history": clinical_story(record),
         "missing": missing_minimum_dataset(record, today=completeness_on),
         "completeness_on": completeness_on,
         "meeting": meeting,
@@ -86,10 +86,10 @@ def case_create(request: HttpRequest) -> HttpResponse:
     patient = None
     patient_id = request.GET.get("patient", "")
     if patient_id.isdigit() and len(patient_id) < 19:
-        patient = m.Patient.objects.filter(pk=int(patient_id)).first()
+        patient = models.Patient.objects.filter(pk=int(patient_id)).first()
     data = posted(request)
-    patient_form = None if patient else f.PatientForm(data, prefix="patient")
-    case_form = f.CaseForm(
+    patient_form = None if patient else record_forms.PatientForm(data, prefix="patient")
+    case_form = record_forms.CaseForm(
         data, prefix="case", initial={"coordinator": _me_if_coordinator(request)}
     )
     status = 200
@@ -114,16 +114,16 @@ def case_create(request: HttpRequest) -> HttpResponse:
 
 
 def _me_if_coordinator(request: HttpRequest) -> Any:
-    return request.user if getattr(request.user, "role", "") == m.Role.COORDINATOR else None
+    return request.user if getattr(request.user, "role", "") == models.Role.COORDINATOR else None
 
 
 @transaction.atomic
 def _create_case(
     request: HttpRequest,
-    patient: m.Patient | None,
-    patient_form: f.PatientForm | None,
-    case_form: f.CaseForm,
-) -> m.Case:
+    patient: models.Patient | None,
+    patient_form: record_forms.PatientForm | None,
+    case_form: record_forms.CaseForm,
+) -> models.Case:
     """Patient and case together: a case that fails its checks leaves no orphan patient."""
     if patient is None:
         assert patient_form is not None  # noqa: S101 (the view builds one when no patient)
@@ -152,7 +152,7 @@ def _split_errors(
 def case_update(request: HttpRequest, case_id: int) -> HttpResponse:
     case = case_or_404(request, case_id)
     # The form edits a copy: a refused save must not show its input as the record (header).
-    form = f.CaseEditForm(
+    form = record_forms.CaseEditForm(
         posted(request), instance=copy.copy(case), initial={"version": case.version}
     )
 
@@ -181,7 +181,7 @@ def patient_update(request: HttpRequest, case_id: int) -> HttpResponse:
     case = case_or_404(request, case_id)
     patient = case.patient
     # The form edits a copy: a refused save must not show its input as the patient (header).
-    form = f.PatientEditForm(
+    form = record_forms.PatientEditForm(
         posted(request), instance=copy.copy(patient), initial={"version": patient.version}
     )
 

@@ -14,19 +14,19 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from cases import models as m
+from cases import models
 from cases.audit.access import access_log_record
 from cases.common.forms import add_service_errors
 from cases.common.services import ConflictError
 from cases.meetings import actions
-from cases.records import forms as f
+from cases.records import forms as record_forms
 from cases.records import services as records
 from cases.security.permissions import Capability, capability_required
 
@@ -36,7 +36,7 @@ def form_page(
     *,
     form: forms.BaseForm,
     save: Callable[[forms.BaseForm], Any],
-    case: m.Case | None,
+    case: models.Case | None,
     title: str,
     success_message: str,
     success_url: str,
@@ -67,13 +67,13 @@ def posted(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
 
 
-def case_or_404(request: HttpRequest, case_id: int, context: str = "case-form") -> m.Case:
-    case = get_object_or_404(m.Case.objects.select_related("patient"), pk=case_id)
+def case_or_404(request: HttpRequest, case_id: int, context: str = "case-form") -> models.Case:
+    case = get_object_or_404(models.Case.objects.select_related("patient"), pk=case_id)
     access_log_record(user=request.user, case_id=case.pk, context=context)
     return case
 
 
-def case_url(case: m.Case) -> str:
+def case_url(case: models.Case) -> str:
     return reverse("cases:case-detail", args=[case.pk])
 
 
@@ -84,9 +84,9 @@ EDIT_METHODS = ["GET", "POST"]
 @require_http_methods(EDIT_METHODS)
 def molecular_record(request: HttpRequest, case_id: int, marker: str) -> HttpResponse:
     case = case_or_404(request, case_id)
-    if marker not in m.Marker.values:
+    if marker not in models.Marker.values:
         raise Http404("No such marker.")
-    existing = m.MolecularResult.objects.filter(case=case, marker=marker).first()
+    existing = models.MolecularResult.objects.filter(case=case, marker=marker).first()
     initial: dict[str, Any] = {}
     if existing is not None:
         initial = {
@@ -96,8 +96,8 @@ def molecular_record(request: HttpRequest, case_id: int, marker: str) -> HttpRes
             "reported_on": existing.reported_on,
             "version": existing.version,
         }
-    form = f.MolecularResultForm(posted(request), marker=marker, initial=initial)
-    label = m.Marker(marker).label
+    form = record_forms.MolecularResultForm(posted(request), marker=marker, initial=initial)
+    label = models.Marker(marker).label
 
     def save(form: forms.BaseForm) -> Any:
         return records.molecular_result_record(
@@ -119,10 +119,10 @@ def molecular_record(request: HttpRequest, case_id: int, marker: str) -> HttpRes
 @require_http_methods(EDIT_METHODS)
 def administration_create(request: HttpRequest, case_id: int, course_id: int) -> HttpResponse:
     case = case_or_404(request, case_id)
-    course = get_object_or_404(m.TreatmentCourse, pk=course_id, case=case)
+    course = get_object_or_404(models.TreatmentCourse, pk=course_id, case=case)
     last_cycle = course.administrations.order_by("-given_on").values_list("cycle_number").first()
     next_cycle = (last_cycle[0] or 0) + 1 if last_cycle else 1
-    form = f.AdministrationForm(
+    form = record_forms.AdministrationForm(
         posted(request),
         course=course,
         initial={"cycle_number": next_cycle, "given_on": timezone.localdate()},
@@ -149,9 +149,9 @@ def administration_create(request: HttpRequest, case_id: int, course_id: int) ->
 def administration_update(request: HttpRequest, case_id: int, pk: int) -> HttpResponse:
     case = case_or_404(request, case_id)
     dose = get_object_or_404(
-        m.AgentAdministration.objects.select_related("course"), pk=pk, course__case=case
+        models.AgentAdministration.objects.select_related("course"), pk=pk, course__case=case
     )
-    form = f.AdministrationEditForm(
+    form = record_forms.AdministrationEditForm(
         posted(request), course=dose.course, instance=dose, initial={"version": dose.version}
     )
 
@@ -178,8 +178,8 @@ def administration_update(request: HttpRequest, case_id: int, pk: int) -> HttpRe
 @require_http_methods(EDIT_METHODS)
 def action_status(request: HttpRequest, case_id: int, pk: int) -> HttpResponse:
     case = case_or_404(request, case_id)
-    action = get_object_or_404(m.Action.objects.select_related("owner"), pk=pk, case=case)
-    form = f.ActionStatusForm(
+    action = get_object_or_404(models.Action.objects.select_related("owner"), pk=pk, case=case)
+    form = record_forms.ActionStatusForm(
         posted(request),
         initial={
             "status": action.status,
@@ -218,7 +218,7 @@ def action_status(request: HttpRequest, case_id: int, pk: int) -> HttpResponse:
 class Part:
     """A part of the record with a row per entry, added and edited by the same two views."""
 
-    model: type[models.Model]
+    model: type[Model]
     form: type[forms.BaseForm]
     edit_form: type[forms.BaseForm]
     create: Callable[..., Any]  # service(user=, case_id=, **fields)
@@ -229,14 +229,14 @@ class Part:
     saved: str
     title: Callable[[Any], str] = str
     # Extra arguments for the create form, from the case (e.g. the engine's due date).
-    create_options: Callable[[m.Case], dict[str, Any]] = lambda case: {}
+    create_options: Callable[[models.Case], dict[str, Any]] = lambda case: {}
 
 
 PARTS = {
     "reassessment": Part(
-        m.Reassessment,
-        f.ReassessmentForm,
-        f.ReassessmentEditForm,
+        models.Reassessment,
+        record_forms.ReassessmentForm,
+        record_forms.ReassessmentEditForm,
         records.reassessment_create,
         records.reassessment_update,
         "reassessment_id",
@@ -250,9 +250,9 @@ PARTS = {
         },
     ),
     "course": Part(
-        m.TreatmentCourse,
-        f.TreatmentCourseForm,
-        f.TreatmentCourseEditForm,
+        models.TreatmentCourse,
+        record_forms.TreatmentCourseForm,
+        record_forms.TreatmentCourseEditForm,
         records.treatment_course_create,
         records.treatment_course_update,
         "course_id",
@@ -262,9 +262,9 @@ PARTS = {
         title=lambda row: f"Edit {row}",
     ),
     "radiotherapy": Part(
-        m.Radiotherapy,
-        f.RadiotherapyForm,
-        f.RadiotherapyEditForm,
+        models.Radiotherapy,
+        record_forms.RadiotherapyForm,
+        record_forms.RadiotherapyEditForm,
         records.radiotherapy_create,
         records.radiotherapy_update,
         "radiotherapy_id",
@@ -274,9 +274,9 @@ PARTS = {
         title=lambda row: "Edit radiotherapy",
     ),
     "surgery": Part(
-        m.Surgery,
-        f.SurgeryForm,
-        f.SurgeryEditForm,
+        models.Surgery,
+        record_forms.SurgeryForm,
+        record_forms.SurgeryEditForm,
         records.surgery_create,
         records.surgery_update,
         "surgery_id",

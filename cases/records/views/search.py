@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import push_url
 
-from cases import models as m
-from cases.records import forms as f
+from cases import models
+from cases.records import forms as record_forms
 from cases.records.selectors import case_search
 from cases.security.permissions import Capability, capability_required
 from cases.security.search_tokens import search_text, search_token
@@ -23,7 +23,7 @@ SEARCH_PAGE_ROWS = 25
 
 
 def _clinicians() -> Any:
-    return m.User.objects.filter(role__in=[m.Role.CLINICIAN, m.Role.CHAIR]).order_by(
+    return models.User.objects.filter(role__in=[models.Role.CLINICIAN, models.Role.CHAIR]).order_by(
         "last_name", "first_name"
     )
 
@@ -53,7 +53,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         request.GET = QueryDict(url.partition("?")[2])
     data = request.GET.copy()
     data["q"] = search_text(request, request.GET.get("search"))
-    form = f.CaseSearchForm(data, clinicians=_clinicians())
+    form = record_forms.CaseSearchForm(data, clinicians=_clinicians())
     form.is_valid()  # an invalid filter is shown with its message and otherwise ignored
     cleaned = getattr(form, "cleaned_data", {})
     clinician = cleaned.get("clinician")
@@ -74,7 +74,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/records/case_list.html", context)
 
 
-def _results_page(cases: QuerySet[m.Case], number: str | None) -> Page:
+def _results_page(cases: QuerySet[models.Case], number: str | None) -> Page:
     """The page ``Paginator(cases, SEARCH_PAGE_ROWS).get_page(number)`` gives, in two queries.
 
     The paginator counts the matches, then fetches the page: two passes of the search's filter
@@ -102,7 +102,7 @@ def _results_page(cases: QuerySet[m.Case], number: str | None) -> Page:
     return Page(list(cases.filter(pk__in=ids)) if ids else [], wanted, paginator)
 
 
-def _page_ids(cases: QuerySet[m.Case], number: int) -> list[tuple[int, int]]:
+def _page_ids(cases: QuerySet[models.Case], number: int) -> list[tuple[int, int]]:
     """(id, total matches) for each case on page ``number``, in the search's order."""
     bottom = (number - 1) * SEARCH_PAGE_ROWS
     numbered = cases.annotate(total=Window(Count("*"))).values_list("pk", "total")
