@@ -7,6 +7,10 @@ Nothing here reads the clock: every date output is computed from input dates.
     advice = advise(facts)
     advice_to_dict(advice)           # the JSON contract of section F
     advise_json(payload)             # the same, on decoded JSON (one object or a list)
+
+Beside it, `recist` computes RECIST 1.1 responses (`shared/clinical/recist-contract.md`):
+`assess_series` on dataclasses, `recist_json` on decoded JSON; the rest of its API is imported
+from `cases.pathway.recist`.
 """
 
 from .advice import OUTPUT_KEYS, Advice, advice_to_dict
@@ -31,6 +35,7 @@ from .constants import (
 from .engine import advise, advise_json
 from .facts import FACT_KEYS, CaseFacts
 from .parse import InputError, facts_to_dict, parse_facts
+from .recist import RecistInputError, assess_series, recist_json
 from .vocabulary import (
     HARD_STOP_CODES,
     SITE_SIDEDNESS,
@@ -97,6 +102,7 @@ __all__ = [
     "PelvicRt",
     "PrimarySite",
     "PrimarySymptom",
+    "RecistInputError",
     "RecommendedSequence",
     "RegimenFamily",
     "ReportedSidedness",
@@ -113,6 +119,7 @@ __all__ = [
     "advice_to_dict",
     "advise",
     "advise_json",
+    "assess_series",
     "citation_label",
     "earliest_elective_surgery",
     "facts_to_dict",
@@ -121,4 +128,5 @@ __all__ = [
     "next_reassessment",
     "parse_facts",
     "reassessment_schedule",
+    "recist_json",
 ]
