@@ -1,5 +1,5 @@
 """The role matrix, enforced: every endpoint that changes data declares a capability, and each
-role gets a 403 exactly where the matrix says no. The README's table is the matrix.
+role gets a 403 exactly where the matrix says no. The table in docs/security.md is the matrix.
 
 The endpoints come from walking the URL resolver, so views added later are covered. See
 docs/architecture.md ("Permissions") for the rules a new view must follow.
@@ -24,7 +24,7 @@ from tests.url_walk import endpoints, required_capability
 
 pytestmark = pytest.mark.django_db
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+MATRIX_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 # Views any signed-in user may post to, and why (docs/architecture.md):
 OPEN_TO_EVERY_ROLE = {
@@ -200,15 +200,15 @@ def test_a_coordinator_is_not_let_into_the_admin_even_with_is_staff():
     assert refused(client.get("/admin/cases/patient/"))
 
 
-# --- The README's table is the matrix -------------------------------------------------------
+# --- The documented table is the matrix -------------------------------------------------------
 
 
 def test_the_readme_matrix_is_the_enforced_matrix():
-    text = README.read_text()
+    text = MATRIX_DOC.read_text()
     block = re.search(
         r"<!-- permission-matrix:start -->\n(.*?)<!-- permission-matrix:end -->", text, re.S
     )
-    assert block, "README.md lacks the permission-matrix markers"
+    assert block, "docs/security.md lacks the permission-matrix markers"
     assert block.group(1) == matrix_markdown(), "run: python manage.py permission_matrix"
 
 

@@ -1,8 +1,8 @@
-"""Print the role permission matrix as the Markdown table the README carries.
+"""Print the role permission matrix as the Markdown table docs/security.md carries.
 
     python manage.py permission_matrix
 
-A test compares the README with this output, so the documented matrix is the enforced one.
+A test compares docs/security.md with this output, so the documented matrix is the enforced one.
 """
 
 from django.core.management.base import BaseCommand
