@@ -284,7 +284,7 @@ class MolecularResult(Versioned):
             ),
         ]
         indexes = [
-            # The "results pending more than 14 days" worklist.
+            # The "results pending more than RESULT_CHASE_DAYS" worklist.
             models.Index(
                 fields=["requested_on"], condition=Q(status="pending"), name="molecular_pending_idx"
             ),

@@ -49,8 +49,8 @@ class Reminder(models.Model):
     # The claim a dispatcher run put on the row; the sender compares-and-sets on it (DESIGN §5).
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     # The clinical date the reminder is about (the "due date" an email shows); due_at is when
-    # the email goes out, e.g. re-imaging 14 days ahead of this date. The sync always sets it;
-    # a row made by hand without it shows its send date instead.
+    # the email goes out, e.g. re-imaging REMINDER_REIMAGING_LEAD_DAYS ahead of this date. The
+    # sync always sets it; a row made by hand without it shows its send date instead.
     event_on = models.DateField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

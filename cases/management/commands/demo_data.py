@@ -391,7 +391,7 @@ class CohortBuilder:
             reassessed_on=performed + timedelta(days=rng.randint(1, 7)),
             hpb_mdt_reviewed=True,
             r0_achievable=converted or (rng.random() < 0.1),
-            flr_percent_slv=rng.choice([22, 26, 28, 31, 34, 38, 42, 45]) if converted else None,
+            flr_percent_slv=rng.choice([22, 26, 28, 31, 34, 38, 41, 45]) if converted else None,
             flr_segments_remaining=rng.randint(2, 5) if converted else None,
             extrahepatic_disease=models.ExtrahepaticDisease.NONE,
             combined_resection_technically_feasible=converted and rng.random() < 0.3,
