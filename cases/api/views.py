@@ -7,8 +7,8 @@ import json
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
+from cases.common.constants import rule_constants
 from cases.pathway import InputError, advise_json
-from cases.records.mapping import rule_constants
 
 
 def _bad_request(message: str, key: str | None = None) -> JsonResponse:

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from cases import models
-from cases.records.selectors import instances, json_rows
+from cases.common.json_rows import instances, json_rows
 
 # Bookkeeping columns that change with every edit and say nothing on their own.
 SKIPPED_FIELDS = {"id", "version", "created_at", "updated_at"}

@@ -18,6 +18,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from cases import models
+from cases.common.constants import workflow_constants
+from cases.common.json_rows import instances, json_rows
 from cases.meetings.walk import (
     Walk,
     build_walk,
@@ -31,18 +33,11 @@ from cases.models import (
     Decision,
     Discipline,
     Meeting,
+    MeetingStatus,
     Role,
     User,
 )
-from cases.records.mapping import workflow_constants
-from cases.records.selectors import (
-    attach_people,
-    attach_record,
-    instances,
-    json_rows,
-    people_named,
-    record_arrays,
-)
+from cases.records.selectors import attach_people, attach_record, people_named, record_arrays
 
 
 @dataclass(frozen=True)
@@ -214,3 +209,15 @@ def completeness_day(meeting: models.Meeting, *, today: dt.date) -> dt.date:
     """The day the minimum dataset must hold on: the meeting day (a scan 7 weeks old today is
     out of date at next week's meeting), or today for a meeting already under way."""
     return max(today, timezone.localdate(meeting.scheduled_for))
+
+
+def next_meeting(*, now: dt.datetime | None = None) -> Meeting | None:
+    now = now or timezone.now()
+    return (
+        # Not only "scheduled": taking attendance early marks a meeting in progress, and it is
+        # still the next one.
+        Meeting.objects.filter(scheduled_for__gte=now)
+        .exclude(status=MeetingStatus.CLOSED)
+        .order_by("scheduled_for", "id")
+        .first()
+    )

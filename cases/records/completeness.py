@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from cases.common.constants import workflow_constants
 from cases.pathway.dataset import missing_minimum_dataset as missing_on_day
-from cases.records.mapping import workflow_constants
 
 if TYPE_CHECKING:
     from cases.models import Case

@@ -16,15 +16,12 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-
+from cases.common.constants import rule_constants
 from cases.pathway import (
     SITE_SIDEDNESS,
     Advice,
     CaseFacts,
     PrimarySite,
-    RuleConstants,
-    WorkflowConstants,
     advise,
     parse_facts,
 )
@@ -58,26 +55,6 @@ DAYS_PER_MONTH = 365.25 / 12
 def sidedness_of(primary_site: str) -> str:
     """R1: derived from the primary site, never typed in."""
     return SITE_SIDEDNESS[PrimarySite(primary_site)].value
-
-
-def rule_constants() -> RuleConstants:
-    """The guideline's tunable constants in force (settings; defaults from pathway-spec §E).
-    Every rule, worklist, reminder and screen reads them here: nothing else reads the settings."""
-    return RuleConstants(
-        flr_min_percent_slv=settings.PATHWAY_FLR_MIN_PERCENT_SLV,
-        bev_min_days=settings.PATHWAY_BEV_MIN_DAYS,
-        reassess_months=settings.PATHWAY_REASSESS_MONTHS,
-    )
-
-
-def workflow_constants() -> WorkflowConstants:
-    """The MDT workflow's intervals in force (settings; defaults in the engine)."""
-    return WorkflowConstants(
-        result_chase_days=settings.RESULT_CHASE_DAYS,
-        imaging_max_age_days=settings.IMAGING_MAX_AGE_DAYS,
-        agenda_freeze_hours=settings.AGENDA_FREEZE_HOURS,
-        due_window_days=settings.DUE_SOON_DAYS,
-    )
 
 
 def age_on(date_of_birth: dt.date, day: dt.date) -> int:

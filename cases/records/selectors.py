@@ -11,17 +11,15 @@ equal, field by field and type by type, to what ``prefetch_related`` loads.
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import DEFAULT_DB_ALIAS, models
-from django.db.models import Expression, OuterRef, Q, QuerySet, Subquery
+from django.db import models
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from cases.common import data_version
+from cases.common.json_rows import by_parent, instances, json_rows, prefill
 from cases.models import (
     Action,
     AgendaItem,
@@ -37,81 +35,6 @@ from cases.models import (
     TreatmentCourse,
     User,
 )
-
-# --- Child rows as JSON in the parent's row --------------------------------------------------
-
-
-class _WholeRow(Expression):
-    """``to_jsonb(t)`` for the query's own table ``t``: the whole row as one JSON object keyed
-    by column name. Far cheaper for Django to build than a jsonb_build_object of every field."""
-
-    output_field = models.JSONField()
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        table = compiler.quote_name(compiler.query.get_initial_alias())
-        return f"to_jsonb({table})", []
-
-
-def json_rows(
-    model: type[models.Model], *where: Q, order_by: list[str] | None = None, **filters: Any
-) -> ArraySubquery:
-    """Every ``model`` row matching the filters as a JSON array, in ``order_by`` or else the
-    model's default order (pk breaks ties).
-
-    A default ordering term that a filter holds to one value (``case`` when filtering on
-    ``case=``) orders nothing, so it is left out: ordering by a foreign key means ordering by
-    the related model's own ordering, which costs a join in every subquery and, for Django, a
-    good part of the time it takes to build the query.
-    """
-    if order_by is None:
-        order_by = [term for term in model._meta.ordering if term.lstrip("-") not in filters]
-    rows = model._default_manager.filter(*where, **filters).order_by(*order_by, "pk")
-    return ArraySubquery(rows.values(row=_WholeRow()))
-
-
-def _value(field: models.Field, raw: Any) -> Any:
-    """A JSON value as the ORM would have loaded it. JSON numbers arrive as floats: a decimal
-    is rebuilt from the float's shortest text at the field's scale, so 33.3 stays 33.3."""
-    if isinstance(field, models.DecimalField) and raw is not None:
-        return Decimal(str(raw)).quantize(Decimal(1).scaleb(-field.decimal_places))
-    return field.to_python(raw)
-
-
-def instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) -> list[Any]:
-    """Model instances from ``json_rows`` output, as if loaded by the ORM (not "adding")."""
-    fields = model._meta.concrete_fields
-    names = [field.attname for field in fields]
-    return [
-        model.from_db(
-            DEFAULT_DB_ALIAS, names, [_value(field, row[field.column]) for field in fields]
-        )
-        for row in rows or []
-    ]
-
-
-def _prefill(instance: models.Model, accessor: str, objects: list[Any]) -> None:
-    """Make ``instance.<accessor>.all()`` return ``objects`` without a query.
-
-    This stores a result cache exactly where ``prefetch_related`` stores one (Django's own
-    ``prefetch_one_level`` does the same), and points each child back at its parent.
-    """
-    manager = getattr(instance, accessor)
-    for obj in objects:
-        setattr(obj, manager.field.name, instance)
-    queryset = manager.get_queryset()  # builds the related queryset, runs nothing
-    queryset._result_cache = objects
-    queryset._prefetch_done = True
-    if not hasattr(instance, "_prefetched_objects_cache"):
-        instance._prefetched_objects_cache = {}
-    instance._prefetched_objects_cache[manager.field.remote_field.cache_name] = queryset
-
-
-def _by_parent(objects: list[Any], attname: str) -> dict[int, list[Any]]:
-    grouped: dict[int, list[Any]] = defaultdict(list)
-    for obj in objects:
-        grouped[getattr(obj, attname)].append(obj)
-    return grouped
-
 
 # The case's own child tables, as (accessor, model).
 _CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
@@ -153,10 +76,10 @@ def attach_record(case: Case, source: Any) -> Case:
     with_meetings = hasattr(source, "json_meetings")
     for name, model in _CASE_CHILDREN:
         if with_meetings or name != "agenda_items":
-            _prefill(case, name, instances(model, getattr(source, f"json_{name}")))
-    doses = _by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
+            prefill(case, name, instances(model, getattr(source, f"json_{name}")))
+    doses = by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
     for course in case.treatment_courses.all():
-        _prefill(course, "administrations", doses[course.pk])
+        prefill(course, "administrations", doses[course.pk])
     if with_meetings:
         meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
         for item in case.agenda_items.all():
@@ -219,10 +142,10 @@ def _attach_history(case: Case, decisions_json: Any, actions_json: Any, people_j
     decisions = instances(Decision, decisions_json)
     actions = instances(Action, actions_json)
     attach_people(decisions, actions, people_json)
-    by_item = _by_parent(decisions, "agenda_item_id")
+    by_item = by_parent(decisions, "agenda_item_id")
     for item in case.agenda_items.all():
-        _prefill(item, "decisions", by_item[item.pk])
-    _prefill(case, "actions", actions)
+        prefill(item, "decisions", by_item[item.pk])
+    prefill(case, "actions", actions)
 
 
 def case_clinical_record(*, case_id: int) -> Case:

@@ -36,6 +36,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from cases.common.constants import rule_constants, workflow_constants
 from cases.models import (
     Action as MdtAction,
 )
@@ -56,7 +57,6 @@ from cases.models import (
     Urgency,
 )
 from cases.pathway import earliest_elective_surgery, latest_primary_surgery_after_scrt
-from cases.records.mapping import rule_constants, workflow_constants
 from cases.security.permissions import Capability, require
 
 K = ReminderKind

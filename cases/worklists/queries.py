@@ -54,10 +54,10 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from cases import models
+from cases.common.constants import rule_constants, workflow_constants
 from cases.meetings.selectors import completeness_day
 from cases.pathway.constants import RuleConstants, WorkflowConstants
 from cases.pathway.dataset import DATASET_ITEMS, item_words
-from cases.records.mapping import rule_constants, workflow_constants
 
 # A LIMIT on the candidate subquery keeps PostgreSQL from flattening it into the outer query,
 # so the minimum-dataset subqueries run for the candidates only; far above any real agenda.
@@ -220,18 +220,6 @@ def actions_attention(*, today: dt.date) -> QuerySet[models.Action]:
 
 
 # --- Next meeting: ready and incomplete ------------------------------------------------------
-
-
-def next_meeting(*, now: dt.datetime | None = None) -> models.Meeting | None:
-    now = now or timezone.now()
-    return (
-        # Not only "scheduled": taking attendance early marks a meeting in progress, and it is
-        # still the next one.
-        models.Meeting.objects.filter(scheduled_for__gte=now)
-        .exclude(status=models.MeetingStatus.CLOSED)
-        .order_by("scheduled_for", "id")
-        .first()
-    )
 
 
 # The minimum dataset as a bitmask of what is missing: 0 means complete. One expression, so

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from cases import models
 from cases.common import data_version
 from cases.common.kept_html import render_to_keep, serve
-from cases.meetings.selectors import agenda_frozen_at
+from cases.meetings.selectors import agenda_frozen_at, next_meeting
 from cases.security.permissions import Capability, capability_required, has_capability
 from cases.worklists import queries as worklists
 from cases.worklists.plots import Chart, cohort_chart, due_per_week_chart
@@ -126,7 +126,7 @@ def _shown_panels(
 
 
 def _context() -> dict[str, Any]:
-    return {"today": timezone.localdate(), "meeting": worklists.next_meeting()}
+    return {"today": timezone.localdate(), "meeting": next_meeting()}
 
 
 def _charts(today: dt.date, versions: dict[str, str] | None) -> dict[str, str]:

@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cases import models
 from cases.meetings import services as svc
+from cases.meetings.selectors import next_meeting
 from cases.meetings.services import meeting_day
 from cases.meetings.walk import build_walk
 from cases.records.selectors import case_clinical_record
@@ -160,7 +161,7 @@ def test_every_page_runs_its_fixed_number_of_queries_at_5_and_60_cases(size):
 def test_the_dashboard_panels_show_the_same_rows_as_the_worklists_themselves():
     with time_machine.travel(NOW, tick=False):
         _world(12)
-        today, meeting = NOW.date(), worklists.next_meeting()
+        today, meeting = NOW.date(), next_meeting()
         plain = {
             spec.slug: worklists.worklist_queryset(spec, today=today, meeting=meeting)
             for spec in worklists.WORKLISTS

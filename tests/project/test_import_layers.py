@@ -27,6 +27,8 @@ READ_MODULES = {
     "cases.worklists.plots",
     "cases.audit.trail",
     "cases.common.data_version",
+    "cases.common.constants",
+    "cases.common.json_rows",
     "cases.security.permissions",
 }
 WRITE_MODULES = {

@@ -22,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cases import models
 from cases.common import data_version, kept_html
+from cases.meetings.selectors import next_meeting
 from cases.worklists import queries as worklists
 from cases.worklists import views
 from tests.cohort import populate, upcoming_meeting
@@ -177,7 +178,7 @@ def test_two_commits_at_once_never_deadlock_over_the_version_row(world):
 
 @pytest.mark.parametrize("spec", worklists.WORKLISTS, ids=lambda spec: spec.slug)
 def test_each_worklist_declares_every_table_its_panel_reads(world, spec):
-    meeting = worklists.next_meeting()
+    meeting = next_meeting()
     with CaptureQueriesContext(connection) as queries:
         [panel] = views._build_panels((spec,), today=NOW.date(), meeting=meeting)
         render_to_string(panel.template, {"panel": panel, "can_list": True})

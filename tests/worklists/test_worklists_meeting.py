@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from cases import models
+from cases.meetings.selectors import next_meeting
 from cases.records.completeness import missing_minimum_dataset
 from cases.records.selectors import case_clinical_record
 from cases.worklists import queries as worklists
@@ -172,7 +173,7 @@ def test_the_sql_minimum_dataset_agrees_with_the_python_check_on_varied_cases():
 
 def test_with_no_meeting_scheduled_the_meeting_lists_are_absent():
     spec = worklists.WORKLISTS_BY_SLUG["meeting-ready"]
-    assert worklists.next_meeting(now=timezone.now()) is None
+    assert next_meeting(now=timezone.now()) is None
     assert worklists.worklist_queryset(spec, today=TODAY, meeting=None) is None
 
 
@@ -183,4 +184,4 @@ def test_the_next_meeting_stays_next_once_attendance_has_started():
         scheduled_for=timezone.now() + dt.timedelta(hours=2), chair=chair, status="in_progress"
     )
     models.Meeting.objects.create(scheduled_for=timezone.now() + dt.timedelta(days=7), chair=chair)
-    assert worklists.next_meeting() == soon
+    assert next_meeting() == soon

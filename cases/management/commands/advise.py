@@ -12,8 +12,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from cases.common.constants import rule_constants
 from cases.pathway import InputError, advise_json
-from cases.records.mapping import rule_constants
 
 BAD_INPUT = 2
 

@@ -26,13 +26,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import models
+from cases.common.constants import rule_constants
 from cases.pathway import (
     earliest_elective_surgery,
     latest_primary_surgery_after_scrt,
     next_reassessment,
 )
 from cases.records.completeness import missing_minimum_dataset
-from cases.records.mapping import rule_constants
 from cases.records.selectors import case_clinical_record
 from cases.reminders.planning import reminders_sync_for_cases
 

@@ -8,10 +8,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cases.common.constants import rule_constants
 from cases.models import DecisionPoint, Surgery
 from cases.pathway import Advice, advise, parse_facts
 from cases.records.completeness import missing_minimum_dataset
-from cases.records.mapping import case_inputs, rule_constants
+from cases.records.mapping import case_inputs
 
 if TYPE_CHECKING:
     from cases.models import Case, Decision

@@ -11,9 +11,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 
 from cases import models
+from cases.common.constants import rule_constants
 from cases.common.services import ConflictError
 from cases.pathway import advise, parse_facts
-from cases.records.mapping import rule_constants
 from cases.records.services.checks import (
     Problems,
     check_version,

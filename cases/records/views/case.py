@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from cases import models
 from cases.audit.access import access_log_record
 from cases.common.forms import add_service_errors
-from cases.meetings.selectors import completeness_day
+from cases.meetings.selectors import completeness_day, next_meeting
 from cases.pathway import InputError
 from cases.records import forms as record_forms
 from cases.records import services as records
@@ -28,7 +28,6 @@ from cases.records.story import clinical_story
 from cases.records.timeline import timeline_for_case
 from cases.records.views.entries import EDIT_METHODS, case_or_404, case_url, form_page, posted
 from cases.security.permissions import Capability, capability_required, has_capability
-from cases.worklists.queries import next_meeting
 
 MARKER_ORDER = [marker.value for marker in models.Marker]
 

@@ -1,0 +1,31 @@
+"""The engine's constants as this installation has tuned them: the settings read in one place.
+
+Every rule, worklist, reminder and screen asks here; nothing else reads these settings. The
+defaults are the engine's own (cases/pathway/constants.py), so a setting only overrides a rule.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from cases.pathway import RuleConstants, WorkflowConstants
+
+
+def rule_constants() -> RuleConstants:
+    """The guideline's tunable constants in force (settings; defaults from pathway-spec §E).
+    Every rule, worklist, reminder and screen reads them here: nothing else reads the settings."""
+    return RuleConstants(
+        flr_min_percent_slv=settings.PATHWAY_FLR_MIN_PERCENT_SLV,
+        bev_min_days=settings.PATHWAY_BEV_MIN_DAYS,
+        reassess_months=settings.PATHWAY_REASSESS_MONTHS,
+    )
+
+
+def workflow_constants() -> WorkflowConstants:
+    """The MDT workflow's intervals in force (settings; defaults in the engine)."""
+    return WorkflowConstants(
+        result_chase_days=settings.RESULT_CHASE_DAYS,
+        imaging_max_age_days=settings.IMAGING_MAX_AGE_DAYS,
+        agenda_freeze_hours=settings.AGENDA_FREEZE_HOURS,
+        due_window_days=settings.DUE_SOON_DAYS,
+    )
