@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -161,6 +162,21 @@ DATABASES = {
 }
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (no other database)")
+
+# Privilege separation (docs/security.md): the app connects as DATABASE_URL's role, which owns
+# nothing and may not rewrite the audit trail; `manage.py migrate` (and `flush`) connect as
+# DATABASE_MIGRATE_URL's role, which owns the schema. Only that URL's user, password, host, port
+# and options are used: it reaches the database DATABASE_URL names (in the tests, their own test
+# database). Unset, migrations run as the app's role and there is no separation.
+DATABASE_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL")
+DATABASE_APP_ROLE = DATABASES["default"]["USER"]
+DATABASE_OWNER: dict[str, object] | None = None
+if DATABASE_MIGRATE_URL:
+    _owner = dj_database_url.parse(DATABASE_MIGRATE_URL)
+    if not _owner["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_MIGRATE_URL must point at PostgreSQL")
+    DATABASE_OWNER = {key: _owner.get(key, "") for key in ("USER", "PASSWORD", "HOST", "PORT")}
+    DATABASE_OWNER["OPTIONS"] = _owner.get("OPTIONS", {})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "cases.User"
@@ -431,6 +447,12 @@ CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
     "task": "cases.reminders_dispatch_due",
     "schedule": 60.0,
     "options": {"expires": 55},
+}
+# The head of each audit hash chain goes to the log once a day (cases/audit/tasks.py), so a
+# rewritten chain no longer matches what was logged before (docs/security.md).
+CELERY_BEAT_SCHEDULE["audit-log-chain-heads"] = {
+    "task": "cases.audit_log_chain_heads",
+    "schedule": crontab(hour=1, minute=30),
 }
 # --- MDT meetings: quorum (issue 4) ---------------------------------------------------------
 
