@@ -227,7 +227,8 @@ CREATE OR REPLACE VIEW public.audit_event_session AS
     FROM audit_seal
     UNION ALL
     SELECT chain, event_id, db_role, db_session_user, db_client_addr, db_pid, by_trigger, false
-    FROM audit_pending;
+    FROM audit_pending
+    WHERE xact = pg_current_xact_id_if_assigned();
 
 REVOKE ALL ON FUNCTION public.audit_layout_of(oid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.audit_note_events() FROM PUBLIC;
