@@ -318,3 +318,13 @@ def test_an_expected_head_in_the_wrong_form_is_a_clear_error():
     out = StringIO()
     with pytest.raises(Exception, match="table=length:sha256hex"):
         call_command("audit_verify", "--expect", "cases_caseevent:12", stdout=out)
+
+
+def test_a_chain_whose_trigger_is_disabled_is_reported(trail):
+    with session(owner_settings()) as owner, owner.transaction(force_rollback=True):
+        owner.execute("ALTER TABLE cases_caseevent DISABLE TRIGGER audit_chain_note")
+        with owner.cursor() as cursor:
+            (broken,) = chain.verify(cursor).breaks
+    assert str(broken) == (
+        "BROKEN cases_caseevent (no event): the chain's trigger is missing or disabled"
+    )
