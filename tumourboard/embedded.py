@@ -30,7 +30,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+if TYPE_CHECKING:  # for type hints; imported where used, like the embedded servers
+    import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TUMOURBOARD_VAR_DIR", BASE_DIR / "var"))
@@ -139,8 +143,9 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _url_with(url: str, *, user: str | None = None, password: str | None = None,
-              database: str | None = None) -> str:  # fmt: skip
+def _url_with(
+    url: str, *, user: str | None = None, password: str | None = None, database: str | None = None
+) -> str:
     parts = urlsplit(url)
     userinfo, _, hostport = parts.netloc.rpartition("@")
     old_user, _, old_password = userinfo.partition(":")
@@ -151,14 +156,17 @@ def _url_with(url: str, *, user: str | None = None, password: str | None = None,
     return urlunsplit(parts._replace(netloc=netloc, path=path))
 
 
-def _ensure_role(conn: object, role: str, attributes: str, password: str | None) -> None:
+def _ensure_role(
+    conn: psycopg.Connection[Any], role: str, attributes: str, password: str | None
+) -> None:
     from psycopg import errors, sql
 
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()  # type: ignore[attr-defined]
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
     if not exists:
         with suppress(errors.DuplicateObject):  # created by a run that started meanwhile
-            conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))  # type: ignore[attr-defined]
-    conn.execute(  # type: ignore[attr-defined]
+            conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+    # ``attributes`` is one of two fixed lists of keywords (below).
+    conn.execute(
         sql.SQL("ALTER ROLE {} WITH " + attributes + " PASSWORD {}").format(
             sql.Identifier(role), sql.Literal(password)
         )
@@ -214,8 +222,10 @@ def database_roles(env: dict[str, str], *, for_tests: bool) -> None:
     with psycopg.connect(_url_with(url, database="postgres"), autocommit=True) as conn:
         superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         if not superuser.fetchone()[0]:
-            say("DATABASE_URL is not a superuser's and DATABASE_MIGRATE_URL is not set: the app "
-                "connects as the owner of its tables (no privilege separation)")  # fmt: skip
+            say(
+                "DATABASE_URL is not a superuser's and DATABASE_MIGRATE_URL is not set: the app "
+                "connects as the owner of its tables (no privilege separation)"
+            )
             return
         # Advisory locks are per database: every run takes this one in "postgres".
         conn.execute("SELECT pg_advisory_lock(hashtext('tumourboard: database roles'))")
@@ -234,13 +244,12 @@ def database_roles(env: dict[str, str], *, for_tests: bool) -> None:
             row = conn.execute(
                 "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [name]
             ).fetchone()
+            names = (sql.Identifier(name), sql.Identifier(owner))
             if row is None and name == database:
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(name), sql.Identifier(owner)))  # fmt: skip
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(*names))
             elif row is not None and row[0] != owner:
                 say(f"database {name} now belongs to role {owner}")
-                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                    sql.Identifier(name), sql.Identifier(owner)))  # fmt: skip
+                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(*names))
                 if name == database:
                     adopted = _adopt(_url_with(url, database=name), owner)
     say(f"database roles: {owner} runs migrations, {app} is what the app connects as")
