@@ -9,11 +9,14 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
+        from django.db.models.signals import post_migrate
 
         from cases.audit import access as audit
+        from cases.audit import db_roles, tasks  # noqa: F401 (registers the chain-head task)
         from cases.security import middleware
 
         audit.connect_task_context()
+        post_migrate.connect(db_roles.after_migrate, sender=self, dispatch_uid="audit-install")
         user_logged_in.connect(middleware.mark_sign_in, dispatch_uid="session-clocks")
 
 

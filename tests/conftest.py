@@ -8,17 +8,47 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 
 import pytest
 import time_machine
 from django.test import Client
 
 from cases import models
+from cases.audit import db_roles
 from tests import phi_guard
 
 
 def pytest_configure(config):
     config.pluginmanager.register(phi_guard, "phi_guard")
+
+
+# --- Database roles (docs/security.md) ---------------------------------------------------------
+# The owner role (DATABASE_MIGRATE_URL) creates, migrates and finally drops the test database;
+# every test runs as the app's role (DATABASE_URL), which owns nothing. A test that needs more
+# opens its own connection (tests/audit/conftest.py).
+_app_credentials: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    from django.db import connection
+
+    owner = db_roles.owner_credentials(connection.settings_dict)
+    if owner is not None:
+        _app_credentials.update(db_roles.use_credentials(owner))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    if not _app_credentials:  # no DATABASE_MIGRATE_URL: one role for everything
+        yield
+        return
+    with django_db_blocker.unblock():
+        owner = db_roles.use_credentials(_app_credentials)
+    yield
+    with django_db_blocker.unblock():
+        db_roles.use_credentials(owner)  # for pytest-django to drop the test database
 
 
 _numbers = itertools.count(1)
@@ -118,3 +148,17 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # a helper, not a test
+
+
+def superuser_url(database: str | None = None) -> str:
+    """A superuser's URL to the server, to ``database`` (default: the test database). `make
+    test` passes it as DATABASE_SUPERUSER_URL; only a few tests need it."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    from django.db import connection
+
+    url = os.environ.get("DATABASE_SUPERUSER_URL")
+    if not url:
+        pytest.fail("DATABASE_SUPERUSER_URL is not set: run the tests with `make test` (README)")
+    database = database or connection.settings_dict["NAME"]
+    return urlunsplit(urlsplit(url)._replace(path=f"/{quote(database, safe='')}"))

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -164,6 +165,21 @@ DATABASES = {
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (no other database)")
 
+# Privilege separation (docs/security.md): the app connects as DATABASE_URL's role, which owns
+# nothing and may not rewrite the audit trail; `manage.py migrate` (and `flush`) connect as
+# DATABASE_MIGRATE_URL's role, which owns the schema. Only that URL's user, password, host, port
+# and options are used: it reaches the database DATABASE_URL names (in the tests, their own test
+# database). Unset, migrations run as the app's role and there is no separation.
+DATABASE_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL")
+DATABASE_APP_ROLE = DATABASES["default"]["USER"]
+DATABASE_OWNER: dict[str, object] | None = None
+if DATABASE_MIGRATE_URL:
+    _owner = dj_database_url.parse(DATABASE_MIGRATE_URL)
+    if not _owner["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_MIGRATE_URL must point at PostgreSQL")
+    DATABASE_OWNER = {key: _owner.get(key, "") for key in ("USER", "PASSWORD", "HOST", "PORT")}
+    DATABASE_OWNER["OPTIONS"] = _owner.get("OPTIONS", {})
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "cases.User"
 
@@ -253,8 +269,8 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 # --- performance (docs/performance.md) ---
 # Sessions are read from Redis and written through to PostgreSQL (a Redis wipe only costs a
 # database read). They are saved when they change, not on every request: activity is recorded
-# at most once a minute (SESSION_ACTIVITY_RESOLUTION_SECONDS, cases/middleware.py), which saves
-# an UPDATE and its transaction on almost every page while the idle limit still holds.
+# at most once a minute (SESSION_ACTIVITY_RESOLUTION_SECONDS, cases/security/middleware.py),
+# which saves an UPDATE and its transaction on almost every page while the idle limit still holds.
 # PostgreSQL holds sessions; Redis caches them, and an unavailable Redis only costs a query.
 SESSION_ENGINE = "cases.security.sessions"
 SESSION_SAVE_EVERY_REQUEST = False
@@ -404,7 +420,7 @@ DUE_SOON_DAYS = env_int("DUE_SOON_DAYS", DEFAULT_WORKFLOW.due_window_days)
 
 # --- Reminders (DESIGN.md §5: PostgreSQL is the schedule, Celery only dispatches) ------------
 
-# When reminders fall due (see cases/services/reminders.py and the README configuration table).
+# When reminders fall due (see cases/reminders/planning.py and docs/configuration.md).
 REMINDER_REIMAGING_LEAD_DAYS = env_int("REMINDER_REIMAGING_LEAD_DAYS", 14)
 # Before the SCRT-to-surgery window closes: the bevacizumab gap plus a week to book theatre, so a
 # patient still on bevacizumab can be operated on inside the window.
@@ -446,7 +462,13 @@ CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
     "schedule": 60.0,
     "options": {"expires": 55},
 }
-# --- MDT meetings: quorum -----------------------------------------------------------------
+# The head of each audit hash chain goes to the log once a day (cases/audit/tasks.py), so a
+# rewritten chain no longer matches what was logged before (docs/security.md).
+CELERY_BEAT_SCHEDULE["audit-log-chain-heads"] = {
+    "task": "cases.audit_log_chain_heads",
+    "schedule": crontab(hour=1, minute=30),
+}
+# --- MDT meetings: quorum---------------------------------------------------------------
 
 # The disciplines that must all be present for a meeting to be quorate (Discipline values).
 MDT_CORE_DISCIPLINES = env_list(

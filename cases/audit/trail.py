@@ -3,7 +3,7 @@
 The events come from the append-only tables the database triggers fill (``@audited`` in
 ``cases/models.py``). Each event holds a full snapshot of the row, so "before" is the previous
 snapshot of the same row and "after" is this one. Who made the change is the context JSON the
-trigger copied into the event (``cases/services/audit.py``).
+trigger copied into the event (``cases/audit/access.py``).
 
 A case's history covers the case and its patient, every row hanging off the case (results,
 reassessments, treatment and doses, radiotherapy, surgery, actions, reminders, agenda items and
@@ -26,7 +26,8 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from cases import models
-from cases.common.json_rows import instances, json_rows
+from cases.audit.sessions import Session, describe_session, event_rows, sessions_of
+from cases.common.json_rows import instances
 
 # Bookkeeping columns that change with every edit and say nothing on their own.
 SKIPPED_FIELDS = {"id", "version", "created_at", "updated_at"}
@@ -49,6 +50,8 @@ class HistoryEntry:
     who: str
     where: str
     changes: list[Change] = field(default_factory=list)
+    # The database session that wrote the event, as PostgreSQL recorded it (cases/audit/).
+    session: Session | None = None
 
 
 @dataclass
@@ -76,7 +79,8 @@ def _events_of(model: type[db.Model]) -> db.QuerySet[Any]:
 
 def _gather(case_id: int) -> list[tuple[type[db.Model], list[Any]]]:
     """Every event that belongs to the case, model by model (deleted rows included), oldest
-    first: one query, each event table's rows as a JSON array (``cases/selectors.py``)."""
+    first: one query, each event table's rows as a JSON array (``cases/common/json_rows.py``),
+    each event with its database session as ``event.db_session``."""
     items = _events_of(models.AgendaItem).filter(case_id=case_id)
     filters: dict[type[db.Model], dict[str, Any]] = {
         models.Patient: {
@@ -96,15 +100,18 @@ def _gather(case_id: int) -> list[tuple[type[db.Model], list[Any]]]:
         models.Attendance: {"meeting_id__in": items.values("meeting_id")},
     }
     arrays = {
-        f"events_{n}": json_rows(model.pgh_event_model, **where)  # type: ignore[attr-defined]
+        f"events_{n}": event_rows(model.pgh_event_model, **where)  # type: ignore[attr-defined]
         for n, (model, where) in enumerate(filters.items())
     }
     # Any one row will do to carry the arrays: the content type of cases always exists.
     row = ContentType.objects.filter(app_label="cases", model="case").values(**arrays).get()
-    return [
-        (model, instances(model.pgh_event_model, row[f"events_{n}"]))  # type: ignore[attr-defined]
-        for n, model in enumerate(filters)
-    ]
+    gathered = []
+    for n, model in enumerate(filters):
+        events = instances(model.pgh_event_model, row[f"events_{n}"])  # type: ignore[attr-defined]
+        for event, session in zip(events, sessions_of(row[f"events_{n}"]), strict=True):
+            event.db_session = session
+        gathered.append((model, events))
+    return gathered
 
 
 def change_log(case_id: int) -> CaseHistory:
@@ -116,14 +123,17 @@ def change_log(case_id: int) -> CaseHistory:
         previous: dict[int, Any] = {}
         for event in events:
             before = previous.get(event.pgh_obj_id)
+            who = describe_actor(event.pgh_context, users)
+            claimed = who if (event.pgh_context or {}).get("user") else None
             entries.append(
                 HistoryEntry(
                     at=event.pgh_created_at,
                     what=f"{model._meta.verbose_name.capitalize()} {event.pgh_obj_id}",
                     action=ACTIONS.get(event.pgh_label, event.pgh_label),
-                    who=describe_actor(event.pgh_context, users),
+                    who=who,
                     where=describe_place(event.pgh_context),
                     changes=_diff(fields, before, event, users),
+                    session=describe_session(event.db_session, claimed),
                 )
             )
             previous[event.pgh_obj_id] = event

@@ -8,7 +8,7 @@ item row is locked while an answer is recorded, and the partial unique index on 
 (and the one-to-one ``supersedes``) backs that up; the loser gets ``ConflictError`` naming who
 answered first, and nothing of either answer is lost.
 
-Listing cases on a meeting belongs to ``cases/services/agenda.py`` (the coordinator dashboard).
+Listing cases on a meeting belongs to ``cases/meetings/agenda.py``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ def audited(**options):
     Database triggers write the events, so bulk updates, admin edits and raw SQL cannot skip
     them. Each event row carries a full snapshot (the new row; the old row for a delete) and
     the context of the change (who, from which URL or command) as JSON in the row itself, and
-    the event tables refuse UPDATE and DELETE. See ``cases/services/audit.py``.
+    the event tables refuse UPDATE and DELETE. See ``cases/audit/access.py``.
     """
     return pghistory.track(
         pghistory.InsertEvent(),

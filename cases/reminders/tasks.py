@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that take ids and call a service (cases/services/dispatch.py).
+"""Celery tasks: thin wrappers that take ids and call a service (cases/reminders/dispatch.py).
 
 Neither task uses an ETA, a countdown or Celery's own retries: the schedule, the retries and the
 back-off live in PostgreSQL (DESIGN.md §5). A test walks the code to keep it that way.

@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cases import models
+from cases.audit import db_roles
 from cases.reminders.dispatch import due_for_claim, expired_claims
 from cases.worklists import queries as worklists
 from tests.conftest import make_user
@@ -31,6 +32,21 @@ def uses_index(plan: str, index: str) -> bool:
         index in line and ("Index Scan" in line or "Index Only Scan" in line)
         for line in plan.splitlines()
     )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _as_owner(django_db_setup, django_db_blocker):
+    """Only the owner of a table may ANALYZE it, and these tests read plans, not privileges:
+    they run as the owner role (docs/security.md)."""
+    owner = db_roles.owner_credentials(connection.settings_dict)
+    if owner is None:
+        yield
+        return
+    with django_db_blocker.unblock():
+        app = db_roles.use_credentials(owner)
+    yield
+    with django_db_blocker.unblock():
+        db_roles.use_credentials(app)
 
 
 def analyze(*tables: str) -> None:

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Count
 
 from cases import models
+from cases.audit import db_roles
 from cases.meetings.selectors import next_meeting
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,8 @@ def cohort(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         call_command("demo_data", patients=600, seed=7, stdout=StringIO())
         yield models.Case.objects.all()
-        with connection.cursor() as cursor:
+        # Only the owner may truncate (docs/security.md).
+        with db_roles.as_owner(), connection.cursor() as cursor:
             tables = ", ".join(
                 model._meta.db_table for model in apps.get_app_config("cases").get_models()
             )

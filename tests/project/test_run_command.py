@@ -21,7 +21,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.conf import settings
+
+from tests.conftest import superuser_url
+from tumourboard.embedded import role_names
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DB_NAME = "tumourboard_run_smoke"
@@ -34,27 +36,23 @@ def free_port() -> int:
 
 
 def admin_connection() -> psycopg.Connection:
-    db = settings.DATABASES["default"]
-    params = {
-        "dbname": "postgres",
-        "user": db["USER"],
-        "password": db["PASSWORD"] or None,
-        "host": db["HOST"] or db["OPTIONS"].get("host"),
-        "port": db["PORT"] or None,
-    }
-    return psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True)
+    return psycopg.connect(superuser_url("postgres"), autocommit=True)
 
 
 @pytest.fixture
 def fresh_database_url():
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    url = os.environ.get("DATABASE_URL") or settings.DATABASE_URL
-    parts = urllib.parse.urlsplit(url)
-    yield urllib.parse.urlunsplit(parts._replace(path=f"/{DB_NAME}"))
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    """A superuser's URL to a database that does not exist yet, as on a fresh machine: the
+    launcher creates it, with its two roles (docs/security.md), and the test removes them."""
+    owner, app = role_names(DB_NAME)
+
+    def drop_all():
+        with admin_connection() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            conn.execute(f"DROP ROLE IF EXISTS {owner}, {app}")
+
+    drop_all()
+    yield superuser_url(DB_NAME)
+    drop_all()
 
 
 def wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -72,6 +70,8 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
 def test_it_serves_the_login_page_and_a_demo_user_signs_in(fresh_database_url, tmp_path):
     port = free_port()
     env = dict(os.environ, DATABASE_URL=fresh_database_url, PORT=str(port))
+    for variable in ("DATABASE_MIGRATE_URL", "DATABASE_SUPERUSER_URL"):
+        env.pop(variable, None)
     env["TUMOURBOARD_VAR_DIR"] = str(tmp_path)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     launcher = subprocess.Popen(
@@ -103,6 +103,9 @@ def test_it_serves_the_login_page_and_a_demo_user_signs_in(fresh_database_url, t
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
         output, _ = launcher.communicate(timeout=60)
     assert launcher.returncode == 0, output
+    # It set up the two roles itself: the app ran as one that owns nothing.
+    owner, app = role_names(DB_NAME)
+    assert f"{owner} runs migrations, {app} is what the app connects as" in output
     # The launcher printed the demo sign-ins.
     assert "coordinator" in output
     assert "tumourboard-demo" in output

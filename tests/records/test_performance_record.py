@@ -1,5 +1,6 @@
-"""The one-query clinical record (cases/selectors.py) loads exactly what prefetch_related loads:
-every row, every field, every Python type, in the same order, and nothing queries afterwards."""
+"""The one-query clinical record (cases/records/selectors.py) loads exactly what
+prefetch_related loads: every row, every field, every Python type, in the same order, and nothing
+queries afterwards."""
 
 from __future__ import annotations
 

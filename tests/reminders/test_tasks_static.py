@@ -110,13 +110,14 @@ def test_the_check_allows_short_or_no_delays(snippet):
     assert delay_violations(snippet) == []
 
 
-def test_beat_runs_the_dispatcher_every_minute_and_nothing_else():
+def test_beat_runs_the_dispatcher_every_minute_the_audit_head_log_daily_and_nothing_else():
     schedule = app.conf.beat_schedule
-    assert list(schedule) == ["reminders-dispatch-due"]
+    assert list(schedule) == ["reminders-dispatch-due", "audit-log-chain-heads"]
     entry = schedule["reminders-dispatch-due"]
     assert entry["schedule"] == 60.0
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks
+    assert schedule["audit-log-chain-heads"]["task"] in app.tasks  # docs/security.md
 
 
 def test_celery_is_configured_as_the_design_says(settings):
