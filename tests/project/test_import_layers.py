@@ -28,6 +28,12 @@ READ_MODULES = {
     "cases.audit.trail",
     "cases.common.data_version",
     "cases.security.permissions",
+    # Interoperability: the mapping table, the bundle built from the one-query record, the
+    # recommendation in words and the FHIR checks only read.
+    "cases.interop.codes",
+    "cases.interop.export",
+    "cases.interop.recommendations",
+    "cases.interop.validation",
 }
 WRITE_MODULES = {
     "cases.meetings.agenda",
@@ -37,6 +43,9 @@ WRITE_MODULES = {
     "cases.reminders.tasks",
     "cases.audit.access",
     "cases.common.services",
+    # Interoperability: the referral import and the API tokens (and their call log) write.
+    "cases.interop.imports",
+    "cases.interop.tokens",
 }
 ENTRY_MODULES = {"cases.urls", "cases.admin", "cases.apps", "cases.tasks"}
 
