@@ -124,8 +124,9 @@ def test_a_second_import_matches_the_patient_and_opens_no_second_case():
 
 
 def test_a_patient_known_by_hospital_number_only_is_matched_not_duplicated():
-    patient = make_patient(hospital_number="REF0001", family_name="Referral",
-                           date_of_birth=__import__("datetime").date(1958, 4, 2))  # fmt: skip
+    patient = make_patient(
+        hospital_number="REF0001", family_name="Referral", date_of_birth=dt.date(1958, 4, 2)
+    )
     result = post_bundle(token_client("import")[0], referral()).json()
     assert result["patient"] == f"Patient/{patient.pk}"
     assert models.Patient.objects.count() == 1
