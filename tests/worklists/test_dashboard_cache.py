@@ -35,6 +35,8 @@ NOT_CLINICAL = {
     "ReminderAttempt",
     "DispatchHeartbeat",
     "CaseAccess",
+    "ApiToken",
+    "ApiAccess",
     "DataChange",
     "DataVersion",
 }
