@@ -2,6 +2,7 @@
 
 from cases.api.urls import urlpatterns as api_urls
 from cases.audit.urls import urlpatterns as audit_urls
+from cases.interop.urls import urlpatterns as interop_urls
 from cases.meetings.urls import urlpatterns as meeting_urls
 from cases.records.urls import urlpatterns as record_urls
 from cases.reminders.urls import urlpatterns as reminder_urls
@@ -16,4 +17,5 @@ urlpatterns = [
     *reminder_urls,
     *audit_urls,
     *api_urls,
+    *interop_urls,
 ]

@@ -475,6 +475,17 @@ MDT_CORE_DISCIPLINES = env_list(
     "MDT_CORE_DISCIPLINES", "hpb_surgeon,medical_oncologist,radiologist,clinical_oncologist"
 )
 
+# --- Interoperability: FHIR R4 with mCODE (docs/interop.md) ---------------------------------
+
+# The identifier system of the hospital number in exported and imported Patients (type MR).
+HOSPITAL_NUMBER_SYSTEM = env_str(
+    "HOSPITAL_NUMBER_SYSTEM", "https://tumourboard.invalid/fhir/Id/hospital-number"
+)
+# Requests per API token on /fhir/ (count/period, period one of s, m, h, d); beyond it 429.
+FHIR_RATE_LIMIT = env_str("FHIR_RATE_LIMIT", "120/m")
+# The largest bundle POST /fhir/Bundle and manage.py fhir_import accept.
+FHIR_MAX_BUNDLE_BYTES = env_int("FHIR_MAX_BUNDLE_BYTES", 10 * 1024 * 1024)
+
 # --- Benchmarks (bench/harness.py) -----------------------------------------------------------
 
 # Serves /bench/ok/, a trivial page the harness times as its baseline. Never in production.

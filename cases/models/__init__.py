@@ -17,6 +17,11 @@ from cases.models.base import (
     audited,
     tracks_data_version,
 )
+from cases.models.interop import (
+    ApiAccess,
+    ApiToken,
+    TokenScope,
+)
 from cases.models.meetings import (
     Action,
     ActionStatus,
@@ -85,6 +90,8 @@ __all__ = [
     "AgendaStatus",
     "Agent",
     "AgentAdministration",
+    "ApiAccess",
+    "ApiToken",
     "AttemptOutcome",
     "Attendance",
     "Backbone",
@@ -123,6 +130,7 @@ __all__ = [
     "Stage",
     "Surgery",
     "SurgeryKind",
+    "TokenScope",
     "TreatmentCourse",
     "Urgency",
     "User",

@@ -144,6 +144,16 @@ BUILDERS = {
         {"error": "451 try again later"},
     ),
     "User": (lambda: make_user("clinician"), {"role": "chair"}, {"is_active": False}),
+    "ApiToken": (
+        lambda: models.ApiToken.objects.create(
+            name=f"system-{uuid.uuid4().hex[:8]}",
+            scope="read",
+            token_hash=uuid.uuid4().hex * 2,
+            prefix="tbfhir_x",
+        ),
+        {"scope": "import"},
+        {"revoked_at": timezone.now()},
+    ),
 }
 
 
@@ -171,7 +181,8 @@ def test_every_model_of_the_app_is_audited():
         if not hasattr(model, "pgh_tracked_model") and model not in NOT_AUDITED
     }
     assert data_models == tracked
-    assert set(BUILDERS) | {"Decision"} == tracked
+    # Decisions and the API call log are append-only: built below, never changed.
+    assert set(BUILDERS) | {"Decision", "ApiAccess"} == tracked
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
@@ -234,6 +245,7 @@ def one_of_everything():
     chair = make_user("chair")
     _decision(_item(), chair)
     access_log_record(user=chair, case_id=make_case().pk, context="test")
+    models.ApiAccess.objects.create(token_name="", method="GET", path="/fhir/", status=401)
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,12 @@ READ_MODULES = {
     "cases.common.constants",
     "cases.common.json_rows",
     "cases.security.permissions",
+    # Interoperability: the mapping table, the bundle built from the one-query record, the
+    # recommendation in words and the FHIR checks only read.
+    "cases.interop.codes",
+    "cases.interop.export",
+    "cases.interop.recommendations",
+    "cases.interop.validation",
 }
 WRITE_MODULES = {
     "cases.meetings.agenda",
@@ -43,6 +49,9 @@ WRITE_MODULES = {
     "cases.audit.db_roles",
     "cases.audit.tasks",
     "cases.common.services",
+    # Interoperability: the referral import and the API tokens (and their call log) write.
+    "cases.interop.imports",
+    "cases.interop.tokens",
 }
 ENTRY_MODULES = {"cases.urls", "cases.admin", "cases.apps", "cases.tasks"}
 

@@ -36,6 +36,8 @@ NOT_CLINICAL = {
     "ReminderAttempt",
     "DispatchHeartbeat",
     "CaseAccess",
+    "ApiToken",
+    "ApiAccess",
     "DataChange",
     "DataVersion",
 }

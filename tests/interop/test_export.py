@@ -1,0 +1,239 @@
+"""Export: every case is a FHIR R4 Bundle that parses with fhir.resources and satisfies our
+checks of the mCODE profiles it claims, built from one query whatever the case's size."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from cases import models
+from cases.interop import codes
+from cases.interop.export import case_bundle
+from cases.interop.validation import bundle_problems, profile_problems, structure_problems
+from tests.conftest import make_user
+from tests.interop.helpers import demo_cohort, entries_of, signed_off_case
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+
+
+def as_json(bundle):
+    return json.loads(json.dumps(bundle))
+
+
+def coded(concept, code):
+    return (code.system, code.code) in {(c["system"], c["code"]) for c in concept["coding"]}
+
+
+def test_every_demo_case_exports_a_bundle_that_validates():
+    demo_cohort(patients=25)
+    make_user("chair", username="chair-x")
+    signed_off_case(models.User.objects.get(username="chair-x"))
+    checked = 0
+    for case_id in models.Case.objects.values_list("pk", flat=True):
+        bundle = as_json(case_bundle(case_id=case_id))
+        assert bundle_problems(bundle) == [], case_id
+        claimed = {
+            profile
+            for entry in bundle["entry"]
+            for profile in entry["resource"].get("meta", {}).get("profile", [])
+        }
+        assert claimed <= set(codes.PROFILES.values())
+        checked += 1
+    assert checked == 26
+
+
+def test_the_bundle_says_what_the_record_says():
+    case = signed_off_case(make_user("chair"))
+    bundle = as_json(case_bundle(case_id=case.pk))
+    assert bundle["type"] == "collection"
+    assert bundle["identifier"]["value"] == case.reference
+    (patient,) = entries_of(bundle, "Patient")
+    assert patient["meta"]["profile"] == [codes.PROFILES["patient"]]
+    assert patient["identifier"][-1]["type"]["coding"][0]["code"] == "MR"
+    primary, secondary = entries_of(bundle, "Condition")
+    assert coded(primary["code"], codes.PRIMARY_SITE_CONDITION["rectum"])
+    assert coded(primary["bodySite"][0], codes.PRIMARY_SITE_BODY["rectum"])
+    assert coded(secondary["code"], codes.LIVER_METASTASES)
+    observations = entries_of(bundle, "Observation")
+    kras = [o for o in observations if coded(o["code"], codes.MARKER_TEST["kras"])]
+    assert len(kras) == 1
+    assert coded(kras[0]["valueCodeableConcept"], codes.PRESENT)
+    assert kras[0]["code"]["coding"][0]["code"] == "21702-6"
+    msi = [o for o in observations if coded(o["code"], codes.MARKER_TEST["mmr_msi"])]
+    assert msi[0]["code"]["coding"][0]["code"] == "81695-9"
+    # HER2 was not tested: no Observation, no request.
+    assert not [o for o in observations if coded(o["code"], codes.MARKER_TEST["her2"])]
+    ecog = [o for o in observations if coded(o["code"], codes.ECOG)]
+    assert ecog[0]["valueInteger"] == 1
+    assert ecog[0]["code"]["coding"][0]["code"] == "89247-1"
+    statuses = [o for o in observations if coded(o["code"], codes.DISEASE_STATUS)]
+    # Two reassessments have a scan: two disease statuses; the first with its RECIST response.
+    assert len(statuses) == 2
+    assert coded(statuses[0]["valueCodeableConcept"], codes.RECIST_RESPONSE["partial_response"])
+    assert len(entries_of(bundle, "ImagingStudy")) == 2
+    requests = entries_of(bundle, "MedicationRequest")
+    assert {r["medicationCodeableConcept"]["coding"][0]["code"] for r in requests} == {
+        "4492", "32592", "253337"
+    }  # fmt: skip
+    assert all(coded(r["extension"][0]["valueCodeableConcept"], codes.CURATIVE) for r in requests)
+    procedures = entries_of(bundle, "Procedure")
+    assert {p["meta"]["profile"][0] for p in procedures} == {
+        codes.PROFILES["radiotherapy"], codes.PROFILES["surgery"]
+    }  # fmt: skip
+
+
+def test_a_pending_test_is_a_request_not_a_result():
+    from tests.meeting_factory import make_conversion_case
+
+    case = make_conversion_case(kras="pending")
+    bundle = as_json(case_bundle(case_id=case.pk))
+    kras_code = codes.MARKER_TEST["kras"]
+    assert not [o for o in entries_of(bundle, "Observation") if coded(o["code"], kras_code)]
+    (request,) = [r for r in entries_of(bundle, "ServiceRequest") if coded(r["code"], kras_code)]
+    assert request["status"] == "active"
+
+
+def test_one_care_plan_per_signed_off_outcome_with_actions_and_notes():
+    chair = make_user("chair")
+    case = signed_off_case(chair)
+    bundle = as_json(case_bundle(case_id=case.pk))
+    (plan,) = entries_of(bundle, "CarePlan")
+    assert plan["status"] == "active"
+    assert plan["intent"] == "plan"
+    descriptions = [a["detail"]["description"] for a in plan["activity"]]
+    assert descriptions[0].startswith("Systemic therapy: Fluorouracil")
+    assert "(recommended: FOLFOX, CAPOX or FOLFIRI + bevacizumab)" in descriptions[0]
+    follow_up = {a["detail"]["description"]: a["detail"]["status"] for a in plan["activity"]}
+    assert follow_up["Follow-up done"] == "completed"
+    assert follow_up["Follow-up not_done"] == "cancelled"
+    assert follow_up["Follow-up open"] == "not-started"
+    cancelled = next(a for a in plan["activity"] if a["detail"]["status"] == "cancelled")
+    assert cancelled["detail"]["statusReason"]["text"] == "Patient declined"
+    notes = " ".join(n["text"] for n in plan["note"])
+    assert "hard stop overridden" in notes
+    assert "Trial protocol" in notes
+    assert "Patient preference" in notes
+    assert "ANTI_EGFR" not in json.dumps(plan)  # words, never the engine's codes
+
+
+def test_an_outcome_not_signed_off_is_not_exported():
+    chair = make_user("chair")
+    case = signed_off_case(chair)
+    models.AgendaItem.objects.filter(case=case).update(signed_off_at=None, signed_off_by=None)
+    assert entries_of(as_json(case_bundle(case_id=case.pk)), "CarePlan") == []
+
+
+@pytest.mark.parametrize("extra_cycles", [0, 40])
+def test_a_case_exports_in_one_query_whatever_its_size(extra_cycles, django_assert_num_queries):
+    case = signed_off_case(make_user("chair"))
+    course = case.treatment_courses.get()
+    for n in range(extra_cycles):
+        models.AgentAdministration.objects.create(
+            course=course,
+            agent="oxaliplatin",
+            given_on=course.started_on + dt.timedelta(days=n),
+            cycle_number=n + 1,
+        )
+    with django_assert_num_queries(1):
+        case_bundle(case_id=case.pk)
+
+
+def test_two_exports_of_an_unchanged_case_are_identical_but_for_the_envelope():
+    case = signed_off_case(make_user("chair"))
+    first, second = case_bundle(case_id=case.pk), case_bundle(case_id=case.pk)
+    assert first["entry"] == second["entry"]
+
+
+# --- The checks themselves catch what they are for ----------------------------------------------
+
+
+@pytest.fixture
+def bundle():
+    return as_json(case_bundle(case_id=signed_off_case(make_user("chair")).pk))
+
+
+def resource(bundle, kind, code=None):
+    for entry in bundle["entry"]:
+        found = entry["resource"]
+        if found["resourceType"] == kind and (code is None or coded(found["code"], code)):
+            return found
+    raise AssertionError(kind)
+
+
+def test_the_structure_check_reports_every_bad_element(bundle):
+    broken = copy.deepcopy(bundle)
+    resource(broken, "Patient")["birthDate"] = "1960-13-45"
+    resource(broken, "Condition")["colour"] = "blue"
+    problems = structure_problems(broken)
+    assert len(problems) == 2
+    assert {p.code for p in problems} == {"structure"}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda b: resource(b, "Observation", codes.ECOG).pop("subject"), "subject"),
+        (lambda b: resource(b, "Observation", codes.ECOG).update(valueInteger=9), "valueInteger"),
+        (
+            lambda b: resource(b, "Condition").update(
+                code={"coding": [codes.LIVER_METASTASES.coding()]}
+            ),
+            "code",
+        ),
+        (
+            lambda b: resource(b, "Observation", codes.DISEASE_STATUS).update(
+                valueCodeableConcept={"coding": [codes.RECIST_RESPONSE["stable_disease"].coding()]}
+            ),
+            "valueCodeableConcept",
+        ),
+        (lambda b: resource(b, "MedicationRequest").pop("requester"), "requester"),
+        (lambda b: resource(b, "Procedure").pop("reasonReference"), "reasonReference"),
+        (
+            lambda b: resource(b, "Observation", codes.MARKER_TEST["kras"]).update(
+                code={"coding": [{"system": codes.LOINC, "code": "2039-6"}]},
+                valueQuantity={"value": 3.1, "unit": "ug/L"},
+            ),
+            "valueQuantity",
+        ),
+        (lambda b: resource(b, "Patient").pop("gender"), "gender"),
+    ],
+)
+def test_each_profile_check_finds_its_problem(bundle, change, expected):
+    assert profile_problems(bundle) == []
+    change(bundle)
+    problems = profile_problems(bundle)
+    assert problems
+    assert all(p.expression.endswith(expected) for p in problems), problems
+
+
+def test_a_reference_outside_the_bundle_is_a_problem(bundle):
+    resource(bundle, "Observation", codes.ECOG)["subject"] = {"reference": "Patient/elsewhere"}
+    codes_found = {p.code for p in profile_problems(bundle)}
+    assert "not-found" in codes_found
+
+
+# --- The command ------------------------------------------------------------------------------
+
+
+def test_the_command_prints_one_bundle_or_a_list():
+    chair = make_user("chair")
+    first, second = signed_off_case(chair), signed_off_case(chair)
+    out = StringIO()
+    call_command("fhir_export", "--case", first.reference, stdout=out)
+    assert json.loads(out.getvalue())["identifier"]["value"] == first.reference
+    out = StringIO()
+    call_command("fhir_export", "--all", stdout=out)
+    assert [b["identifier"]["value"] for b in json.loads(out.getvalue())] == [
+        first.reference, second.reference
+    ]  # fmt: skip
+
+
+def test_the_command_refuses_an_unknown_case():
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("fhir_export", "--case", "TB999999", stdout=StringIO(), stderr=StringIO())
+    assert exit_info.value.code == 2
