@@ -26,6 +26,10 @@ from cases.models import (
     AgentAdministration,
     Case,
     Decision,
+    ImagingStudy,
+    LabResult,
+    Lesion,
+    LesionMeasurement,
     Meeting,
     MolecularResult,
     Patient,
@@ -67,7 +71,39 @@ def record_arrays(case: Any, *, with_meetings: bool = True) -> dict[str, ArraySu
     )
     if with_meetings:
         arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
+    arrays.update(imaging_arrays(case))
     return arrays
+
+
+# --- Imaging (RECIST lesions and measurements) and laboratory results -------------------------
+
+
+def imaging_arrays(case: Any) -> dict[str, ArraySubquery]:
+    """The case's scans, their lesions and measurements, and its laboratory results."""
+    return {
+        "json_imaging_studies": json_rows(ImagingStudy, case=case),
+        "json_lesions": json_rows(Lesion, order_by=["kind", "label"], baseline_study__case=case),
+        "json_measurements": json_rows(
+            LesionMeasurement, order_by=["study_id", "lesion_id"], study__case=case
+        ),
+        "json_lab_results": json_rows(LabResult, case=case),
+    }
+
+
+def attach_imaging(case: Case, source: Any) -> None:
+    """Scans under ``case.imaging_studies``, each with its ``baseline_lesions`` and
+    ``measurements``; results under ``case.lab_results``. No query."""
+    studies = instances(ImagingStudy, source.json_imaging_studies)
+    prefill(case, "imaging_studies", studies)
+    lesions = by_parent(instances(Lesion, source.json_lesions), "baseline_study_id")
+    measurements = by_parent(instances(LesionMeasurement, source.json_measurements), "study_id")
+    for study in studies:
+        prefill(study, "baseline_lesions", lesions[study.pk])
+        prefill(study, "measurements", measurements[study.pk])
+    prefill(case, "lab_results", instances(LabResult, source.json_lab_results))
+
+
+IMAGING_READS = (ImagingStudy, Lesion, LesionMeasurement, LabResult)
 
 
 def attach_record(case: Case, source: Any) -> Case:
@@ -80,6 +116,7 @@ def attach_record(case: Case, source: Any) -> Case:
     doses = by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
     for course in case.treatment_courses.all():
         prefill(course, "administrations", doses[course.pk])
+    attach_imaging(case, source)
     if with_meetings:
         meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
         for item in case.agenda_items.all():
@@ -165,6 +202,7 @@ RECORD_READS = (
     AgentAdministration,
     Radiotherapy,
     Surgery,
+    *IMAGING_READS,
 )
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class Capability(StrEnum):
     VIEW_CLINICAL = "view_clinical"
     EDIT_CASES = "edit_cases"
+    RECORD_IMAGING = "record_imaging"
     LIST_CASES = "list_cases"
     MANAGE_MEETINGS = "manage_meetings"
     RECORD_DECISIONS = "record_decisions"
@@ -35,6 +36,7 @@ class Capability(StrEnum):
 LABELS = {
     Capability.VIEW_CLINICAL: "see cases, meetings and worklists",
     Capability.EDIT_CASES: "create and edit cases and their clinical data",
+    Capability.RECORD_IMAGING: "record scans and their RECIST lesion measurements",
     Capability.LIST_CASES: "list cases on a meeting agenda",
     Capability.MANAGE_MEETINGS: "create meetings, order the agenda and take attendance",
     Capability.RECORD_DECISIONS: "record MDT decisions and actions",
@@ -52,11 +54,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "coordinator": frozenset(
         {C.VIEW_CLINICAL, C.EDIT_CASES, C.LIST_CASES, C.MANAGE_MEETINGS, C.MANAGE_REMINDERS}
     ),
-    "clinician": frozenset({C.VIEW_CLINICAL, C.EDIT_CASES, C.LIST_CASES, C.RECORD_DECISIONS}),
+    "clinician": frozenset(
+        {C.VIEW_CLINICAL, C.EDIT_CASES, C.RECORD_IMAGING, C.LIST_CASES, C.RECORD_DECISIONS}
+    ),
     "chair": frozenset(
         {
             C.VIEW_CLINICAL,
             C.EDIT_CASES,
+            C.RECORD_IMAGING,
             C.LIST_CASES,
             C.MANAGE_MEETINGS,
             C.RECORD_DECISIONS,

@@ -23,6 +23,7 @@ from cases import models
 from cases.audit.access import access_log_record
 from cases.security.middleware import AuditContextMiddleware
 from tests.conftest import make_case, make_patient, make_user, test_database_url
+from tests.imaging_factory import make_lesion, make_study, measure
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +145,28 @@ BUILDERS = {
         {"error": "451 try again later"},
     ),
     "User": (lambda: make_user("clinician"), {"role": "chair"}, {"is_active": False}),
+    "ImagingStudy": (
+        lambda: make_study(make_case(), TODAY),
+        {"report": "Segment VII lesion smaller."},
+        {"accession_number": "ACC9"},
+    ),
+    "Lesion": (
+        lambda: make_lesion(make_study(make_case(), TODAY)),
+        {"site": "dome"},
+        {"segment": 8},
+    ),
+    "LesionMeasurement": (
+        lambda: (lambda s: measure(s, make_lesion(s), "31"))(make_study(make_case(), TODAY)),
+        {"size_mm": 30},
+        {"size_mm": 29},
+    ),
+    "LabResult": (
+        lambda: models.LabResult.objects.create(
+            case=make_case(), test="cea", taken_on=TODAY, value=12, unit="ng/mL"
+        ),
+        {"value": 14},
+        {"reference_high": 5},
+    ),
     "ApiToken": (
         lambda: models.ApiToken.objects.create(
             name=f"system-{uuid.uuid4().hex[:8]}",

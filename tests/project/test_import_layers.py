@@ -23,6 +23,7 @@ READ_MODULES = {
     "cases.records.completeness",
     "cases.records.story",
     "cases.records.timeline",
+    "cases.records.imaging",  # RECIST series, liver burden and marker charts of a loaded record
     "cases.worklists.queries",
     "cases.worklists.plots",
     "cases.audit.trail",

@@ -18,6 +18,8 @@ future; a plan can, but not by years (a mistyped year must not reach the date ar
 from __future__ import annotations
 
 from cases.records.services.cases import case_create, case_update
+from cases.records.services.imaging import NewLesion, Remeasure, imaging_study_record
+from cases.records.services.markers import lab_results_record
 from cases.records.services.molecular import molecular_result_record
 from cases.records.services.patients import patient_create, patient_update
 from cases.records.services.radiotherapy import radiotherapy_create, radiotherapy_update
@@ -36,10 +38,14 @@ from cases.records.services.treatment import (
 )
 
 __all__ = [
+    "NewLesion",
+    "Remeasure",
     "administration_create",
     "administration_update",
     "case_create",
     "case_update",
+    "imaging_study_record",
+    "lab_results_record",
     "molecular_result_record",
     "next_reassessment_due",
     "patient_create",
