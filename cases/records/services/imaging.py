@@ -63,8 +63,10 @@ def _check_size(p: Problems, field: str, size: Decimal | None, *, label: str) ->
 
 def _check_baseline(p: Problems, lesions: list[NewLesion]) -> None:
     seen: set[str] = set()
+    sound: list[NewLesion] = []  # the lesions without a problem of their own
     for index, lesion in enumerate(lesions):
         field = f"lesion_{index}"
+        before = len(p.errors.get(field, []))
         name = lesion.label or f"Lesion {index + 1}"
         if not lesion.label.strip():
             p.add(field, f"{name}: give it a label, e.g. T1.")
@@ -83,8 +85,8 @@ def _check_baseline(p: Problems, lesions: list[NewLesion]) -> None:
             _check_size(p, field, lesion.size_mm, label=name)
         elif lesion.size_mm is not None:
             p.add(field, f"{name}: a non-target lesion is not measured; leave its size empty.")
-    if p.errors:
-        return
+        if len(p.errors.get(field, [])) == before:
+            sound.append(lesion)
     # RECIST's own baseline rules (5 targets, 2 per organ, 10 mm, nodes 15 mm short axis).
     series = recist.Series(
         lesions=tuple(
@@ -94,24 +96,29 @@ def _check_baseline(p: Problems, lesions: list[NewLesion]) -> None:
                 organ=lesion.organ,
                 nodal=lesion.organ == models.Organ.LYMPH_NODE,
             )
-            for lesion in lesions
+            for lesion in sound
         ),
         assessments=(
             recist.Assessment(
                 assessed_on=dt.date(2000, 1, 1),  # any date: only the baseline is checked
                 target_mm={
                     lesion.label: lesion.size_mm
-                    for lesion in lesions
+                    for lesion in sound
                     if lesion.kind == models.LesionKind.TARGET and lesion.size_mm is not None
                 },
             ),
         ),
     )
-    for problem in recist.series_problems(series):
+    for problem in recist.series_problems(series) if sound else []:
         label = problem.field.rsplit(".", 1)[-1]
         index = next((i for i, lesion in enumerate(lesions) if lesion.label == label), None)
+        if index is None:  # about the series as a whole, or a field of a lesion by position
+            position = re.search(r"lesions\[(\d+)\]", problem.field)
+            if position is not None:
+                index = lesions.index(sound[int(position.group(1))])
         where = f"lesion_{index}" if index is not None else "lesions"
-        p.add(where, f"{label}: {problem.message}." if index is not None else problem.message)
+        name = lesions[index].label if index is not None else ""
+        p.add(where, f"{name}: {problem.message}." if name else f"{problem.message}.")
 
 
 def _check_follow_up(
@@ -341,3 +348,24 @@ def scan_response_for_reassessment(case: models.Case, reassessment_id: int) -> A
         return None
     answering = [s for s in view.follow_ups if s.study.reassessment_id == reassessment_id]
     return answering[-1] if answering else None
+
+
+def check_response_against_scan(p: Problems, *, reassessment_id: int, response: str) -> None:
+    """A reassessment answered by a measured scan takes that scan's response: a different one
+    is recorded on the scan, by a radiologist, with a reason (never typed over here)."""
+    if not models.ImagingStudy.objects.filter(reassessment_id=reassessment_id).exists():
+        return
+    reassessment = models.Reassessment.objects.get(pk=reassessment_id)
+    scan = scan_response_for_reassessment(
+        case_clinical_record(case_id=reassessment.case_id), reassessment_id
+    )
+    if scan is None or response == scan.reassessment_response:
+        return
+    given = (
+        models.Response(scan.reassessment_response).label if scan.reassessment_response else "none"
+    )
+    p.add(
+        "response",
+        f"The measured scan of {fmt(scan.study.performed_on)} gives “{given}”. A radiologist "
+        "records a different response on the scan, with the reason.",
+    )

@@ -22,6 +22,7 @@ from cases.records.services.checks import (
     save_row,
     update_row,
 )
+from cases.records.services.imaging import check_response_against_scan
 from cases.reminders.planning import reminders_sync_for_case
 from cases.security.permissions import Capability, require
 
@@ -216,6 +217,7 @@ def reassessment_update(
     values = _reassessment_values(values)
     p = Problems()
     _check_reassessment(p, current.case, values, local_today())
+    check_response_against_scan(p, reassessment_id=reassessment_id, response=values["response"])
     p.raise_if_any()
     update_row(
         models.Reassessment,
