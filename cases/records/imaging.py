@@ -455,7 +455,8 @@ def marker_chart(
 class StripPoint:
     x: float
     y: float
-    label: str
+    label: str  # in words, for the tooltip and the text alternative
+    text: str = ""  # drawn beside the point
 
 
 @dataclass
@@ -494,6 +495,7 @@ def timeline_strip(case: Case, timeline: Any) -> TimelineStrip | None:
                         timeline.x(scan.study.performed_on),
                         18,
                         f"Scan {scan.study.performed_on:%d %b %Y}: {text}",
+                        text,
                     )
                 )
     cea = [

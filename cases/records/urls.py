@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases.records.views import case, entries, search
+from cases.records.views import case, entries, imaging, search
 
 urlpatterns = [
     path("cases/", search.case_list, name="case-list"),
@@ -23,6 +23,8 @@ urlpatterns = [
         entries.administration_update,
         name="administration-update",
     ),
+    path("cases/<int:case_id>/scans/new/", imaging.imaging_study_create, name="imaging-create"),
+    path("cases/<int:case_id>/bloods/new/", imaging.lab_results_record, name="lab-results-record"),
     path(
         "cases/<int:case_id>/actions/<int:pk>/status/",
         entries.action_status,
