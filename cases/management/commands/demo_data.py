@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from cases import models
 from cases.common.constants import rule_constants
+from cases.management import demo_imaging
 from cases.pathway import (
     earliest_elective_surgery,
     latest_primary_surgery_after_scrt,
@@ -656,6 +657,7 @@ class Command(BaseCommand):
         models.Case.objects.bulk_create([d.case for d in drafts], batch_size=2000)
         counts = {"users": len(users), "patients": len(patients), "cases": len(drafts)}
         counts.update(self._write_children(drafts))
+        counts.update(demo_imaging.load(seed, today, drafts))
         counts.update(self._meeting(rng, today, users, drafts))
         counts["reminders"] = reminders_sync_for_cases(case_ids=[d.case.pk for d in drafts]).created
         return counts
