@@ -18,7 +18,13 @@ future; a plan can, but not by years (a mistyped year must not reach the date ar
 from __future__ import annotations
 
 from cases.records.services.cases import case_create, case_update
-from cases.records.services.molecular import molecular_result_record
+from cases.records.services.cycles import (
+    cycle_create,
+    cycle_update,
+    toxicity_create,
+    toxicity_update,
+)
+from cases.records.services.molecular import molecular_profile_record, molecular_result_record
 from cases.records.services.patients import patient_create, patient_update
 from cases.records.services.radiotherapy import radiotherapy_create, radiotherapy_update
 from cases.records.services.reassessments import (
@@ -27,10 +33,20 @@ from cases.records.services.reassessments import (
     reassessment_open_next,
     reassessment_update,
 )
+from cases.records.services.referral import referral_create, referral_update
+from cases.records.services.staging import (
+    histology_create,
+    histology_update,
+    pelvic_mri_create,
+    pelvic_mri_update,
+    tnm_staging_create,
+    tnm_staging_update,
+)
 from cases.records.services.surgery import surgery_create, surgery_update
 from cases.records.services.treatment import (
     administration_create,
     administration_update,
+    next_line,
     treatment_course_create,
     treatment_course_update,
 )
@@ -40,17 +56,31 @@ __all__ = [
     "administration_update",
     "case_create",
     "case_update",
+    "cycle_create",
+    "cycle_update",
+    "histology_create",
+    "histology_update",
+    "molecular_profile_record",
     "molecular_result_record",
+    "next_line",
     "next_reassessment_due",
     "patient_create",
     "patient_update",
+    "pelvic_mri_create",
+    "pelvic_mri_update",
     "radiotherapy_create",
     "radiotherapy_update",
     "reassessment_create",
     "reassessment_open_next",
     "reassessment_update",
+    "referral_create",
+    "referral_update",
     "surgery_create",
     "surgery_update",
+    "tnm_staging_create",
+    "tnm_staging_update",
+    "toxicity_create",
+    "toxicity_update",
     "treatment_course_create",
     "treatment_course_update",
 ]
