@@ -191,3 +191,20 @@ def test_a_new_course_is_the_next_line(user, case, course):
         started_on=D(2026, 3, 2),
     )
     assert (models.TreatmentCourse.objects.get(pk=course.pk).line, second.line) == (1, 2)
+
+
+def test_the_last_bevacizumab_dose_is_read_from_the_cycles_where_they_exist(case, course):
+    """A cycle is the record of what was given, even when written without the cycle service
+    (an import, the admin): the engine reads its date."""
+    models.TreatmentCycle.objects.create(
+        course=course, number=1, given_on=D(2026, 2, 2), agents=FOLFOXIRI_BEV
+    )
+    models.TreatmentCycle.objects.create(
+        course=course, number=2, given_on=D(2026, 2, 16), agents=["fluorouracil"]
+    )
+    # A dose on its own, outside any cycle, still counts.
+    models.AgentAdministration.objects.create(
+        course=course, agent="bevacizumab", given_on=D(2026, 1, 19)
+    )
+    inputs = case_inputs(case_clinical_record(case_id=case.pk), today=TODAY)
+    assert inputs["last_bevacizumab_dose_date"] == "2026-02-02"
