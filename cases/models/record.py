@@ -397,15 +397,31 @@ class Reassessment(Versioned):
 
 class Intent(models.TextChoices):
     CONVERSION = "conversion", "Conversion"
-    PERIOPERATIVE = "perioperative", "Perioperative (before surgery)"
-    POSTOPERATIVE = "postoperative", "Post-operative"
+    # The stored values predate the line-of-therapy vocabulary (and are exchanged over FHIR):
+    # the labels say what the MDT calls them.
+    PERIOPERATIVE = "perioperative", "Neoadjuvant (before surgery)"
+    POSTOPERATIVE = "postoperative", "Adjuvant (after surgery)"
     MAINTENANCE = "maintenance", "Maintenance"
     PALLIATIVE = "palliative", "Palliative"
+
+
+class StopCause(models.TextChoices):
+    COMPLETED = "completed", "Planned cycles completed"
+    PROGRESSION = "progression", "Disease progression"
+    TOXICITY = "toxicity", "Toxicity"
+    SURGERY = "surgery", "Stopped for surgery"
+    PATIENT_CHOICE = "patient_choice", "Patient choice"
+    DETERIORATION = "deterioration", "Clinical deterioration"
+    DIED = "died", "Died"
+    OTHER = "other", "Other"
 
 
 @audited()
 @tracks_data_version()
 class TreatmentCourse(Versioned):
+    """A line of systemic therapy (1st, 2nd …): its regimen, intent, planned and given cycles
+    (``TreatmentCycle``), and why it stopped."""
+
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="treatment_courses")
     intent = models.CharField(max_length=15, choices=Intent.choices, default=Intent.CONVERSION)
     backbone = models.CharField(max_length=10, choices=Backbone.choices, blank=True)
@@ -413,6 +429,9 @@ class TreatmentCourse(Versioned):
     started_on = models.DateField()
     stopped_on = models.DateField(null=True, blank=True)
     stop_reason = models.CharField(max_length=200, blank=True)
+    line = models.PositiveSmallIntegerField("Line of therapy", default=1)
+    planned_cycles = models.PositiveSmallIntegerField(null=True, blank=True)
+    stop_cause = models.CharField(max_length=15, choices=StopCause.choices, blank=True)
 
     class Meta:
         ordering = ["case", "started_on"]
@@ -423,6 +442,22 @@ class TreatmentCourse(Versioned):
             ),
             models.CheckConstraint(
                 condition=Q(agents__contained_by=Agent.values), name="course_agents_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(line__gte=1) & Q(line__lte=20), name="course_line_1_to_20"
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_cycles__isnull=True)
+                | (Q(planned_cycles__gte=1) & Q(planned_cycles__lte=100)),
+                name="course_planned_cycles_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(stop_cause__in=["", *StopCause.values]), name="course_stop_cause_valid"
+            ),
+            # Only a course that stopped says why.
+            models.CheckConstraint(
+                condition=Q(stop_cause="") | Q(stopped_on__isnull=False),
+                name="course_stop_cause_needs_stop_date",
             ),
         ]
 
@@ -455,6 +490,15 @@ class AgentAdministration(Versioned):
     course = models.ForeignKey(
         TreatmentCourse, on_delete=models.CASCADE, related_name="administrations"
     )
+    # The cycle this dose was given in, when the cycle is recorded: the cycle's service writes
+    # its doses, so the last bevacizumab dose follows the cycles wherever they exist.
+    cycle = models.ForeignKey(
+        "TreatmentCycle",
+        on_delete=models.CASCADE,
+        related_name="doses",
+        null=True,
+        blank=True,
+    )
     agent = models.CharField(max_length=15, choices=Agent.choices)
     given_on = models.DateField()
     cycle_number = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -485,6 +529,141 @@ class AgentAdministration(Versioned):
 
     def __str__(self) -> str:
         return f"{self.get_agent_display()} on {self.given_on:%d %b %Y}"
+
+
+@audited()
+@tracks_data_version()
+class TreatmentCycle(Versioned):
+    """One cycle of a course as given: its day-1 date, the agents given (bevacizumab may be left
+    out before surgery), a dose reduction and a delay."""
+
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.CASCADE, related_name="cycles")
+    number = models.PositiveSmallIntegerField()
+    given_on = models.DateField()
+    agents = ArrayField(models.CharField(max_length=15, choices=Agent.choices), default=list)
+    dose_reduction_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    delay_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    delay_reason = models.CharField(max_length=200, blank=True)
+    # Why bevacizumab was given after an operation (as for a single dose).
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["course", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "number"], name="cycle_number_unique"),
+            models.UniqueConstraint(fields=["course", "given_on"], name="cycle_one_a_day"),
+            models.CheckConstraint(
+                condition=Q(number__gte=1) & Q(number__lte=200), name="cycle_number_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(agents__len__gte=1) & Q(agents__contained_by=Agent.values),
+                name="cycle_agents_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(dose_reduction_percent__isnull=True)
+                | (Q(dose_reduction_percent__gt=0) & Q(dose_reduction_percent__lt=100)),
+                name="cycle_dose_reduction_1_to_99",
+            ),
+            models.CheckConstraint(
+                condition=Q(delay_days__isnull=True) | Q(delay_days__gt=0),
+                name="cycle_delay_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(delay_reason="") | Q(delay_days__isnull=False),
+                name="cycle_delay_reason_needs_delay",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cycle {self.number} on {self.given_on:%d %b %Y}"
+
+
+class CtcaeTerm(models.TextChoices):
+    """CTCAE v5.0 terms met in colorectal chemotherapy (the label is the term as printed)."""
+
+    DIARRHEA = "diarrhea", "Diarrhea"
+    NAUSEA = "nausea", "Nausea"
+    VOMITING = "vomiting", "Vomiting"
+    MUCOSITIS_ORAL = "mucositis_oral", "Mucositis oral"
+    FATIGUE = "fatigue", "Fatigue"
+    ANOREXIA = "anorexia", "Anorexia"
+    NEUTROPHIL_COUNT_DECREASED = "neutrophil_count_decreased", "Neutrophil count decreased"
+    FEBRILE_NEUTROPENIA = "febrile_neutropenia", "Febrile neutropenia"
+    PLATELET_COUNT_DECREASED = "platelet_count_decreased", "Platelet count decreased"
+    ANEMIA = "anemia", "Anemia"
+    PERIPHERAL_SENSORY_NEUROPATHY = (
+        "peripheral_sensory_neuropathy",
+        "Peripheral sensory neuropathy",
+    )
+    PALMAR_PLANTAR = (
+        "palmar_plantar_erythrodysesthesia",
+        "Palmar-plantar erythrodysesthesia syndrome",
+    )
+    RASH_ACNEIFORM = "rash_acneiform", "Rash acneiform"
+    HYPERTENSION = "hypertension", "Hypertension"
+    PROTEINURIA = "proteinuria", "Proteinuria"
+    THROMBOEMBOLIC_EVENT = "thromboembolic_event", "Thromboembolic event"
+    INFUSION_RELATED_REACTION = "infusion_related_reaction", "Infusion related reaction"
+    HYPOMAGNESEMIA = "hypomagnesemia", "Hypomagnesemia"
+    ALOPECIA = "alopecia", "Alopecia"
+    OTHER = "other", "Other (term in the note)"
+
+
+# Grades CTCAE v5.0 defines for the terms whose scale is shorter than 1–5 (the rest: 1–5).
+CTCAE_GRADES: dict[str, tuple[int, int]] = {
+    CtcaeTerm.NAUSEA: (1, 3),
+    CtcaeTerm.FATIGUE: (1, 3),
+    CtcaeTerm.ALOPECIA: (1, 2),
+    CtcaeTerm.PALMAR_PLANTAR: (1, 3),
+    CtcaeTerm.NEUTROPHIL_COUNT_DECREASED: (1, 4),
+    CtcaeTerm.PLATELET_COUNT_DECREASED: (1, 4),
+    CtcaeTerm.FEBRILE_NEUTROPENIA: (3, 5),
+    CtcaeTerm.PROTEINURIA: (1, 3),
+}
+
+
+@audited()
+@tracks_data_version()
+class Toxicity(Versioned):
+    """An adverse event of a course (CTCAE v5.0 term and grade), in the cycle it followed."""
+
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.CASCADE, related_name="toxicities")
+    cycle = models.ForeignKey(
+        TreatmentCycle, on_delete=models.CASCADE, related_name="toxicities", null=True, blank=True
+    )
+    term = models.CharField("CTCAE term", max_length=40, choices=CtcaeTerm.choices)
+    grade = models.PositiveSmallIntegerField("CTCAE grade")
+    noted_on = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["course", "noted_on", "id"]
+        verbose_name_plural = "toxicities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(grade__gte=1) & Q(grade__lte=5), name="toxicity_grade_1_to_5"
+            ),
+            models.CheckConstraint(
+                condition=Q(term__in=CtcaeTerm.values), name="toxicity_term_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    *[
+                        Q(term=term, grade__gte=low, grade__lte=high)
+                        for term, (low, high) in CTCAE_GRADES.items()
+                    ],
+                    ~Q(term__in=list(CTCAE_GRADES)),
+                    _connector=Q.OR,
+                ),
+                name="toxicity_grade_defined_for_term",
+            ),
+            models.CheckConstraint(
+                condition=~Q(term="other") | ~Q(note=""), name="toxicity_other_is_named"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_term_display()} grade {self.grade}"
 
 
 @audited()

@@ -222,9 +222,24 @@ class TreatmentCourseForm(ServiceModelForm):
 
     class Meta:
         model = models.TreatmentCourse
-        fields = ["intent", "backbone", "agents", "started_on", "stopped_on", "stop_reason"]
+        fields = [
+            "line",
+            "intent",
+            "backbone",
+            "agents",
+            "planned_cycles",
+            "started_on",
+            "stopped_on",
+            "stop_cause",
+            "stop_reason",
+        ]
         widgets = {"started_on": DateInput(), "stopped_on": DateInput()}
-        labels = {"started_on": "Cycle 1 day 1", "stopped_on": "Stopped on"}
+        labels = {
+            "started_on": "Cycle 1 day 1",
+            "stopped_on": "Stopped on",
+            "stop_cause": "Why it stopped",
+            "stop_reason": "Stop details",
+        }
 
     def service_kwargs(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

@@ -99,13 +99,20 @@ def _liver_cleared(case: Case) -> bool:
 
 
 def last_bevacizumab_dose(case: Case) -> dt.date | None:
-    """The last recorded bevacizumab dose: a query over administrations, never a typed field."""
-    doses = [
-        a.given_on
-        for course in case.treatment_courses.all()
-        for a in course.administrations.all()
-        if a.agent == "bevacizumab"
-    ]
+    """The last recorded bevacizumab dose: a query over what was given, never a typed field.
+
+    Where a course's cycles are recorded, its bevacizumab doses are the cycles that gave it
+    (the cycle service writes their doses too, which the worklists' SQL reads); a dose recorded
+    on its own, outside any cycle, counts as well.
+    """
+    doses = []
+    for course in case.treatment_courses.all():
+        doses += [c.given_on for c in course.cycles.all() if "bevacizumab" in c.agents]
+        doses += [
+            a.given_on
+            for a in course.administrations.all()
+            if a.agent == "bevacizumab" and a.cycle_id is None
+        ]
     return max(doses, default=None)
 
 

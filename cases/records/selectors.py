@@ -30,13 +30,19 @@ from cases.models import (
     LabResult,
     Lesion,
     LesionMeasurement,
+    Histology,
     Meeting,
     MolecularResult,
     Patient,
+    PelvicMri,
     Radiotherapy,
     Reassessment,
+    Referral,
     Surgery,
+    TnmStaging,
+    Toxicity,
     TreatmentCourse,
+    TreatmentCycle,
     User,
 )
 
@@ -48,6 +54,17 @@ _CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
     ("radiotherapy", Radiotherapy),
     ("surgeries", Surgery),
     ("agenda_items", AgendaItem),
+    # Staging, pathology and the referral (cases/models/staging.py).
+    ("tnm_stagings", TnmStaging),
+    ("pelvic_mris", PelvicMri),
+    ("histologies", Histology),
+    ("referrals", Referral),
+)
+
+# The children of each treatment course, as (accessor, model): grouped by course.
+_COURSE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
+    ("cycles", TreatmentCycle),
+    ("toxicities", Toxicity),
 )
 
 
@@ -69,6 +86,10 @@ def record_arrays(case: Any, *, with_meetings: bool = True) -> dict[str, ArraySu
     arrays["json_administrations"] = json_rows(
         AgentAdministration, order_by=["given_on", "agent"], course__case=case
     )
+    for name, model in _COURSE_CHILDREN:
+        arrays[f"json_course_{name}"] = json_rows(
+            model, order_by=[t for t in model._meta.ordering if t != "course"], course__case=case
+        )
     if with_meetings:
         arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
     arrays.update(imaging_arrays(case))
@@ -114,8 +135,14 @@ def attach_record(case: Case, source: Any) -> Case:
         if with_meetings or name != "agenda_items":
             prefill(case, name, instances(model, getattr(source, f"json_{name}")))
     doses = by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
+    children = {
+        name: by_parent(instances(model, getattr(source, f"json_course_{name}")), "course_id")
+        for name, model in _COURSE_CHILDREN
+    }
     for course in case.treatment_courses.all():
         prefill(course, "administrations", doses[course.pk])
+        for name, grouped in children.items():
+            prefill(course, name, grouped[course.pk])
     attach_imaging(case, source)
     if with_meetings:
         meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
@@ -203,6 +230,12 @@ RECORD_READS = (
     Radiotherapy,
     Surgery,
     *IMAGING_READS,
+    TnmStaging,
+    PelvicMri,
+    Histology,
+    Referral,
+    TreatmentCycle,
+    Toxicity,
 )
 
 

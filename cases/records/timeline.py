@@ -103,6 +103,7 @@ def timeline_for_case(case: Case, *, today: dt.date) -> Timeline:
         t.ticks.append(Tick(t.x(month), month.strftime("%b %y")))
         month = add_months(month, 1)
     _treatment(case, t, today)
+    _cycles_and_toxicities(case, t)
     _scans(case, t)
     _radiotherapy(case, t, today)
     _surgery(case, t)
@@ -131,6 +132,34 @@ def _treatment(case: Case, t: Timeline, today: dt.date) -> None:
                 t.markers.append(
                     Marker(t.x(dose.given_on), y, "dose", f"Bevacizumab {_fmt(dose.given_on)}")
                 )
+
+
+def _cycles_and_toxicities(case: Case, t: Timeline) -> None:
+    """A tick for each cycle given (hollow when its dose was reduced) and a toxicity marker
+    (grade 3 and above drawn as severe) in the treatment lane."""
+    y = _lane_y("Treatment")
+    for course in case.treatment_courses.all():
+        for c in course.cycles.all():
+            reduced = f", dose −{c.dose_reduction_percent} %" if c.dose_reduction_percent else ""
+            delayed = f", delayed {c.delay_days} days" if c.delay_days else ""
+            t.markers.append(
+                Marker(
+                    t.x(c.given_on),
+                    y + 12,
+                    "cycle",
+                    f"Line {course.line} cycle {c.number} {_fmt(c.given_on)}{reduced}{delayed}",
+                    hollow=bool(c.dose_reduction_percent),
+                )
+            )
+        for tox in course.toxicities.all():
+            t.markers.append(
+                Marker(
+                    t.x(tox.noted_on),
+                    y - 12,
+                    "toxicity-severe" if tox.grade >= 3 else "toxicity",
+                    f"{tox} {_fmt(tox.noted_on)}",
+                )
+            )
 
 
 def _scans(case: Case, t: Timeline) -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases.records.views import case, entries, imaging, search
+from cases.records.views import case, cycles, entries, imaging, search
 
 urlpatterns = [
     path("cases/", search.case_list, name="case-list"),
@@ -12,6 +12,27 @@ urlpatterns = [
         "cases/<int:case_id>/molecular/<slug:marker>/",
         entries.molecular_record,
         name="molecular-record",
+    ),
+    path(
+        "cases/<int:case_id>/molecular/",
+        cycles.molecular_profile,
+        name="molecular-profile",
+    ),
+    path(
+        "cases/<int:case_id>/courses/<int:course_id>/cycles/new/",
+        cycles.cycle_create,
+        name="cycle-create",
+    ),
+    path("cases/<int:case_id>/cycles/<int:pk>/", cycles.cycle_update, name="cycle-update"),
+    path(
+        "cases/<int:case_id>/courses/<int:course_id>/toxicities/new/",
+        cycles.toxicity_create,
+        name="toxicity-create",
+    ),
+    path(
+        "cases/<int:case_id>/toxicities/<int:pk>/",
+        cycles.toxicity_update,
+        name="toxicity-update",
     ),
     path(
         "cases/<int:case_id>/courses/<int:course_id>/doses/new/",
@@ -38,6 +59,10 @@ for part, prefix, name in (
     ("course", "courses", "course"),
     ("radiotherapy", "radiotherapy", "radiotherapy"),
     ("surgery", "surgery", "surgery"),
+    ("tnm", "tnm", "tnm"),
+    ("mri", "mri-pelvis", "mri"),
+    ("histology", "histology", "histology"),
+    ("referral", "referral", "referral"),
 ):
     urlpatterns += [
         path(

@@ -101,6 +101,59 @@ BUILDERS = {
         {"urgency": "emergency"},
         {"planned_on": TODAY + dt.timedelta(days=7)},
     ),
+    # Staging, pathology, referral, cycles and toxicities (issue 17).
+    "TnmStaging": (
+        lambda: models.TnmStaging.objects.create(
+            case=make_case(), kind="clinical", t="T3", n="N1a", m="M1a", staged_on=TODAY
+        ),
+        {"n": "N2a"},
+        {"m": "M1b"},
+    ),
+    "PelvicMri": (
+        lambda: models.PelvicMri.objects.create(
+            case=make_case(),
+            performed_on=TODAY,
+            t="T3",
+            n="N1",
+            crm="clear",
+            emvi="negative",
+            tumour_height_cm=6,
+        ),
+        {"emvi": "positive"},
+        {"crm": "involved"},
+    ),
+    "Histology": (
+        lambda: models.Histology.objects.create(
+            case=make_case(),
+            specimen="biopsy",
+            reported_on=TODAY,
+            histological_type="adenocarcinoma",
+            grade="low",
+        ),
+        {"grade": "high"},
+        {"signet_ring": True},
+    ),
+    "Referral": (
+        lambda: models.Referral.objects.create(
+            case=make_case(), source="gp", referrer="Dr Jones", received_on=TODAY, question="?"
+        ),
+        {"urgency": "urgent"},
+        {"question": "Resectable?"},
+    ),
+    "TreatmentCycle": (
+        lambda: models.TreatmentCycle.objects.create(
+            course=_course(), number=1, given_on=TODAY, agents=["fluorouracil"]
+        ),
+        {"dose_reduction_percent": 20},
+        {"delay_days": 7},
+    ),
+    "Toxicity": (
+        lambda: models.Toxicity.objects.create(
+            course=_course(), term="diarrhea", grade=2, noted_on=TODAY
+        ),
+        {"grade": 3},
+        {"term": "nausea"},
+    ),
     "Meeting": (_meeting, {"status": "in_progress"}, {"title": "Extra MDT"}),
     "Attendance": (
         lambda: models.Attendance.objects.create(

@@ -21,6 +21,13 @@ from cases.records.services.cases import case_create, case_update
 from cases.records.services.imaging import NewLesion, Remeasure, imaging_study_record
 from cases.records.services.markers import lab_results_record
 from cases.records.services.molecular import molecular_result_record
+from cases.records.services.cycles import (
+    cycle_create,
+    cycle_update,
+    toxicity_create,
+    toxicity_update,
+)
+from cases.records.services.molecular import molecular_profile_record, molecular_result_record
 from cases.records.services.patients import patient_create, patient_update
 from cases.records.services.radiotherapy import radiotherapy_create, radiotherapy_update
 from cases.records.services.reassessments import (
@@ -29,10 +36,20 @@ from cases.records.services.reassessments import (
     reassessment_open_next,
     reassessment_update,
 )
+from cases.records.services.referral import referral_create, referral_update
+from cases.records.services.staging import (
+    histology_create,
+    histology_update,
+    pelvic_mri_create,
+    pelvic_mri_update,
+    tnm_staging_create,
+    tnm_staging_update,
+)
 from cases.records.services.surgery import surgery_create, surgery_update
 from cases.records.services.treatment import (
     administration_create,
     administration_update,
+    next_line,
     treatment_course_create,
     treatment_course_update,
 )
@@ -46,17 +63,31 @@ __all__ = [
     "case_update",
     "imaging_study_record",
     "lab_results_record",
+    "cycle_create",
+    "cycle_update",
+    "histology_create",
+    "histology_update",
+    "molecular_profile_record",
     "molecular_result_record",
+    "next_line",
     "next_reassessment_due",
     "patient_create",
     "patient_update",
+    "pelvic_mri_create",
+    "pelvic_mri_update",
     "radiotherapy_create",
     "radiotherapy_update",
     "reassessment_create",
     "reassessment_open_next",
     "reassessment_update",
+    "referral_create",
+    "referral_update",
     "surgery_create",
     "surgery_update",
+    "tnm_staging_create",
+    "tnm_staging_update",
+    "toxicity_create",
+    "toxicity_update",
     "treatment_course_create",
     "treatment_course_update",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from cases import models
@@ -93,3 +94,26 @@ def molecular_result_record(
         result = models.MolecularResult.objects.get(pk=existing.pk)
     reminders_sync_for_case(case_id=case_id)
     return result
+
+
+@transaction.atomic
+def molecular_profile_record(
+    *, user: Any, case_id: int, entries: list[dict[str, Any]]
+) -> list[models.MolecularResult]:
+    """Several markers at once (the one-page molecular form): all are written or none.
+
+    Each entry holds ``molecular_result_record``'s arguments. A refused marker's messages come
+    back keyed ``<marker>-<field>``, every marker's problems together.
+    """
+    require(user, Capability.EDIT_CASES)
+    problems: dict[str, list[str]] = {}
+    saved = []
+    for entry in entries:
+        try:
+            saved.append(molecular_result_record(user=user, case_id=case_id, **entry))
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                problems.setdefault(f"{entry['marker']}-{field}", []).extend(messages)
+    if problems:
+        raise ValidationError(problems)
+    return saved

@@ -37,8 +37,18 @@ def _check_course(
     stopped_on: dt.date | None,
     stop_reason: str,
     today: dt.date,
+    line: int | None = 1,
+    planned_cycles: int | None = None,
+    stop_cause: str = "",
 ) -> None:
     agents = list(agents)
+    if line is None or not 1 <= line <= 20:
+        p.add("line", "The line of therapy is from 1 to 20.")
+    if planned_cycles is not None and not 1 <= planned_cycles <= 100:
+        p.add("planned_cycles", "Planned cycles are from 1 to 100.")
+    p.choice("stop_cause", stop_cause, models.StopCause, blank=True)
+    if stop_cause and stopped_on is None:
+        p.add("stopped_on", "Give the date the course stopped.")
     p.choice("intent", intent, models.Intent)
     p.choice("backbone", backbone, models.Backbone, blank=True)
     if not agents:
@@ -76,6 +86,12 @@ def _check_course(
             f"A dose on {fmt(first_outside.given_on)} would fall outside the "
             "course: correct that dose first.",
         )
+    cycles = models.TreatmentCycle.objects.filter(course_id=course_id)
+    outside_cycle = cycles.filter(given_on__lt=started_on)
+    if stopped_on is not None:
+        outside_cycle = outside_cycle | cycles.filter(given_on__gt=stopped_on)
+    if outside_cycle.exists() and "started_on" not in p:
+        p.add("started_on", "A recorded cycle would fall outside the course: correct it first.")
     stray = doses.exclude(agent__in=agents).order_by("given_on").first()
     if stray is not None and "agents" not in p:
         p.add(
@@ -95,11 +111,16 @@ def treatment_course_create(
     backbone: str = "",
     stopped_on: dt.date | None = None,
     stop_reason: str = "",
+    line: int | None = None,
+    planned_cycles: int | None = None,
+    stop_cause: str = "",
 ) -> models.TreatmentCourse:
-    """Record a course. The first course of a case on the pathway opens reassessment cycle 1,
-    due two months after the start (R9)."""
+    """Record a course (a line of therapy: the next line when none is given). The first course
+    of a case on the pathway opens reassessment cycle 1, due two months after the start (R9)."""
     require(user, Capability.EDIT_CASES)
     case = models.Case.objects.get(pk=case_id)
+    if line is None:
+        line = next_line(case_id=case_id)
     p = Problems()
     _check_course(
         p,
@@ -112,9 +133,15 @@ def treatment_course_create(
         stopped_on=stopped_on,
         stop_reason=stop_reason,
         today=local_today(),
+        line=line,
+        planned_cycles=planned_cycles,
+        stop_cause=stop_cause,
     )
     p.raise_if_any()
     course = models.TreatmentCourse(
+        line=line,
+        planned_cycles=planned_cycles,
+        stop_cause=stop_cause,
         case=case,
         intent=intent,
         backbone=backbone,
@@ -141,9 +168,15 @@ def treatment_course_update(
     backbone: str = "",
     stopped_on: dt.date | None = None,
     stop_reason: str = "",
+    line: int | None = None,
+    planned_cycles: int | None = None,
+    stop_cause: str = "",
 ) -> models.TreatmentCourse:
+    """Correct a course; ``line`` None keeps its line."""
     require(user, Capability.EDIT_CASES)
     course = models.TreatmentCourse.objects.select_related("case").get(pk=course_id)
+    if line is None:
+        line = course.line
     p = Problems()
     _check_course(
         p,
@@ -156,6 +189,9 @@ def treatment_course_update(
         stopped_on=stopped_on,
         stop_reason=stop_reason,
         today=local_today(),
+        line=line,
+        planned_cycles=planned_cycles,
+        stop_cause=stop_cause,
     )
     p.raise_if_any()
     update_row(
@@ -169,10 +205,19 @@ def treatment_course_update(
             "started_on": started_on,
             "stopped_on": stopped_on,
             "stop_reason": stop_reason.strip(),
+            "line": line,
+            "planned_cycles": planned_cycles,
+            "stop_cause": stop_cause,
         },
     )
     reminders_sync_for_case(case_id=course.case_id)
     return models.TreatmentCourse.objects.get(pk=course_id)
+
+
+def next_line(*, case_id: int) -> int:
+    """The line a new course of the case would be: one after the highest recorded."""
+    lines = models.TreatmentCourse.objects.filter(case_id=case_id).values_list("line", flat=True)
+    return max(lines, default=0) + 1
 
 
 def _check_administration(
@@ -187,6 +232,13 @@ def _check_administration(
     today: dt.date,
 ) -> None:
     p.choice("agent", agent, models.Agent)
+    if (
+        administration_id is not None
+        and models.AgentAdministration.objects.filter(
+            pk=administration_id, cycle__isnull=False
+        ).exists()
+    ):
+        p.add("given_on", "This dose belongs to a recorded cycle: correct the cycle instead.")
     if "agent" not in p and agent not in course.agents:
         p.add(
             "agent",

@@ -28,6 +28,7 @@ from cases.common.services import ConflictError
 from cases.meetings import actions
 from cases.records import forms as record_forms
 from cases.records import services as records
+from cases.records import staging_forms
 from cases.security.permissions import Capability, capability_required
 
 
@@ -260,6 +261,7 @@ PARTS = {
         "Treatment course added.",
         "Treatment course saved.",
         title=lambda row: f"Edit {row}",
+        create_options=lambda case: {"initial": {"line": records.next_line(case_id=case.pk)}},
     ),
     "radiotherapy": Part(
         models.Radiotherapy,
@@ -284,6 +286,56 @@ PARTS = {
         "Operation added.",
         "Operation saved.",
         title=lambda row: f"Edit {row}",
+    ),
+    # Staging, pathology and the referral (cases/models/staging.py).
+    "tnm": Part(
+        models.TnmStaging,
+        staging_forms.TnmStagingForm,
+        staging_forms.TnmStagingEditForm,
+        records.tnm_staging_create,
+        records.tnm_staging_update,
+        "staging_id",
+        "New TNM staging",
+        "TNM staging added.",
+        "TNM staging saved.",
+        title=lambda row: f"Edit {row}",
+    ),
+    "mri": Part(
+        models.PelvicMri,
+        staging_forms.PelvicMriForm,
+        staging_forms.PelvicMriEditForm,
+        records.pelvic_mri_create,
+        records.pelvic_mri_update,
+        "mri_id",
+        "New MRI pelvis",
+        "MRI pelvis added.",
+        "MRI pelvis saved.",
+        title=lambda row: f"Edit {row}",
+    ),
+    "histology": Part(
+        models.Histology,
+        staging_forms.HistologyForm,
+        staging_forms.HistologyEditForm,
+        records.histology_create,
+        records.histology_update,
+        "histology_id",
+        "New histology report",
+        "Histology added.",
+        "Histology saved.",
+        title=lambda row: f"Edit {row}",
+    ),
+    "referral": Part(
+        models.Referral,
+        staging_forms.ReferralForm,
+        staging_forms.ReferralEditForm,
+        records.referral_create,
+        records.referral_update,
+        "referral_id",
+        "Referral",
+        "Referral recorded.",
+        "Referral saved.",
+        title=lambda row: "Edit referral",
+        create_options=lambda case: {"initial": {"received_on": timezone.localdate()}},
     ),
 }
 
