@@ -18,15 +18,14 @@ future; a plan can, but not by years (a mistyped year must not reach the date ar
 from __future__ import annotations
 
 from cases.records.services.cases import case_create, case_update
-from cases.records.services.imaging import NewLesion, Remeasure, imaging_study_record
-from cases.records.services.markers import lab_results_record
-from cases.records.services.molecular import molecular_result_record
 from cases.records.services.cycles import (
     cycle_create,
     cycle_update,
     toxicity_create,
     toxicity_update,
 )
+from cases.records.services.imaging import NewLesion, Remeasure, imaging_study_record
+from cases.records.services.markers import lab_results_record
 from cases.records.services.molecular import molecular_profile_record, molecular_result_record
 from cases.records.services.patients import patient_create, patient_update
 from cases.records.services.radiotherapy import radiotherapy_create, radiotherapy_update
@@ -61,12 +60,12 @@ __all__ = [
     "administration_update",
     "case_create",
     "case_update",
-    "imaging_study_record",
-    "lab_results_record",
     "cycle_create",
     "cycle_update",
     "histology_create",
     "histology_update",
+    "imaging_study_record",
+    "lab_results_record",
     "molecular_profile_record",
     "molecular_result_record",
     "next_line",
