@@ -27,8 +27,22 @@ def meeting_at(day: dt.date = MEETING_DAY, hour: int = 8) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
 
 
-def make_meeting(chair: models.User, *, day: dt.date = MEETING_DAY) -> models.Meeting:
-    return models.Meeting.objects.create(scheduled_for=meeting_at(day), chair=chair)
+def make_meeting(
+    chair: models.User, *, day: dt.date = MEETING_DAY, opened: bool = True
+) -> models.Meeting:
+    """A meeting of the colorectal series, opened by its chair at its start (``opened``), so
+    that its outcomes can be signed off; ``opened=False`` leaves it scheduled."""
+    series, _ = models.MeetingSeries.objects.get_or_create(name="Colorectal MDT")
+    opening = {}
+    if opened:
+        opening = {
+            "status": models.MeetingStatus.IN_PROGRESS,
+            "opened_at": meeting_at(day),
+            "opened_by": chair,
+        }
+    return models.Meeting.objects.create(
+        scheduled_for=meeting_at(day), chair=chair, series=series, **opening
+    )
 
 
 def make_core_members(prefix: str = "") -> dict[str, models.User]:
@@ -113,3 +127,12 @@ def make_conversion_case(
         ),
     )
     return case
+
+
+def close_meeting(meeting: models.Meeting, *, by: models.User) -> None:
+    """Close a meeting directly (the service also checks every case is signed off)."""
+    meeting.status = models.MeetingStatus.CLOSED
+    meeting.opened_at = meeting.opened_at or meeting.scheduled_for
+    meeting.opened_by = meeting.opened_by or by
+    meeting.closed_at, meeting.closed_by = timezone.now(), by
+    meeting.save()

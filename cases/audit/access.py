@@ -34,6 +34,15 @@ def access_log_record(*, user: Any, case_id: int, context: str) -> None:
     CaseAccess.objects.create(user_id=user.pk, case_id=case_id, context=context[:CONTEXT_MAX])
 
 
+def access_log_record_many(*, user: Any, case_ids: list[int], context: str) -> None:
+    """``access_log_record`` for every case a screen lists (the minutes): one INSERT."""
+    if user.pk is None or not case_ids:
+        return
+    CaseAccess.objects.bulk_create(
+        [CaseAccess(user_id=user.pk, case_id=c, context=context[:CONTEXT_MAX]) for c in case_ids]
+    )
+
+
 # --- Context for writes outside a request ----------------------------------------------------
 
 _task_contexts: dict[str, pghistory.context] = {}

@@ -24,6 +24,7 @@ from cases.reminders.planning import reminders_sync_for_case
 from cases.security.permissions import Capability, require
 
 REASON_MAX_LENGTH = 300
+QUESTION_MAX_LENGTH = 500
 
 
 def _already_listed_message(item: models.AgendaItem) -> str:
@@ -41,6 +42,7 @@ def agenda_item_add(
     case_id: int,
     late_reason: str = "",
     incomplete_reason: str = "",
+    clinical_question: str = "",
 ) -> models.AgendaItem:
     """List a case at the end of a meeting's agenda.
 
@@ -67,7 +69,10 @@ def agenda_item_add(
         raise ValidationError({"case": _already_listed_message(listed)})
 
     late_reason, incomplete_reason = late_reason.strip(), incomplete_reason.strip()
+    clinical_question = (clinical_question or "").strip()
     errors: dict[str, list[str]] = {}
+    if len(clinical_question) > QUESTION_MAX_LENGTH:
+        errors["clinical_question"] = [f"Keep the question to {QUESTION_MAX_LENGTH} characters."]
     late = timezone.now() >= agenda_frozen_at(meeting)
     if late and not late_reason:
         frozen = timezone.localtime(agenda_frozen_at(meeting))
@@ -97,6 +102,7 @@ def agenda_item_add(
         listed_by=user,
         late_reason=late_reason if late else "",
         incomplete_reason=incomplete_reason if missing else "",
+        clinical_question=clinical_question,
     )
     try:
         with transaction.atomic():

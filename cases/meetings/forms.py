@@ -196,6 +196,57 @@ class AttendanceForm(forms.Form):
         self.fields["member"].queryset = members
 
 
+class PresenceForm(forms.Form):
+    """One click on an expected member's row: present, apologies, or a deputy in their place."""
+
+    member = forms.IntegerField(widget=forms.HiddenInput)
+    presence = forms.ChoiceField(
+        choices=[("present", "Present"), ("apologies", "Apologies"), ("deputy", "Deputy")]
+    )
+    deputy = forms.IntegerField(required=False, label="Deputy")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("presence") == "deputy" and not data.get("deputy"):
+            self.add_error("deputy", "Choose who stands in as the deputy.")
+        return data
+
+
+class SeriesMemberForm(forms.Form):
+    member = forms.ModelChoiceField(
+        queryset=User.objects.none(), label="Member", widget=FlatSelect()
+    )
+    discipline = forms.ChoiceField(
+        choices=[("", "Their own discipline"), *Discipline.choices],
+        required=False,
+        label="Sits in as",
+        widget=FlatSelect(),
+    )
+
+    def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = members
+
+
+class MeetingOpenForm(forms.Form):
+    early_reason = forms.CharField(
+        label="Reason for opening before the meeting's day",
+        max_length=300,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class NotesForm(forms.Form):
+    notes = forms.CharField(
+        label="Discussion notes",
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    notes_before = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
 class DeferForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Reason for deferring")
 
@@ -244,6 +295,13 @@ class FactForm(forms.Form):
 
 class AgendaListingForm(forms.Form):
     meeting = forms.ModelChoiceField(queryset=Meeting.objects.none(), label="Meeting")
+    clinical_question = forms.CharField(
+        label="Question for the MDT",
+        help_text="What the team is asked to decide, e.g. “Is the liver disease now resectable?”",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     late_reason = forms.CharField(
         label="Reason for listing after the agenda froze",
         max_length=300,

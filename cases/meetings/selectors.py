@@ -23,6 +23,7 @@ from cases.common.json_rows import instances, json_rows
 from cases.meetings.walk import (
     Walk,
     build_walk,
+    describe_answer,
 )
 from cases.models import (
     Action,
@@ -34,7 +35,9 @@ from cases.models import (
     Discipline,
     Meeting,
     MeetingStatus,
+    Presence,
     Role,
+    SeriesMember,
     User,
 )
 from cases.records.selectors import attach_people, attach_record, people_named, record_arrays
@@ -95,15 +98,54 @@ def agenda_rows(meeting: Meeting) -> dict[str, Any]:
     return {"items": list(items)}
 
 
+def present_disciplines(attendances: Iterable[Attendance]) -> list[str]:
+    """The disciplines present (apologies do not count for the quorum; a deputy does)."""
+    return [a.discipline for a in attendances if a.presence == Presence.PRESENT]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A core member of the meeting's series and what is recorded for them at this meeting."""
+
+    core: SeriesMember
+    attendance: Attendance | None  # present or apologies, as marked
+    deputy: Attendance | None  # who stands in for them
+
+    @property
+    def state(self) -> str:
+        if self.deputy is not None:
+            return "deputy"
+        return self.attendance.presence if self.attendance else "unmarked"
+
+
+def series_members(series_id: int | None) -> list[SeriesMember]:
+    if series_id is None:
+        return []
+    return list(
+        SeriesMember.objects.filter(series_id=series_id)
+        .select_related("member")
+        .order_by("discipline", "member__last_name", "member__username")
+    )
+
+
 def attendance_rows(meeting: Meeting) -> dict[str, Any]:
+    """The attendance: each core member of the series as expected (with what is marked for
+    them), everyone else recorded, and the quorum."""
     attendances = list(
         Attendance.objects.filter(meeting=meeting)
-        .select_related("member")
+        .select_related("member", "deputy_for")
         .order_by("discipline", "member__last_name")
     )
+    core = series_members(meeting.series_id)
+    by_member = {a.member_id: a for a in attendances}
+    deputies = {a.deputy_for_id: a for a in attendances if a.deputy_for_id}
+    expected = [Expected(c, by_member.get(c.member_id), deputies.get(c.member_id)) for c in core]
+    core_ids = {c.member_id for c in core}
     return {
         "attendances": attendances,
-        "quorum": quorum_of(a.discipline for a in attendances),
+        "expected": expected,
+        "others": [a for a in attendances if a.member_id not in core_ids],
+        "quorum": quorum_of(present_disciplines(attendances)),
     }
 
 
@@ -133,7 +175,7 @@ class CaseScreen:
     def quorum(self) -> Quorum:
         if self.attendances is None:
             raise RuntimeError("the meeting's attendance was not loaded for this partial")
-        return quorum_of(a.discipline for a in self.attendances)
+        return quorum_of(present_disciplines(self.attendances))
 
 
 @functools.lru_cache(maxsize=16)  # one per partial
@@ -221,3 +263,41 @@ def next_meeting(*, now: dt.datetime | None = None) -> Meeting | None:
         .order_by("scheduled_for", "id")
         .first()
     )
+
+
+# --- Minutes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MinutesItem:
+    item: AgendaItem
+    decisions: list[tuple[Decision, str]]  # the current answers, in the walk's order
+    actions: list[Action]
+
+
+def minutes_rows(meeting: Meeting) -> dict[str, Any]:
+    """Everything the minutes show, in a fixed number of queries whatever the agenda's length:
+    attendance (two), the agenda with cases and patients, the current decisions, the actions."""
+    items = list(
+        AgendaItem.objects.filter(meeting=meeting)
+        .select_related("case__patient", "signed_off_by")
+        .order_by("position", "pk")
+    )
+    decisions = (
+        Decision.objects.filter(agenda_item__meeting=meeting, superseded_by__isnull=True)
+        .select_related("recorded_by")
+        .order_by("pk")
+    )
+    order = {point: n for n, point in enumerate(models.DecisionPoint.values)}
+    by_item: dict[int, list[tuple[Decision, str]]] = {}
+    for d in sorted(decisions, key=lambda d: order.get(d.point, len(order))):
+        by_item.setdefault(d.agenda_item_id, []).append((d, describe_answer(d.point, d.answer)))
+    acts: dict[int, list[Action]] = {}
+    for a in Action.objects.filter(agenda_item__meeting=meeting).select_related("owner"):
+        acts.setdefault(a.agenda_item_id, []).append(a)
+    rows = [MinutesItem(i, by_item.get(i.pk, []), acts.get(i.pk, [])) for i in items]
+    return attendance_rows(meeting) | {
+        "rows": rows,
+        "discussed": [r for r in rows if r.item.status != AgendaStatus.DEFERRED],
+        "deferred": [r for r in rows if r.item.status == AgendaStatus.DEFERRED],
+    }

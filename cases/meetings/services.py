@@ -43,9 +43,12 @@ from cases.models import (
     Decision,
     Discipline,
     Meeting,
+    MeetingSeries,
     MeetingStatus,
     MolecularResult,
+    Presence,
     Reassessment,
+    SeriesMember,
     User,
 )
 from cases.records import services as records
@@ -57,6 +60,7 @@ from cases.security.permissions import Capability, has_capability, require
 C = Capability
 REASON_MAX = 300
 DECISION_REASON_MAX = 2000
+NOTES_MAX = 5000
 
 
 class OutcomeLockedError(ConflictError):
@@ -105,21 +109,134 @@ def meeting_create(
         errors["title"] = "Keep the title under 100 characters."
     if errors:
         raise ValidationError(errors)
-    return Meeting.objects.create(title=title, scheduled_for=scheduled_for, chair=chair)
+    # Meetings of the same title are one series, sharing its list of core members.
+    series, _ = MeetingSeries.objects.get_or_create(name=title)
+    return Meeting.objects.create(
+        title=title, series=series, scheduled_for=scheduled_for, chair=chair
+    )
 
 
-def _open_meeting(meeting_id: int) -> Meeting:
+def _date(day: dt.date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+@transaction.atomic
+def meeting_open(*, user: User, meeting_id: int, early_reason: str = "") -> Meeting:
+    """The chair opens the meeting: from then on its outcomes can be signed off.
+
+    On (or after) its day no reason is needed; before it, the chair must say why, and the
+    reason is shown on every outcome of the meeting.
+    """
+    require(user, C.SIGN_OFF)
     meeting = Meeting.objects.select_for_update().filter(pk=meeting_id).first()
     if meeting is None:
         raise ValidationError("That meeting does not exist.")
     if meeting.status == MeetingStatus.CLOSED:
-        raise ConflictError("This meeting is closed: its attendance and agenda are final.")
+        raise ConflictError("This meeting is closed: it cannot be opened again.")
+    if meeting.status == MeetingStatus.IN_PROGRESS:
+        raise ConflictError(
+            f"This meeting was already opened by {_name(meeting.opened_by)} at "
+            f"{_when(meeting.opened_at)}."
+        )
+    reason = _reason(early_reason, "early_reason")
+    day = meeting_day(meeting)
+    early = timezone.localdate() < day
+    if early and not reason:
+        raise ValidationError(
+            {
+                "early_reason": f"This meeting is on {_date(day)}. To open it before its day, "
+                "say why: the reason is shown on every outcome signed off in it."
+            }
+        )
+    Meeting.objects.filter(pk=meeting.pk).update(
+        status=MeetingStatus.IN_PROGRESS,
+        opened_at=timezone.now(),
+        opened_by=user,
+        early_open_reason=reason if early else "",
+    )
+    meeting.refresh_from_db()
     return meeting
 
 
 @transaction.atomic
-def attendance_record(*, user: User, meeting_id: int, member_id: int, discipline: str) -> None:
-    """Mark a member present in a discipline (recording them again changes the discipline)."""
+def meeting_close(*, user: User, meeting_id: int) -> Meeting:
+    """The chair closes the meeting once every case on it is signed off or deferred.
+
+    Closing freezes it (attendance, agenda, notes and outcomes refuse changes) and makes its
+    minutes final. The meeting row is locked first, so a case listed meanwhile waits for it.
+    """
+    require(user, C.SIGN_OFF)
+    meeting = Meeting.objects.select_for_update().filter(pk=meeting_id).first()
+    if meeting is None:
+        raise ValidationError("That meeting does not exist.")
+    if meeting.status == MeetingStatus.CLOSED:
+        raise ConflictError(
+            f"This meeting was already closed by {_name(meeting.closed_by)} at "
+            f"{_when(meeting.closed_at)}."
+        )
+    if meeting.status != MeetingStatus.IN_PROGRESS:
+        raise ValidationError("This meeting has not been opened: open it before closing it.")
+    waiting = list(
+        AgendaItem.objects.filter(meeting=meeting, signed_off_at__isnull=True)
+        .exclude(status=AgendaStatus.DEFERRED)
+        .select_related("case")
+        .order_by("position")
+    )
+    if waiting:
+        names = ", ".join(f"{i.position}. {i.case.reference}" for i in waiting)
+        raise ValidationError(
+            f"The meeting cannot be closed yet: sign off or defer every case first. Still "
+            f"open: {names}."
+        )
+    Meeting.objects.filter(pk=meeting.pk).update(
+        status=MeetingStatus.CLOSED, closed_at=timezone.now(), closed_by=user
+    )
+    meeting.refresh_from_db()
+    return meeting
+
+
+def _closed_message(meeting: Meeting) -> str:
+    return (
+        f"This meeting was closed by {_name(meeting.closed_by)} at {_when(meeting.closed_at)}: "
+        "its attendance, agenda, notes and outcomes are final, and its minutes are issued."
+    )
+
+
+def _open_meeting(meeting_id: int) -> Meeting:
+    meeting = (
+        Meeting.objects.select_for_update(of=("self",))
+        .select_related("closed_by")
+        .filter(pk=meeting_id)
+        .first()
+    )
+    if meeting is None:
+        raise ValidationError("That meeting does not exist.")
+    if meeting.status == MeetingStatus.CLOSED:
+        raise ConflictError(_closed_message(meeting))
+    return meeting
+
+
+def _upsert_attendance(rows: list[Attendance]) -> None:
+    # An upsert, so two coordinators marking the same person cannot collide.
+    Attendance.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["meeting", "member"],
+        update_fields=["discipline", "presence", "deputy_for"],
+    )
+
+
+@transaction.atomic
+def attendance_record(
+    *,
+    user: User,
+    meeting_id: int,
+    member_id: int,
+    discipline: str,
+    presence: str = Presence.PRESENT,
+) -> None:
+    """Mark a member present in a discipline, or their apologies (marking them again changes
+    it). Taking attendance does not open the meeting: the chair opens it on its day."""
     require(user, C.MANAGE_MEETINGS)
     meeting = _open_meeting(meeting_id)
     member = User.objects.filter(pk=member_id, is_active=True).first()
@@ -127,15 +244,60 @@ def attendance_record(*, user: User, meeting_id: int, member_id: int, discipline
         raise ValidationError({"member": "Choose an active member of staff."})
     if discipline not in Discipline.values:
         raise ValidationError({"discipline": "Choose the discipline they attend in."})
-    # An upsert, so two coordinators marking the same person present cannot collide.
-    Attendance.objects.bulk_create(
-        [Attendance(meeting=meeting, member=member, discipline=discipline)],
-        update_conflicts=True,
-        unique_fields=["meeting", "member"],
-        update_fields=["discipline"],
+    if presence not in Presence.values:
+        raise ValidationError({"presence": "Choose present or apologies."})
+    _upsert_attendance(
+        [Attendance(meeting=meeting, member=member, discipline=discipline, presence=presence)]
     )
-    if meeting.status == MeetingStatus.SCHEDULED:
-        Meeting.objects.filter(pk=meeting.pk).update(status=MeetingStatus.IN_PROGRESS)
+
+
+@transaction.atomic
+def attendance_mark(*, user: User, meeting_id: int, member_id: int, presence: str) -> None:
+    """One click on an expected member: present or apologies, in the discipline they sit in
+    for the meeting's series (or their own)."""
+    require(user, C.MANAGE_MEETINGS)
+    meeting = Meeting.objects.filter(pk=meeting_id).first()
+    if meeting is None:
+        raise ValidationError("That meeting does not exist.")
+    core = SeriesMember.objects.filter(series_id=meeting.series_id, member_id=member_id).first()
+    member = User.objects.filter(pk=member_id).first()
+    if member is None:
+        raise ValidationError({"member": "Choose an active member of staff."})
+    attendance_record(
+        user=user,
+        meeting_id=meeting_id,
+        member_id=member_id,
+        discipline=core.discipline if core else member.discipline,
+        presence=presence,
+    )
+
+
+@transaction.atomic
+def attendance_deputy(*, user: User, meeting_id: int, member_id: int, deputy_id: int) -> None:
+    """``deputy_id`` attends in place of core member ``member_id``: the deputy is present in
+    the member's discipline (and counts for the quorum); the member is marked as apologies."""
+    require(user, C.MANAGE_MEETINGS)
+    meeting = _open_meeting(meeting_id)
+    expected = SeriesMember.objects.filter(series_id=meeting.series_id, member_id=member_id).first()
+    if expected is None:
+        raise ValidationError({"member": "A deputy stands in for a core member of this MDT."})
+    deputy = User.objects.filter(pk=deputy_id, is_active=True).first()
+    if deputy is None or deputy.pk == member_id:
+        raise ValidationError({"deputy": "Choose another active member of staff as the deputy."})
+    absent = Attendance(
+        meeting=meeting,
+        member_id=member_id,
+        discipline=expected.discipline,
+        presence=Presence.APOLOGIES,
+    )
+    standing_in = Attendance(
+        meeting=meeting,
+        member=deputy,
+        discipline=expected.discipline,
+        presence=Presence.PRESENT,
+        deputy_for_id=member_id,
+    )
+    _upsert_attendance([absent, standing_in])
 
 
 @transaction.atomic
@@ -143,6 +305,35 @@ def attendance_remove(*, user: User, meeting_id: int, member_id: int) -> None:
     require(user, C.MANAGE_MEETINGS)
     meeting = _open_meeting(meeting_id)
     Attendance.objects.filter(meeting=meeting, member_id=member_id).delete()
+
+
+# --- The core members of a meeting series ---------------------------------------------------
+
+
+@transaction.atomic
+def series_member_add(*, user: User, series_id: int, member_id: int, discipline: str) -> None:
+    """Add a core member (or change the discipline they sit in)."""
+    require(user, C.MANAGE_MEETINGS)
+    series = MeetingSeries.objects.filter(pk=series_id).first()
+    if series is None:
+        raise ValidationError("That meeting series does not exist.")
+    member = User.objects.filter(pk=member_id, is_active=True).first()
+    if member is None:
+        raise ValidationError({"member": "Choose an active member of staff."})
+    if discipline not in Discipline.values:
+        raise ValidationError({"discipline": "Choose the discipline they sit in."})
+    SeriesMember.objects.bulk_create(
+        [SeriesMember(series=series, member=member, discipline=discipline)],
+        update_conflicts=True,
+        unique_fields=["series", "member"],
+        update_fields=["discipline"],
+    )
+
+
+@transaction.atomic
+def series_member_remove(*, user: User, series_id: int, member_id: int) -> None:
+    require(user, C.MANAGE_MEETINGS)
+    SeriesMember.objects.filter(series_id=series_id, member_id=member_id).delete()
 
 
 @transaction.atomic
@@ -189,12 +380,14 @@ def lock_open_item(agenda_item_id: int) -> AgendaItem:
     """The agenda item, locked for this transaction; refused if its outcome is final."""
     item = (
         AgendaItem.objects.select_for_update(of=("self",))
-        .select_related("meeting", "signed_off_by")
+        .select_related("meeting__closed_by", "signed_off_by")
         .filter(pk=agenda_item_id)
         .first()
     )
     if item is None:
         raise ValidationError("That agenda item does not exist.")
+    if item.meeting.status == MeetingStatus.CLOSED:
+        raise OutcomeLockedError(_closed_message(item.meeting))
     if item.signed_off_at is not None:
         raise OutcomeLockedError(
             f"This outcome was signed off by {_name(item.signed_off_by)} at "
@@ -217,6 +410,30 @@ def agenda_item_defer(*, user: User, agenda_item_id: int, reason: str) -> None:
     if not text:
         raise ValidationError({"reason": "Say why the case is deferred."})
     AgendaItem.objects.filter(pk=item.pk).update(status=AgendaStatus.DEFERRED, deferred_reason=text)
+
+
+@transaction.atomic
+def discussion_notes_save(
+    *, user: User, agenda_item_id: int, notes: str, notes_before: str
+) -> AgendaItem:
+    """Save the notes taken while the case is discussed (audited like every change).
+
+    ``notes_before`` is the text the writer started from: if someone else saved other notes
+    meanwhile, nothing is overwritten and the conflict says so.
+    """
+    require(user, C.RECORD_DECISIONS)
+    item = lock_open_item(agenda_item_id)
+    text = (notes or "").strip()
+    if len(text) > NOTES_MAX:
+        raise ValidationError({"notes": f"Keep the notes under {NOTES_MAX} characters."})
+    if item.discussion_notes.strip() != (notes_before or "").strip():
+        raise ConflictError(
+            "Someone else saved these notes while you were writing; nothing you typed was "
+            "saved. Here are their notes: add yours to them and save again."
+        )
+    AgendaItem.objects.filter(pk=item.pk).update(discussion_notes=text)
+    item.discussion_notes = text
+    return item
 
 
 # --- Decisions -----------------------------------------------------------------------------------
@@ -465,7 +682,8 @@ class SignOffResult:
 def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
     """The chair signs the case's outcome off; from then on it is locked.
 
-    1. Lock the agenda item (refused if already signed off or deferred).
+    1. Lock the agenda item (refused if already signed off or deferred, or the meeting is
+       closed); refused unless the meeting is open.
     2. Rebuild the walk: every applicable point answered, no hard stop left uncovered.
     3. Apply the reassessment plan (``cases.meetings.walk.reassessment_plan`` has the anchor rule):
        mark the reassessment this meeting performed, then schedule the next one (move the open,
@@ -475,6 +693,12 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
     """
     require(user, C.SIGN_OFF)
     item = lock_open_item(agenda_item_id)
+    if item.meeting.status != MeetingStatus.IN_PROGRESS:
+        raise ValidationError(
+            f"The meeting has not been opened, so no outcome can be signed off yet. It is on "
+            f"{_date(meeting_day(item.meeting))}: the chair opens it on the day (or earlier, "
+            "with a reason) from the meeting page."
+        )
     decisions = _decisions(item)
     case = case_clinical_record(case_id=item.case_id)
     day = meeting_day(item.meeting)
@@ -500,7 +724,9 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
             case_id=case.pk, due_on=plan.next_on, reschedule=plan.reschedule
         )
     quorum = quorum_of(
-        Attendance.objects.filter(meeting_id=item.meeting_id).values_list("discipline", flat=True)
+        Attendance.objects.filter(
+            meeting_id=item.meeting_id, presence=Presence.PRESENT
+        ).values_list("discipline", flat=True)
     )
     now = timezone.now()
     AgendaItem.objects.filter(pk=item.pk).update(

@@ -22,35 +22,132 @@ class MeetingStatus(models.TextChoices):
 
 @audited()
 @tracks_data_version()
+class MeetingSeries(models.Model):
+    """A recurring MDT (the weekly colorectal MDT): its meetings share a list of core members."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "meeting series"
+        constraints = [models.CheckConstraint(condition=Q(name__regex=r"\S"), name="series_named")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@audited()
+@tracks_data_version()
+class SeriesMember(models.Model):
+    """A core member of a meeting series, expected at each of its meetings (kept by the
+    coordinator); ``discipline`` is the one they sit in."""
+
+    series = models.ForeignKey(MeetingSeries, on_delete=models.CASCADE, related_name="members")
+    member = models.ForeignKey(User, on_delete=models.PROTECT, related_name="series_memberships")
+    discipline = models.CharField(max_length=30, choices=Discipline.choices)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["series", "discipline"]
+        constraints = [
+            models.UniqueConstraint(fields=["series", "member"], name="series_member_once"),
+            models.CheckConstraint(
+                condition=Q(discipline__in=Discipline.values), name="series_member_discipline"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} ({self.get_discipline_display()})"
+
+
+@audited()
+@tracks_data_version()
 class Meeting(models.Model):
+    """One meeting. It is opened on its day (earlier only with the chair's reason), outcomes
+    are signed off while it is open, and closing it freezes it and makes its minutes final."""
+
     title = models.CharField(max_length=100, default="Colorectal MDT")
+    series = models.ForeignKey(
+        MeetingSeries, on_delete=models.PROTECT, related_name="meetings", null=True, blank=True
+    )
     scheduled_for = models.DateTimeField()
     chair = models.ForeignKey(User, on_delete=models.PROTECT, related_name="meetings_chaired")
     status = models.CharField(
         max_length=12, choices=MeetingStatus.choices, default=MeetingStatus.SCHEDULED
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    opened_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # Opened before its day: the chair's reason, shown on every outcome of the meeting.
+    early_open_reason = models.CharField(max_length=300, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
 
     class Meta:
         ordering = ["-scheduled_for"]
         indexes = [models.Index(fields=["scheduled_for"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=MeetingStatus.values), name="meeting_status"
+            ),
+            # Open (or closed) means someone opened it, and when.
+            models.CheckConstraint(
+                condition=Q(status="scheduled")
+                | Q(opened_at__isnull=False, opened_by__isnull=False),
+                name="meeting_opened_by_someone",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="closed") | Q(closed_at__isnull=False, closed_by__isnull=False),
+                name="meeting_closed_by_someone",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=models.F("opened_at")),
+                name="meeting_closed_after_opened",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title}, {self.scheduled_for:%d %b %Y %H:%M}"
 
 
+class Presence(models.TextChoices):
+    PRESENT = "present", "Present"
+    APOLOGIES = "apologies", "Apologies"
+
+
 @audited()
 @tracks_data_version()
 class Attendance(models.Model):
+    """Who was at the meeting (``present``, counted for the quorum) and who sent apologies. A
+    deputy is present in the discipline of the member they stand in for (``deputy_for``)."""
+
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendances")
     member = models.ForeignKey(User, on_delete=models.PROTECT, related_name="attendances")
     discipline = models.CharField(max_length=30, choices=Discipline.choices)
+    presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.PRESENT)
+    deputy_for = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="deputised_by", null=True, blank=True
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["meeting", "discipline"]
         constraints = [
             models.UniqueConstraint(fields=["meeting", "member"], name="attendance_once"),
+            models.CheckConstraint(
+                condition=Q(presence__in=Presence.values), name="attendance_presence"
+            ),
+            # Someone who sent apologies deputises for nobody, and nobody deputises for themself.
+            models.CheckConstraint(
+                condition=Q(deputy_for__isnull=True)
+                | (Q(presence="present") & ~Q(deputy_for=models.F("member"))),
+                name="attendance_deputy_present",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -86,6 +183,10 @@ class AgendaItem(models.Model):
     quorate_at_sign_off = models.BooleanField(null=True, blank=True)
     # Why the chair moved the case off this meeting (status "deferred").
     deferred_reason = models.CharField(max_length=300, blank=True)
+    # The question put to the MDT (entered when listing) and the notes taken while it is
+    # discussed; both go on the outcome and into the minutes.
+    clinical_question = models.CharField(max_length=500, blank=True)
+    discussion_notes = models.TextField(blank=True)
 
     class Meta:
         ordering = ["meeting", "position"]

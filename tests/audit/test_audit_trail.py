@@ -154,7 +154,21 @@ BUILDERS = {
         {"grade": 3},
         {"term": "nausea"},
     ),
-    "Meeting": (_meeting, {"status": "in_progress"}, {"title": "Extra MDT"}),
+    "Meeting": (_meeting, {"early_open_reason": "Chair away"}, {"title": "Extra MDT"}),
+    "MeetingSeries": (
+        lambda: models.MeetingSeries.objects.create(name="Upper GI MDT"),
+        {"name": "Upper GI MDT (Tuesday)"},
+        {"name": "Upper GI MDT (Friday)"},
+    ),
+    "SeriesMember": (
+        lambda: models.SeriesMember.objects.create(
+            series=models.MeetingSeries.objects.create(name="HPB MDT"),
+            member=make_user("clinician"),
+            discipline="radiologist",
+        ),
+        {"discipline": "pathologist"},
+        {"discipline": "hpb_surgeon"},
+    ),
     "Attendance": (
         lambda: models.Attendance.objects.create(
             meeting=_meeting(), member=make_user("clinician"), discipline="radiologist"

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from cases import models
 from cases.meetings.agenda import agenda_item_add
 from tests.conftest import make_case
+from tests.meeting_factory import close_meeting
 
 D = dt.date
 pytestmark = [pytest.mark.django_db]
@@ -124,8 +125,7 @@ def test_a_closed_meeting_and_unknown_ids_are_refused(users, meeting):
         agenda_item_add(user=users["coordinator"], meeting_id=meeting.pk + 99, case_id=case.pk)
     with pytest.raises(ValidationError, match="does not exist"):
         agenda_item_add(user=users["coordinator"], meeting_id=meeting.pk, case_id=case.pk + 99)
-    meeting.status = models.MeetingStatus.CLOSED
-    meeting.save()
+    close_meeting(meeting, by=users["coordinator"])
     with pytest.raises(ValidationError, match="closed"):
         agenda_item_add(user=users["coordinator"], meeting_id=meeting.pk, case_id=case.pk)
 

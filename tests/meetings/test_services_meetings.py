@@ -98,7 +98,7 @@ def test_a_meeting_needs_a_future_date_and_a_chair(chair):
 
 
 def test_recording_a_member_again_changes_their_discipline(chair):
-    meeting = make_meeting(chair)
+    meeting = make_meeting(chair, opened=False)
     svc.attendance_record(
         user=chair, meeting_id=meeting.pk, member_id=chair.pk, discipline="radiologist"
     )
@@ -106,8 +106,9 @@ def test_recording_a_member_again_changes_their_discipline(chair):
         user=chair, meeting_id=meeting.pk, member_id=chair.pk, discipline="medical_oncologist"
     )
     assert list(meeting.attendances.values_list("discipline", flat=True)) == ["medical_oncologist"]
+    # Taking attendance does not open the meeting (observation 7: "In progress" days early).
     meeting.refresh_from_db()
-    assert meeting.status == models.MeetingStatus.IN_PROGRESS
+    assert meeting.status == models.MeetingStatus.SCHEDULED
     svc.attendance_remove(user=chair, meeting_id=meeting.pk, member_id=chair.pk)
     assert not meeting.attendances.exists()
 

@@ -36,11 +36,22 @@ def test_the_demo_meeting_can_be_walked_and_signed_off_case_by_case(client, sett
     meeting = models.Meeting.objects.get()
     items = list(meeting.agenda_items.order_by("position"))
     assert len(items) == 12
-    for username in ("chair", "hpb", "radiologist", "clinonc"):
-        member = models.User.objects.get(username=username)
-        svc.attendance_record(
-            user=chair, meeting_id=meeting.pk, member_id=member.pk, discipline=member.discipline
+    # Every core member is expected: one mark each makes the meeting quorate.
+    expected = models.SeriesMember.objects.filter(series=meeting.series)
+    assert {m.member.username for m in expected} == {
+        "chair",
+        "hpb",
+        "radiologist",
+        "clinonc",
+        "colorectal",
+    }
+    for core in expected:
+        svc.attendance_mark(
+            user=chair, meeting_id=meeting.pk, member_id=core.member_id, presence="present"
         )
+    # The demo meeting is next week's: the chair can open it today, with a reason.
+    assert meeting.status == models.MeetingStatus.SCHEDULED
+    svc.meeting_open(user=chair, meeting_id=meeting.pk, early_reason="Trying the demo")
     client.force_login(chair)
     day = svc.meeting_day(meeting)
     for item in items:
@@ -69,3 +80,9 @@ def test_the_demo_meeting_can_be_walked_and_signed_off_case_by_case(client, sett
         assert item.quorate_at_sign_off is True
         printed = client.get(reverse("cases:outcome-print", args=[item.pk]))
         assert printed.status_code == 200
+        assert b"Trying the demo" in printed.content
+    closed = client.post(reverse("cases:meeting-close", args=[meeting.pk]))
+    assert closed.status_code == 302
+    minutes = client.get(closed["Location"])
+    assert minutes.status_code == 200
+    assert minutes.content.count(b"Signed off by") == len(items)

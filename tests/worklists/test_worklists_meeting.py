@@ -178,10 +178,14 @@ def test_with_no_meeting_scheduled_the_meeting_lists_are_absent():
 
 
 def test_the_next_meeting_stays_next_once_attendance_has_started():
-    """Taking attendance before the meeting marks it in progress; it is still the next one."""
+    """A meeting opened before its start is still the next one."""
     chair = make_user("chair")
     soon = models.Meeting.objects.create(
-        scheduled_for=timezone.now() + dt.timedelta(hours=2), chair=chair, status="in_progress"
+        scheduled_for=timezone.now() + dt.timedelta(hours=2),
+        chair=chair,
+        status="in_progress",
+        opened_at=timezone.now(),
+        opened_by=chair,
     )
     models.Meeting.objects.create(scheduled_for=timezone.now() + dt.timedelta(days=7), chair=chair)
     assert next_meeting() == soon

@@ -39,6 +39,9 @@ from cases.reminders.planning import reminders_sync_for_cases
 
 DEMO_PASSWORD_DEFAULT = "tumourboard-demo"  # noqa: S105 (printed for the demo on purpose)
 
+# The colorectal MDT's core members (one per core discipline, MDT_CORE_DISCIPLINES).
+DEMO_CORE_MEMBERS = ("chair", "hpb", "radiologist", "clinonc", "colorectal")
+
 # username, first, last, role, discipline
 DEMO_USERS = [
     ("coordinator", "Casey", "Coordinator", models.Role.COORDINATOR, models.Discipline.COORDINATOR),
@@ -713,8 +716,19 @@ class Command(BaseCommand):
         days_ahead += 7 if days_ahead < 2 else 0
         start = datetime.combine(today + timedelta(days=days_ahead), datetime.min.time())
         scheduled = timezone.make_aware(start.replace(hour=8))
+        # The series' core members are listed as expected at each meeting; the meeting is
+        # next week's, so the chair opens it early (with a reason) to try it today.
+        series, _ = models.MeetingSeries.objects.get_or_create(name="Colorectal MDT")
+        models.SeriesMember.objects.bulk_create(
+            (
+                models.SeriesMember(series=series, member=user, discipline=user.discipline)
+                for name, user in users.items()
+                if name in DEMO_CORE_MEMBERS
+            ),
+            ignore_conflicts=True,
+        )
         meeting = models.Meeting.objects.create(
-            title="Colorectal MDT", scheduled_for=scheduled, chair=users["chair"]
+            title="Colorectal MDT", series=series, scheduled_for=scheduled, chair=users["chair"]
         )
         listable = (models.Stage.CONVERSION, models.Stage.WORKUP, models.Stage.SURGERY_PLANNED)
         candidates = [d for d in drafts if d.case.stage in listable]
@@ -740,4 +754,4 @@ class Command(BaseCommand):
             if missing:
                 item.incomplete_reason = "Discussed while awaiting: " + "; ".join(missing)
                 item.save(update_fields=["incomplete_reason"])
-        return {"meetings": 1, "agenda items": len(items)}
+        return {"meetings": 1, "agenda items": len(items), "core members": len(DEMO_CORE_MEMBERS)}

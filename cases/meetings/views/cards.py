@@ -17,6 +17,7 @@ from cases.meetings.forms import (
     DeferForm,
     FactForm,
     FieldRow,
+    NotesForm,
     field_rows,
     initial_for,
 )
@@ -160,6 +161,10 @@ def case_context(
         context["fact_versions"] = ",".join(
             f"{r.marker}:{r.version}" for r in case.molecular_results.all()
         )
+    if partial in (None, "notes"):
+        context["notes_form"] = extra.pop("notes_form", None) or NotesForm(
+            initial={"notes": item.discussion_notes, "notes_before": item.discussion_notes}
+        )
     if partial in (None, "outcome"):
         context["quorum"] = screen.quorum
         context["outcome_rows"] = _outcome_rows(screen)
@@ -230,4 +235,4 @@ def htmx_target(request: HttpRequest, allowed: tuple[str, ...]) -> str | None:
     return target if target in allowed else None
 
 
-CASE_PARTIALS = ("case-summary", "walk", "outcome")
+CASE_PARTIALS = ("case-summary", "walk", "notes", "outcome")

@@ -26,6 +26,7 @@ from cases.meetings.forms import (
     AnswerForm,
     DeferForm,
     FactForm,
+    NotesForm,
 )
 from cases.meetings.selectors import (
     CaseScreen,
@@ -47,6 +48,7 @@ from cases.models import (
     AgendaItem,
     Attendance,
     DecisionPoint,
+    Presence,
 )
 from cases.records.selectors import (
     RECORD_READS,
@@ -260,6 +262,41 @@ def agenda_item_defer(request: HttpRequest, item_id: int) -> HttpResponse:
 
 
 @require_POST
+@capability_required(C.RECORD_DECISIONS)
+def discussion_notes_save(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Save the discussion notes; a plain post returns to the notes, htmx redraws them."""
+    item = item_or_404(item_id)
+    form = NotesForm(request.POST)
+    status = 422
+    if form.is_valid():
+        try:
+            svc.discussion_notes_save(
+                user=request.user,
+                agenda_item_id=item.pk,
+                notes=form.cleaned_data["notes"],
+                notes_before=form.cleaned_data["notes_before"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except ConflictError as error:
+            # Keep what was typed, now based on the notes saved meanwhile (shown above it).
+            current = AgendaItem.objects.values_list("discussion_notes", flat=True).get(pk=item.pk)
+            form = NotesForm({"notes": form.cleaned_data["notes"], "notes_before": current})
+            form.is_valid()
+            form.add_error(None, str(error))
+            status = 409
+        else:
+            if not request.htmx:
+                return redirect(reverse("cases:agenda-item-detail", args=[item.pk]) + "#notes")
+            screen = case_screen(item.pk, "notes")
+            response = render_case(request, screen, partial="notes", notes_saved=True)
+            trigger_client_event(response, "notes-saved")
+            return response
+    screen = case_screen(item.pk, drawn(request, "notes"))
+    return _case_response(request, screen, partial="notes", status=status, notes_form=form)
+
+
+@require_POST
 @capability_required(C.SIGN_OFF)
 def outcome_sign_off(request: HttpRequest, item_id: int) -> HttpResponse:
     item = item_or_404(item_id)
@@ -291,10 +328,11 @@ def outcome_print(request: HttpRequest, item_id: int) -> HttpResponse:
     access_log_record(user=request.user, case_id=item.case_id, context="meeting-print")
     attendances = list(
         Attendance.objects.filter(meeting_id=item.meeting_id)
-        .select_related("member")
+        .select_related("member", "deputy_for")
         .order_by("discipline")
     )
     context = case_context(request, screen)
-    context["attendance_list"] = attendances
+    context["attendance_list"] = [a for a in attendances if a.presence == Presence.PRESENT]
+    context["apologies_list"] = [a for a in attendances if a.presence == Presence.APOLOGIES]
     context["printed_at"] = timezone.now()
     return render(request, "cases/meetings/meeting_print.html", context)

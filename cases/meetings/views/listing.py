@@ -67,6 +67,7 @@ def agenda_add(request: HttpRequest, case_id: int) -> HttpResponse:
                     case_id=case.pk,
                     late_reason=form.cleaned_data["late_reason"],
                     incomplete_reason=form.cleaned_data["incomplete_reason"],
+                    clinical_question=form.cleaned_data["clinical_question"],
                 )
             except ValidationError as error:
                 add_service_errors(form, error)

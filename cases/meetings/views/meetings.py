@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from cases.audit.access import access_log_record_many
 from cases.common import data_version
 from cases.common.forms import add_service_errors
 from cases.common.kept_html import render_to_keep, serve
@@ -24,6 +25,8 @@ from cases.meetings import services as svc
 from cases.meetings.forms import (
     AttendanceForm,
     MeetingForm,
+    MeetingOpenForm,
+    PresenceForm,
 )
 from cases.meetings.selectors import (
     Quorum,
@@ -32,7 +35,10 @@ from cases.meetings.selectors import (
     attendance_rows,
     chairs,
     core_disciplines,
+    meeting_day,
     members,
+    minutes_rows,
+    present_disciplines,
     quorum_of,
 )
 from cases.models import (
@@ -42,6 +48,7 @@ from cases.models import (
     Decision,
     Meeting,
     Patient,
+    SeriesMember,
     User,
 )
 from cases.security.permissions import Capability, capability_required, has_capability
@@ -70,13 +77,15 @@ def _meeting_list(request: HttpRequest, form: MeetingForm, status: int = 200) ->
             ),
         )
         .prefetch_related(
-            Prefetch("attendances", queryset=Attendance.objects.only("discipline", "meeting_id"))
+            Prefetch(
+                "attendances",
+                queryset=Attendance.objects.only("discipline", "presence", "meeting_id"),
+            )
         )
         .order_by("-scheduled_for")[:100]
     )
     rows = [
-        (meeting, quorum_of(a.discipline for a in meeting.attendances.all()))
-        for meeting in meetings
+        (meeting, quorum_of(present_disciplines(meeting.attendances.all()))) for meeting in meetings
     ]
     return render(
         request,
@@ -112,7 +121,11 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
 
 
 def meeting_or_404(meeting_id: int) -> Meeting:
-    meeting = Meeting.objects.select_related("chair").filter(pk=meeting_id).first()
+    meeting = (
+        Meeting.objects.select_related("chair", "opened_by", "closed_by", "series")
+        .filter(pk=meeting_id)
+        .first()
+    )
     if meeting is None:
         raise Http404("No such meeting")
     return meeting
@@ -131,7 +144,7 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
 AGENDA_READS = (Meeting, AgendaItem, Decision, Case, Patient)
 
 
-ATTENDANCE_READS = (Meeting, Attendance, User)
+ATTENDANCE_READS = (Meeting, Attendance, User, SeriesMember)
 
 
 AGENDA = "cases/meetings/meeting_detail.html#agenda"
@@ -149,23 +162,30 @@ def _meeting_page(
     partial: str | None = None,
     status: int = 200,
     focus: int | None = None,
+    open_form: MeetingOpenForm | None = None,
+    lifecycle_problem: str = "",
 ) -> HttpResponse:
     """The page, or one section of it (``partial``) after a change made with htmx."""
     context = {
         "meeting": meeting,
         "can_manage": has_capability(request.user, C.MANAGE_MEETINGS),
+        "can_chair": has_capability(request.user, C.SIGN_OFF),
         "problem": problem,
         "focus": focus,
         "focus_direction": request.POST.get("direction"),
+        "open_form": open_form or MeetingOpenForm(),
+        "lifecycle_problem": lifecycle_problem,
+        "before_day": timezone.localdate() < meeting_day(meeting),
+        "day": meeting_day(meeting),
     }
     if partial == "agenda":
         return render(request, AGENDA, context | agenda_rows(meeting), status=status)
     if partial == "attendance":
-        section = _attendance_section(meeting, attendance_form)
+        section = _attendance_section(meeting, attendance_form, focus)
         return render(request, ATTENDANCE, context | section, status=status)
     if problem or attendance_form:
         # Drawn again after a refused change, with its message and what was typed.
-        section = _attendance_section(meeting, attendance_form)
+        section = _attendance_section(meeting, attendance_form, focus)
         agenda_html = render_to_string(AGENDA, context | agenda_rows(meeting), request)
         attendance_html = render_to_string(ATTENDANCE, context | section, request)
         quorum = section["quorum"]
@@ -304,6 +324,108 @@ def parse_int(value: object) -> int:
         raise ValidationError("That request was malformed: reload the page.") from None
 
 
-def _attendance_section(meeting: Meeting, form: AttendanceForm | None) -> dict[str, Any]:
-    """The attendance, its quorum, and the form to mark someone present."""
-    return attendance_rows(meeting) | {"attendance_form": form or AttendanceForm(members=members())}
+def _attendance_section(
+    meeting: Meeting, form: AttendanceForm | None, marked: int | None = None
+) -> dict[str, Any]:
+    """The attendance, its quorum, and the forms to mark someone present. After ``marked``
+    (a member's id) was marked, keyboard focus moves on to the next expected member."""
+    rows = attendance_rows(meeting)
+    ids = [row.core.member_id for row in rows["expected"]]
+    following = ids[ids.index(marked) + 1 :] if marked in ids else []
+    return rows | {
+        "attendance_form": form or AttendanceForm(members=members()),
+        "staff": list(members()),
+        "focus_member": following[0] if following else None,
+    }
+
+
+@require_POST
+@capability_required(C.MANAGE_MEETINGS)
+def attendance_mark(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    """One click on an expected member's row: present, apologies, or deputy (with who)."""
+    meeting = meeting_or_404(meeting_id)
+    form = PresenceForm(request.POST)
+    problem, status, marked = "", 200, None
+    if form.is_valid():
+        marked = form.cleaned_data["member"]
+        try:
+            if form.cleaned_data["presence"] == "deputy":
+                svc.attendance_deputy(
+                    user=request.user,
+                    meeting_id=meeting.pk,
+                    member_id=marked,
+                    deputy_id=form.cleaned_data["deputy"],
+                )
+            else:
+                svc.attendance_mark(
+                    user=request.user,
+                    meeting_id=meeting.pk,
+                    member_id=marked,
+                    presence=form.cleaned_data["presence"],
+                )
+        except ValidationError as error:
+            problem, status = " ".join(error.messages), 422
+        except ConflictError as error:
+            problem, status = str(error), 409
+    else:
+        problem = " ".join(m for errors in form.errors.values() for m in errors)
+        status = 422
+    return _after_meeting_change(request, meeting, "attendance", status, problem, focus=marked)
+
+
+# --- Opening, closing and the minutes --------------------------------------------------------
+
+
+@require_POST
+@capability_required(C.SIGN_OFF)
+def meeting_open(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    meeting = meeting_or_404(meeting_id)
+    form = MeetingOpenForm(request.POST)
+    problem, status = "", 422
+    if form.is_valid():
+        try:
+            svc.meeting_open(
+                user=request.user,
+                meeting_id=meeting.pk,
+                early_reason=form.cleaned_data["early_reason"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except ConflictError as error:
+            problem, status = str(error), 409
+        else:
+            messages.success(request, "The meeting is open: outcomes can be signed off.")
+            return redirect("cases:meeting-detail", meeting_id=meeting.pk)
+    return _meeting_page(request, meeting, open_form=form, lifecycle_problem=problem, status=status)
+
+
+@require_POST
+@capability_required(C.SIGN_OFF)
+def meeting_close(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    meeting = meeting_or_404(meeting_id)
+    try:
+        svc.meeting_close(user=request.user, meeting_id=meeting.pk)
+    except ValidationError as error:
+        problem, status = " ".join(error.messages), 422
+    except ConflictError as error:
+        problem, status = str(error), 409
+    else:
+        messages.success(request, "The meeting is closed and its minutes are final.")
+        return redirect("cases:meeting-minutes", meeting_id=meeting.pk)
+    return _meeting_page(request, meeting, lifecycle_problem=problem, status=status)
+
+
+@require_GET
+@capability_required(C.VIEW_CLINICAL)
+def meeting_minutes(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    """The minutes: attendance, each outcome, the deferrals and the discussion notes; final
+    once the meeting is closed, a draft before. Printable (the browser's Print command)."""
+    meeting = meeting_or_404(meeting_id)
+    minutes = minutes_rows(meeting)
+    access_log_record_many(
+        user=request.user,
+        case_ids=[row.item.case_id for row in minutes["rows"]],
+        context="meeting-minutes",
+    )
+    context = minutes | {"meeting": meeting, "printed_at": timezone.now()}
+    return render(request, "cases/meetings/meeting_minutes.html", context)
