@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass, fields
 
 # Bump on any change of rule logic, catalogue text or citations. Format: YEAR.MONTH.SERIAL.
-GUIDELINE_VERSION = "2026.11.1"
+GUIDELINE_VERSION = "2026.12.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ def _format_number(value: float) -> str:
 
 def guideline_version(constants: RuleConstants = DEFAULT_CONSTANTS) -> str:
     """The rule-set version, with one `+<tag><value>` suffix per constant that differs from its
-    default, in field order: `2026.11.1` with the defaults, `2026.11.1+flr25+bev56` with FLR 25 %
+    default, in field order: `2026.12.1` with the defaults, `2026.12.1+flr25+bev56` with FLR 25 %
     and 56 days after bevacizumab. Tags: flr, bev, rm (reassess months), rd (reassess days),
     scrt, periop.
     """
