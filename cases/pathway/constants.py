@@ -45,6 +45,7 @@ class WorkflowConstants:
 
     result_chase_days: int = 14  # a result pending more than this is chased (worklist, email)
     imaging_max_age_days: int = 56  # minimum dataset (D21, D22): a scan under 8 weeks old
+    ecog_max_age_days: int = 56  # minimum dataset: an ECOG score assessed under 8 weeks ago
     agenda_freeze_hours: int = 24  # the agenda freezes this long before the meeting
     due_window_days: int = 14  # "reassessment due soon": due within this many days
 
