@@ -136,3 +136,44 @@ def close_meeting(meeting: models.Meeting, *, by: models.User) -> None:
     meeting.opened_by = meeting.opened_by or by
     meeting.closed_at, meeting.closed_by = timezone.now(), by
     meeting.save()
+
+
+def answer_as_recommended(step, day: dt.date = MEETING_DAY, **overrides) -> dict:
+    """A complete answer to ``step`` that follows its recommendation where it names one.
+
+    Nothing is pre-ticked on a card, so a test chooses explicitly: the recommended choice of each
+    radio group, the verdict "R0 not yet assessed, no extrahepatic disease" at resectability
+    (with the status that follows), the current course continued (else FOLFOX), a surgery date
+    two months ahead and a planned last bevacizumab dose the day after the meeting.
+    """
+    answer = {k: v for k, v in step.initial.items() if v is not None}
+    values = {f.name: [c.value for c in f.choices] for f in step.fields}
+    for f in step.fields:
+        if answer.get(f.name) not in (None, "") or f.name in overrides:
+            continue
+        recommended = [c.value for c in f.choices if c.recommended]
+        if f.name == "plan":
+            answer["plan"] = "continue" if "continue" in values["plan"] else "new"
+            if answer["plan"] == "new":
+                answer["agents"] = ["fluorouracil", "oxaliplatin"]
+        elif f.name == "r0_achievable":
+            answer[f.name] = "not_assessed"
+        elif f.name == "extrahepatic_disease":
+            answer[f.name] = "none"
+        elif step.point == "resectability" and f.name == "choice":
+            answer[f.name] = "not_resectable"
+        elif f.kind == "radio":
+            answer[f.name] = (recommended or values[f.name])[0]
+        elif f.name == "last_bev_planned":
+            answer[f.name] = (day + dt.timedelta(days=1)).isoformat()
+        elif f.name == "target_surgery_date":
+            answer[f.name] = (day + dt.timedelta(days=60)).isoformat()
+    answer.update(overrides)
+    if step.point == "outcome":
+        if answer.get("choice") != "continue_pathway":
+            answer.pop("next_reassessment_on", None)
+        elif not answer.get("next_reassessment_on"):
+            answer["next_reassessment_on"] = (day + dt.timedelta(days=56)).isoformat()
+        if answer.get("choice") == "leave_pathway":
+            answer.setdefault("exit_reason", "progression")
+    return answer

@@ -413,6 +413,7 @@ PATHWAY_REASSESS_MONTHS = env_int("PATHWAY_REASSESS_MONTHS", DEFAULT_CONSTANTS.r
 RESULT_CHASE_DAYS = env_int("RESULT_CHASE_DAYS", DEFAULT_WORKFLOW.result_chase_days)
 # The minimum dataset needs a scan younger than this on the meeting day.
 IMAGING_MAX_AGE_DAYS = env_int("IMAGING_MAX_AGE_DAYS", DEFAULT_WORKFLOW.imaging_max_age_days)
+ECOG_MAX_AGE_DAYS = env_int("ECOG_MAX_AGE_DAYS", DEFAULT_WORKFLOW.ecog_max_age_days)
 # The agenda freezes this long before a meeting: a later listing needs a reason.
 AGENDA_FREEZE_HOURS = env_int("AGENDA_FREEZE_HOURS", DEFAULT_WORKFLOW.agenda_freeze_hours)
 # "Due soon" on the dashboard: a reassessment due within this many days.

@@ -26,6 +26,7 @@ def workflow_constants() -> WorkflowConstants:
     return WorkflowConstants(
         result_chase_days=settings.RESULT_CHASE_DAYS,
         imaging_max_age_days=settings.IMAGING_MAX_AGE_DAYS,
+        ecog_max_age_days=settings.ECOG_MAX_AGE_DAYS,
         agenda_freeze_hours=settings.AGENDA_FREEZE_HOURS,
         due_window_days=settings.DUE_SOON_DAYS,
     )

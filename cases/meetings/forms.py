@@ -64,6 +64,13 @@ def _django_field(spec: Field) -> forms.Field:
         return forms.BooleanField(required=False, label=spec.label)
     if spec.kind == "date":
         return forms.DateField(required=spec.required, label=spec.label)
+    if spec.kind == "integer":
+        return forms.IntegerField(
+            required=spec.required,
+            label=spec.label,
+            min_value=spec.min_value,
+            max_value=spec.max_value,
+        )
     if spec.kind == "number":
         return forms.DecimalField(
             required=spec.required,

@@ -72,6 +72,14 @@ def quorum_of(disciplines_present: Iterable[str]) -> Quorum:
     return Quorum(quorate=not missing, missing=missing)
 
 
+def hpb_present(attendances: Iterable[Attendance]) -> bool:
+    """A hepatobiliary surgeon is recorded present: the meeting can give an HPB MDT review."""
+    return any(
+        a.discipline == Discipline.HPB_SURGEON and a.presence == Presence.PRESENT
+        for a in attendances
+    )
+
+
 def meeting_day(meeting: Meeting) -> dt.date:
     """The local calendar day of the meeting: "today" for every rule applied in it."""
     return timezone.localdate(meeting.scheduled_for)
@@ -193,9 +201,10 @@ def screen_query(partial: str | None) -> QuerySet[AgendaItem]:
         # Read in the same statement as the record, so they describe the same moment.
         "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
     }
+    # The walk needs the attendance too: an HPB surgeon present makes the verdict an HPB review.
+    arrays["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
     if with_attendance(partial):
         actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
-        arrays["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
         arrays["item_actions"] = json_rows(Action, agenda_item=item_ref)
         arrays["item_people"] = people_named(decisions, actions)
     else:
@@ -230,13 +239,13 @@ def case_screen(item_id: int, partial: str | None = None) -> CaseScreen:
         versions = None  # this transaction's own writes are not in them yet
     case = attach_record(item.case, item)
     screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
-    attendances = actions = None
+    actions = None
+    attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
     if with_attendance(partial):
         actions = instances(Action, item.__dict__.pop("item_actions"))
-        attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
     attach_people(screen_decisions, actions or [], item.__dict__.pop("item_people"))
     day = meeting_day(item.meeting)
-    walk = build_walk(case, screen_decisions, meeting_day=day)
+    walk = build_walk(case, screen_decisions, meeting_day=day, hpb_present=hpb_present(attendances))
     return CaseScreen(
         item, case, screen_decisions, walk, attendances, actions, day, versions=versions
     )

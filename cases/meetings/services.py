@@ -23,12 +23,12 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Value, When
+from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
 from cases import models
 from cases.common.services import ConflictError, update_versioned
-from cases.meetings.selectors import meeting_day, quorum_of
+from cases.meetings.selectors import hpb_present, meeting_day, quorum_of
 from cases.meetings.walk import (
     AnswerError,
     build_walk,
@@ -36,6 +36,7 @@ from cases.meetings.walk import (
     evaluate_answer,
     plan_for,
 )
+from cases.meetings.walk.context import verdict_facts
 from cases.models import (
     AgendaItem,
     AgendaStatus,
@@ -51,6 +52,7 @@ from cases.models import (
     SeriesMember,
     User,
 )
+from cases.pathway.regimens import backbone_of
 from cases.records import services as records
 from cases.records.selectors import RecordAsRead, case_clinical_record, current_clinical_record
 from cases.records.services.reassessments import reassessment_schedule
@@ -378,9 +380,16 @@ def agenda_item_move(*, user: User, agenda_item_id: int, offset: int) -> None:
 
 def lock_open_item(agenda_item_id: int) -> AgendaItem:
     """The agenda item, locked for this transaction; refused if its outcome is final."""
+    # Whether an HPB surgeon is present comes with the lock: it makes a verdict an HPB review.
+    hpb = Attendance.objects.filter(
+        meeting=OuterRef("meeting_id"),
+        discipline=Discipline.HPB_SURGEON,
+        presence=Presence.PRESENT,
+    )
     item = (
         AgendaItem.objects.select_for_update(of=("self",))
         .select_related("meeting__closed_by", "signed_off_by")
+        .annotate(hpb_present=Exists(hpb))
         .filter(pk=agenda_item_id)
         .first()
     )
@@ -574,7 +583,12 @@ def _decide(
     case = current_clinical_record(case_id=item.case_id, as_read=record)
     try:
         _step, clean, evaluation = evaluate_answer(
-            case, decisions, meeting_day=meeting_day(item.meeting), point=point, answer=answer
+            case,
+            decisions,
+            meeting_day=meeting_day(item.meeting),
+            point=point,
+            answer=answer,
+            hpb_present=item.hpb_present,
         )
     except AnswerError as error:
         raise ValidationError({error.field or NON_FIELD_ERRORS: error.message}) from None
@@ -685,11 +699,13 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
     1. Lock the agenda item (refused if already signed off or deferred, or the meeting is
        closed); refused unless the meeting is open.
     2. Rebuild the walk: every applicable point answered, no hard stop left uncovered.
-    3. Apply the reassessment plan (``cases.meetings.walk.reassessment_plan`` has the anchor rule):
+    3. Write the outcome into the record (``_write_back``): the HPB verdict given in the meeting
+       as the case's HPB review, the stage, the treatment plan, the planned operations.
+    4. Apply the reassessment plan (``cases.meetings.walk.reassessment_plan`` has the anchor rule):
        mark the reassessment this meeting performed, then schedule the next one (move the open,
-       not yet imaged one, or create the next cycle).
-    4. Lock the item with the signer, the time, the quorum and the next reassessment date.
-    5. Bring the case's reminders in line, in the same transaction.
+       not yet imaged one, or create the next cycle) on the date the outcome gives.
+    5. Lock the item with the signer, the time, the quorum and the next reassessment date.
+    6. Bring the case's reminders in line with the new facts, in the same transaction.
     """
     require(user, C.SIGN_OFF)
     item = lock_open_item(agenda_item_id)
@@ -702,7 +718,13 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
     decisions = _decisions(item)
     case = case_clinical_record(case_id=item.case_id)
     day = meeting_day(item.meeting)
-    walk = build_walk(case, decisions, meeting_day=day)
+    attendances = list(
+        Attendance.objects.filter(
+            meeting_id=item.meeting_id, presence=Presence.PRESENT
+        ).select_related("member")
+    )
+    hpb = hpb_present(attendances)
+    walk = build_walk(case, decisions, meeting_day=day, hpb_present=hpb)
     waiting = [s for s in walk.steps if s.needs_answer]
     if waiting:
         names = "; ".join(
@@ -710,24 +732,25 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
             for s in waiting
         )
         raise ValidationError(f"The outcome cannot be signed off yet: {names}.")
-    plan = plan_for(case, decisions, meeting_day=day)
+    plan = plan_for(case, decisions, meeting_day=day, hpb_present=hpb)
+    answers = {p: d.answer for p, d in current_decisions(decisions).items()}
+    verdict = _verdict_changes(answers, day, attendances)
     if plan.performed is not None:
         update_versioned(
             Reassessment,
             pk=plan.performed.pk,
             expected_version=plan.performed.version,
-            changes={"reassessed_on": day},
+            changes={"reassessed_on": day, **verdict},
         )
+    elif verdict:
+        _record_verdict(case, verdict, day)
+    _write_back(case, answers, day)
     scheduled = None
     if plan.next_on is not None:
         scheduled = reassessment_schedule(
             case_id=case.pk, due_on=plan.next_on, reschedule=plan.reschedule
         )
-    quorum = quorum_of(
-        Attendance.objects.filter(
-            meeting_id=item.meeting_id, presence=Presence.PRESENT
-        ).values_list("discipline", flat=True)
-    )
+    quorum = quorum_of(a.discipline for a in attendances)
     now = timezone.now()
     AgendaItem.objects.filter(pk=item.pk).update(
         status=AgendaStatus.DISCUSSED,
@@ -739,3 +762,135 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
     reminders_sync_for_case(case_id=case.pk)
     item.refresh_from_db()
     return SignOffResult(item=item, next_reassessment_on=plan.next_on, reassessment=scheduled)
+
+
+# --- What sign-off writes into the record -------------------------------------------------------
+
+P = models.DecisionPoint
+
+
+def _verdict_changes(
+    answers: dict[str, dict[str, Any]], day: dt.date, attendances: list[Attendance]
+) -> dict[str, Any]:
+    """The HPB verdict given at the resectability point as reassessment fields ({} if none)."""
+    facts = verdict_facts(answers.get(P.RESECTABILITY) or {})
+    if not facts:
+        return {}
+    reviewed = bool(facts["hpb_mdt_reviewed"])
+    names = ", ".join(sorted(_name(a.member) for a in attendances))
+    return {
+        "hpb_mdt_reviewed": reviewed,
+        "r0_achievable": facts["r0_achievable"],
+        "flr_percent_slv": facts["flr_percent_slv"],
+        "flr_segments_remaining": facts["flr_segments_remaining"],
+        "extrahepatic_disease": facts["extrahepatic_disease"],
+        "planned_hepatectomy_extent": facts["planned_hepatectomy_extent"] or "",
+        "combined_resection_technically_feasible": facts["combined_resection_technically_feasible"],
+        "hpb_reviewed_on": day if reviewed else None,
+        "hpb_reviewers": names[:500] if reviewed else "",
+    }
+
+
+def _record_verdict(case: models.Case, verdict: dict[str, Any], day: dt.date) -> None:
+    """No scan awaited this meeting: the verdict goes on the latest scanned reassessment, or,
+    with none, on a reassessment the meeting itself performed."""
+    rows = sorted(case.reassessments.all(), key=lambda r: r.cycle)
+    scanned = [r for r in rows if r.imaging_performed_on]
+    if scanned:
+        row = scanned[-1]
+        update_versioned(Reassessment, pk=row.pk, expected_version=row.version, changes=verdict)
+        return
+    cycle = (rows[-1].cycle + 1) if rows else 1
+    Reassessment.objects.create(
+        case_id=case.pk, cycle=cycle, due_on=day, reassessed_on=day, **verdict
+    )
+
+
+STAGE_AFTER = {
+    "proceed_to_surgery": models.Stage.SURGERY_PLANNED,
+    "leave_pathway": models.Stage.LEFT_PATHWAY,
+}
+
+
+def _write_back(case: models.Case, answers: dict[str, dict[str, Any]], day: dt.date) -> None:
+    """Stage, treatment plan and planned operations as the outcome decided them."""
+    outcome = answers.get(P.OUTCOME) or {}
+    stage = STAGE_AFTER.get(outcome.get("choice", ""))
+    if outcome.get("choice") == "continue_pathway" and case.stage == models.Stage.WORKUP:
+        stage = models.Stage.CONVERSION
+    if stage is not None and stage != case.stage:
+        changes: dict[str, Any] = {"stage": stage}
+        if stage == models.Stage.LEFT_PATHWAY:
+            changes["exit_reason"] = outcome.get("exit_reason") or models.ExitReason.COMPLETED
+        update_versioned(models.Case, pk=case.pk, expected_version=case.version, changes=changes)
+    _write_treatment(case, answers.get(P.SYSTEMIC_THERAPY) or {}, day)
+    _write_operations(case, answers, day)
+
+
+def _write_treatment(case: models.Case, systemic: dict[str, Any], day: dt.date) -> None:
+    plan = systemic.get("plan")
+    if plan not in ("new", "none"):
+        return  # continued as it is (or an answer from before plans were asked)
+    reason = f"Changed by the MDT of {day:%d %b %Y}"
+    for course in case.treatment_courses.all():
+        if course.stopped_on is None:
+            update_versioned(
+                models.TreatmentCourse,
+                pk=course.pk,
+                expected_version=course.version,
+                changes={"stopped_on": max(day, course.started_on), "stop_reason": reason},
+            )
+    agents = list(systemic.get("agents") or [])
+    if plan == "new" and agents:
+        backbone = backbone_of(agents)
+        models.TreatmentCourse.objects.create(
+            case_id=case.pk, backbone=str(backbone or ""), agents=agents, started_on=day
+        )
+
+
+LIVER_KIND = {
+    "one_stage_hepatectomy": models.SurgeryKind.ONE_STAGE_HEPATECTOMY,
+    "two_stage_hepatectomy": models.SurgeryKind.TWO_STAGE_FIRST,
+}
+
+
+def _write_operations(case: models.Case, answers: dict[str, dict[str, Any]], day: dt.date) -> None:
+    """The operations the MDT proposed, booked on the date it set (the first of them)."""
+    liver = answers.get(P.LIVER_SURGERY) or {}
+    primary = (answers.get(P.PRIMARY_MANAGEMENT) or {}).get("choice")
+    when = (answers.get(P.TIMING) or {}).get("target_surgery_date")
+    on = dt.date.fromisoformat(when) if when else None
+    extent = (answers.get(P.RESECTABILITY) or {}).get("planned_hepatectomy_extent") or ""
+    operations: list[tuple[str, dt.date | None, str]] = []
+    kind = LIVER_KIND.get(liver.get("surgery", ""))
+    sequence = liver.get("sequence")
+    if kind and sequence == "synchronous_resection":
+        operations.append((models.SurgeryKind.SYNCHRONOUS_RESECTION, on, extent))
+    elif kind:
+        first_primary = sequence == "primary_first_staged" or primary == "primary_resection"
+        if first_primary:
+            operations.append((models.SurgeryKind.PRIMARY_RESECTION, on, ""))
+        operations.append((kind, None if first_primary else on, extent))
+    elif primary in ("primary_resection", "defunctioning_stoma"):
+        operations.append((primary, on, ""))
+    open_ops = {
+        s.kind: s for s in case.surgeries.all() if s.performed_on is None and s.cancelled_on is None
+    }
+    for kind_value, planned_on, hep_extent in operations:
+        if planned_on is None:
+            continue  # no date yet: booked when the first operation is done
+        existing = open_ops.get(kind_value)
+        if existing is not None:
+            update_versioned(
+                models.Surgery,
+                pk=existing.pk,
+                expected_version=existing.version,
+                changes={"planned_on": planned_on},
+            )
+        else:
+            models.Surgery.objects.create(
+                case_id=case.pk,
+                kind=kind_value,
+                planned_on=planned_on,
+                hepatectomy_extent=hep_extent,
+            )

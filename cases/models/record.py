@@ -343,6 +343,9 @@ class Reassessment(Versioned):
     planned_hepatectomy_extent = models.CharField(
         max_length=5, choices=HepatectomyExtent.choices, blank=True
     )
+    # An HPB review given in an MDT meeting (written at sign-off): its day and who was present.
+    hpb_reviewed_on = models.DateField(null=True, blank=True, verbose_name="HPB review date")
+    hpb_reviewers = models.CharField(max_length=500, blank=True, verbose_name="HPB reviewers")
 
     class Meta:
         ordering = ["case", "cycle"]
@@ -365,6 +368,11 @@ class Reassessment(Versioned):
             models.CheckConstraint(
                 condition=Q(extrahepatic_disease__in=ExtrahepaticDisease.values),
                 name="reassessment_extrahepatic_valid",
+            ),
+            # A dated HPB review is a review.
+            models.CheckConstraint(
+                condition=Q(hpb_reviewed_on__isnull=True) | Q(hpb_mdt_reviewed=True),
+                name="reassessment_hpb_review_date_needs_review",
             ),
         ]
         indexes = [

@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass, fields
 
 # Bump on any change of rule logic, catalogue text or citations. Format: YEAR.MONTH.SERIAL.
-GUIDELINE_VERSION = "2026.11.1"
+GUIDELINE_VERSION = "2026.12.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ class WorkflowConstants:
 
     result_chase_days: int = 14  # a result pending more than this is chased (worklist, email)
     imaging_max_age_days: int = 56  # minimum dataset (D21, D22): a scan under 8 weeks old
+    ecog_max_age_days: int = 56  # minimum dataset: an ECOG score assessed under 8 weeks ago
     agenda_freeze_hours: int = 24  # the agenda freezes this long before the meeting
     due_window_days: int = 14  # "reassessment due soon": due within this many days
 
@@ -75,7 +76,7 @@ def _format_number(value: float) -> str:
 
 def guideline_version(constants: RuleConstants = DEFAULT_CONSTANTS) -> str:
     """The rule-set version, with one `+<tag><value>` suffix per constant that differs from its
-    default, in field order: `2026.11.1` with the defaults, `2026.11.1+flr25+bev56` with FLR 25 %
+    default, in field order: `2026.12.1` with the defaults, `2026.12.1+flr25+bev56` with FLR 25 %
     and 56 days after bevacizumab. Tags: flr, bev, rm (reassess months), rd (reassess days),
     scrt, periop.
     """

@@ -1,6 +1,6 @@
 """The minimum dataset the MDT needs before a definitive decision (D21, D22): MMR/MSI, RAS
-(KRAS and NRAS on extended testing, or a known mutation), BRAF V600E, ECOG, and liver imaging
-less than 8 weeks old on the day of the decision.
+(KRAS and NRAS on extended testing, or a known mutation), BRAF V600E, an ECOG score and liver
+imaging each less than 8 weeks old on the day of the decision (settings tune both ages).
 
 Pure: the caller passes the statuses and dates it holds, the day, and the constants in force.
 """
@@ -23,6 +23,16 @@ def imaging_current(last_scan_on: date | None, day: date, workflow: WorkflowCons
     return last_scan_on is not None and (day - last_scan_on).days < workflow.imaging_max_age_days
 
 
+def ecog_current(
+    ecog: int | None, assessed_on: date | None, day: date, workflow: WorkflowConstants
+) -> bool:
+    """An ECOG score assessed less than the limit before ``day`` (same reading as imaging). A
+    score with no assessment date cannot be shown stale and counts as current."""
+    if ecog is None:
+        return False
+    return assessed_on is None or (day - assessed_on).days < workflow.ecog_max_age_days
+
+
 # The items of the minimum dataset, in the order they are reported.
 MMR, RAS, BRAF, ECOG, IMAGING = "mmr", "ras", "braf", "ecog", "imaging"
 DATASET_ITEMS = (MMR, RAS, BRAF, ECOG, IMAGING)
@@ -36,7 +46,7 @@ def item_words(item: str, workflow: WorkflowConstants = DEFAULT_WORKFLOW) -> str
         MMR: "MMR/MSI status",
         RAS: "RAS status (KRAS and NRAS, extended testing)",
         BRAF: "BRAF V600E status",
-        ECOG: "ECOG performance status",
+        ECOG: f"ECOG performance status less than {workflow.ecog_max_age_days // 7} weeks old",
     }[item]
 
 
@@ -47,6 +57,7 @@ def missing_items(
     last_scan_on: date | None,
     day: date,
     workflow: WorkflowConstants = DEFAULT_WORKFLOW,
+    ecog_assessed_on: date | None = None,
 ) -> list[str]:
     """The items (``DATASET_ITEMS``) missing on ``day``; an empty list means complete.
 
@@ -58,7 +69,7 @@ def missing_items(
         MMR: status("mmr_msi") in ("dmmr_msi_h", "pmmr_mss"),
         RAS: ras_known(status("kras"), status("nras")),
         BRAF: status("braf_v600e") in ("wild_type", "mutant"),
-        ECOG: ecog is not None,
+        ECOG: ecog_current(ecog, ecog_assessed_on, day, workflow),
         IMAGING: imaging_current(last_scan_on, day, workflow),
     }
     return [item for item in DATASET_ITEMS if not known[item]]
@@ -71,11 +82,13 @@ def missing_minimum_dataset(
     last_scan_on: date | None,
     day: date,
     workflow: WorkflowConstants = DEFAULT_WORKFLOW,
+    ecog_assessed_on: date | None = None,
 ) -> list[str]:
     """What is missing on ``day``, in words; an empty list means the data are complete."""
     items = missing_items(
         marker_statuses=marker_statuses,
         ecog=ecog,
+        ecog_assessed_on=ecog_assessed_on,
         last_scan_on=last_scan_on,
         day=day,
         workflow=workflow,

@@ -278,10 +278,9 @@ def assess_resectability(
     if facts.flr_percent_slv is None:  # L2: undetermined until the remnant is measured
         return converted, None, ()
     if _flr_below(facts, constants):
-        # L3 narrows the warning to this branch; G1 keeps its A.3 condition "with ≥2 segments",
-        # and G3 makes that false when the segment count is missing.
-        segments = facts.flr_segments_remaining
-        codes = (A.FLR_BELOW_THRESHOLD_TWO_STAGE_OR_PVE,) if segments is not None else ()
+        # H1 (2026-12-03): the warning fires exactly in this branch, whether or not the segment
+        # count is given: it is the reason for the two-stage strategy shown with it.
+        codes = (A.FLR_BELOW_THRESHOLD_TWO_STAGE_OR_PVE,)
         return converted, HepatectomyStrategy.TWO_STAGE_HEPATECTOMY, codes
     return converted, HepatectomyStrategy.ONE_STAGE_HEPATECTOMY, ()
 

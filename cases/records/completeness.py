@@ -19,6 +19,7 @@ def missing_minimum_dataset(case: Case, *, today: dt.date) -> list[str]:
     return missing_on_day(
         marker_statuses={r.marker: r.status for r in case.molecular_results.all()},
         ecog=case.ecog,
+        ecog_assessed_on=case.ecog_assessed_on,
         last_scan_on=max(scans, default=None),
         day=today,
         workflow=workflow_constants(),

@@ -282,7 +282,16 @@ def with_minimum_dataset(cases: QuerySet[models.Case], *, as_of: dt.date) -> Que
         When(GreaterThan(last_scan, Value(oldest_recent)), then=Value(0)),
         default=Value(MISSING_IMAGING),
     )
-    ecog = Case(When(ecog__isnull=False, then=Value(0)), default=Value(MISSING_ECOG))
+    # The engine's ``ecog_current``: a score, assessed less than the limit ago (or undated).
+    oldest_ecog = as_of - dt.timedelta(days=workflow_constants().ecog_max_age_days)
+    ecog = Case(
+        When(
+            Q(ecog__isnull=False)
+            & (Q(ecog_assessed_on__isnull=True) | Q(ecog_assessed_on__gt=oldest_ecog)),
+            then=Value(0),
+        ),
+        default=Value(MISSING_ECOG),
+    )
     return cases.annotate(
         missing_mask=ExpressionWrapper(
             _missing_results() + ecog + imaging, output_field=IntegerField()

@@ -40,15 +40,22 @@ def item(chair):
     return list_case(meeting, make_conversion_case(), by=chair)
 
 
+NOT_ASSESSED = {
+    "r0_achievable": "not_assessed",
+    "extrahepatic_disease": "none",
+    "choice": "not_resectable",
+}
+
+
 def _answer_all(user, item, **overrides):
     answers = {
         "data_completeness": {"choice": "proceed"},
-        "resectability": {"choice": "not_resectable"},
+        "resectability": NOT_ASSESSED,
         "primary_management": {"choice": "no_intervention"},
-        "systemic_therapy": {"agents": FOLFOXIRI_BEV},
+        "systemic_therapy": {"plan": "new", "agents": FOLFOXIRI_BEV},
         "pelvic_radiotherapy": {"choice": "none"},
         "liver_surgery": {"surgery": "none", "liver_biopsy": False},
-        "outcome": {"choice": "continue_pathway"},
+        "outcome": {"choice": "continue_pathway", "next_reassessment_on": "2026-05-10"},
     }
     answers.update(overrides)
     for point, answer in answers.items():
@@ -156,7 +163,11 @@ def test_a_decision_stores_the_advice_it_was_made_against(chair, item):
     assert snapshot["inputs"]["kras_status"] == "mutant"
     assert snapshot["guideline_version"]
     assert snapshot["rule_constants"]["flr_min_percent_slv"] == 30
-    assert snapshot["recommendation"] == {"choice": "proceed", "missing": []}
+    assert snapshot["recommendation"] == {
+        "choice": "proceed",
+        "choices": ["proceed"],
+        "missing": [],
+    }
     assert set(snapshot) >= {"inputs", "guideline_version", "hard_stops", "warnings"}
 
 
@@ -208,14 +219,14 @@ def test_a_departure_from_the_recommendation_needs_a_reason(chair, item):
             user=chair,
             agenda_item_id=item.pk,
             point="systemic_therapy",
-            answer={"agents": ["fluorouracil", "oxaliplatin", "bevacizumab"]},
+            answer={"plan": "continue"},
         )
     assert "departs from the recommendation" in error.value.message_dict["deviation_reason"][0]
     decision = svc.decision_record(
         user=chair,
         agenda_item_id=item.pk,
         point="systemic_therapy",
-        answer={"agents": ["fluorouracil", "oxaliplatin", "bevacizumab"]},
+        answer={"plan": "continue"},
         deviation_reason="Neuropathy risk; triplet declined",
     ).decision
     assert not decision.follows_recommendation
@@ -224,7 +235,10 @@ def test_a_departure_from_the_recommendation_needs_a_reason(chair, item):
 def test_an_answer_outside_the_choices_is_refused(chair, item):
     with pytest.raises(ValidationError) as error:
         svc.decision_record(
-            user=chair, agenda_item_id=item.pk, point="resectability", answer={"choice": "maybe"}
+            user=chair,
+            agenda_item_id=item.pk,
+            point="resectability",
+            answer={**NOT_ASSESSED, "choice": "maybe"},
         )
     assert "choice" in error.value.message_dict
     with pytest.raises(ValidationError, match="does not apply"):
@@ -269,7 +283,7 @@ def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
         user=chair,
         agenda_item_id=item.pk,
         point="resectability",
-        answer={"choice": "not_resectable"},
+        answer=NOT_ASSESSED,
     ).decision
     with pytest.raises(ValidationError, match="corrected"):
         svc.decision_correct(
@@ -277,7 +291,7 @@ def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
             agenda_item_id=item.pk,
             point="resectability",
             decision_id=first.pk,
-            answer={"choice": "not_resectable"},
+            answer=NOT_ASSESSED,
             correction_reason="",
         )
     second = svc.decision_correct(
@@ -285,20 +299,20 @@ def test_a_correction_supersedes_and_nothing_is_edited_in_place(chair, item):
         agenda_item_id=item.pk,
         point="resectability",
         decision_id=first.pk,
-        answer={"choice": "resectability_unconfirmed"},
+        answer={**NOT_ASSESSED, "choice": "resectability_unconfirmed"},
         correction_reason="HPB review not recorded",
         deviation_reason="HPB MDT to review the new scan",
     ).decision
     assert second.supersedes == first
     first.refresh_from_db()
-    assert first.answer == {"choice": "not_resectable"}
+    assert first.answer["choice"] == "not_resectable"
     with pytest.raises(ConflictError, match="corrected this answer"):
         svc.decision_correct(
             user=chair,
             agenda_item_id=item.pk,
             point="resectability",
             decision_id=first.pk,
-            answer={"choice": "not_resectable"},
+            answer=NOT_ASSESSED,
             correction_reason="stale",
         )
     # The app's role may not UPDATE decisions; the owner meets the append-only trigger.
@@ -316,7 +330,7 @@ def test_a_correction_cannot_land_on_another_patients_decision(chair, item):
         user=chair,
         agenda_item_id=other_item.pk,
         point="resectability",
-        answer={"choice": "not_resectable"},
+        answer=NOT_ASSESSED,
     ).decision
     with pytest.raises(ValidationError, match="not this case's answer"):
         svc.decision_correct(
@@ -353,7 +367,7 @@ def test_a_new_kras_result_reopens_an_answer_that_now_meets_a_hard_stop(chair):
         user=chair,
         agenda_item_id=item.pk,
         point="systemic_therapy",
-        answer={"agents": ["fluorouracil", "oxaliplatin", "panitumumab"]},
+        answer={"plan": "new", "agents": ["fluorouracil", "oxaliplatin", "panitumumab"]},
         deviation_reason="awaiting RAS; left-sided",
         override_reason="extended RAS panel reported verbally as wild-type",
     )
@@ -482,7 +496,7 @@ def test_leaving_the_pathway_schedules_no_reassessment(chair, item):
         user=chair,
         agenda_item_id=item.pk,
         point="outcome",
-        answer={"choice": "leave_pathway"},
+        answer={"choice": "leave_pathway", "exit_reason": "patient_choice"},
         deviation_reason="Patient declines further chemotherapy",
     )
     result = svc.outcome_sign_off(user=chair, agenda_item_id=item.pk)

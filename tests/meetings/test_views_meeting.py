@@ -169,7 +169,8 @@ def _converted_with_liver_answer(chair, item):
 def test_an_impossible_surgery_date_gets_a_message_in_place(client, chair, item, value, message):
     _converted_with_liver_answer(chair, item)
     client.force_login(chair)
-    response = _post_answer(client, item, "timing", {"target_surgery_date": value}, **HTMX)
+    data = {"target_surgery_date": value, "last_bev_planned": "2026-03-11"}
+    response = _post_answer(client, item, "timing", data, **HTMX)
     assert response.status_code == 422
     assert message in response.content.decode()
 
@@ -263,13 +264,18 @@ def test_signing_off_locks_the_page_and_the_print_shows_the_override(client, cha
     attend_all(item.meeting, make_core_members())
     answers = {
         "data_completeness": {"choice": "proceed"},
-        "resectability": {"choice": "not_resectable"},
+        "resectability": {
+            "r0_achievable": "not_assessed",
+            "extrahepatic_disease": "none",
+            "choice": "not_resectable",
+        },
         "primary_management": {"choice": "no_intervention"},
         "systemic_therapy": {
-            "agents": ["fluorouracil", "oxaliplatin", "irinotecan", "bevacizumab"]
+            "plan": "new",
+            "agents": ["fluorouracil", "oxaliplatin", "irinotecan", "bevacizumab"],
         },
         "liver_surgery": {"surgery": "none"},
-        "outcome": {"choice": "continue_pathway"},
+        "outcome": {"choice": "continue_pathway", "next_reassessment_on": "2026-05-10"},
     }
     for point, answer in answers.items():
         svc.decision_record(user=chair, agenda_item_id=item.pk, point=point, answer=answer)
@@ -409,7 +415,12 @@ def test_the_meeting_screens_run_the_same_number_of_queries_for_5_and_50_cases(c
                 client,
                 "post",
                 reverse("cases:decision-record", args=[item.pk, "resectability"]),
-                {"choice": "not_resectable", "patient_check": item.case.reference},
+                {
+                    "choice": "not_resectable",
+                    "r0_achievable": "not_assessed",
+                    "extrahepatic_disease": "none",
+                    "patient_check": item.case.reference,
+                },
                 HTMX | {"HX-Target": "walk"},
             ),
             "print": _count(client, "get", reverse("cases:outcome-print", args=[item.pk])),

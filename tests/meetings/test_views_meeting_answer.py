@@ -23,6 +23,7 @@ from cases.meetings.walk import build_walk
 from cases.records.selectors import RecordAsRead, case_clinical_record
 from tests.conftest import make_user
 from tests.meeting_factory import (
+    answer_as_recommended,
     list_case,
     make_conversion_case,
     make_meeting,
@@ -46,7 +47,7 @@ def post_first_answer(client, item: models.AgendaItem) -> tuple[str, int]:
     """Answer the first open point as recommended; (the swapped-in walk, record reads)."""
     record = case_clinical_record(case_id=item.case_id)
     step = build_walk(record, [], meeting_day=meeting_day(item.meeting)).current
-    data = {k: v for k, v in step.initial.items() if v is not None}
+    data = answer_as_recommended(step)
     data["patient_check"] = record.reference
     url = reverse("cases:decision-record", args=[item.pk, step.point])
     with CaptureQueriesContext(connection) as queries:
@@ -59,9 +60,9 @@ def post_first_answer(client, item: models.AgendaItem) -> tuple[str, int]:
 
 def flr_shown(html: str) -> str:
     """The future liver remnant on the resectability card (the next one after the first)."""
-    found = re.search(r"<dt>FLR \(% SLV, one stage\)</dt><dd>([^<]*)</dd>", html)
+    found = re.search(r"<dt>FLR \(% SLV, one stage\)</dt><dd>([^<]*)", html)
     assert found is not None
-    return found.group(1)
+    return found.group(1).strip()
 
 
 def test_with_nothing_changed_the_record_read_before_the_answer_is_drawn(client, chair, item):
@@ -91,7 +92,7 @@ def test_a_fact_committed_while_the_answer_was_recorded_is_read_again(
 
 # --- The service: which record an answer is checked against ---------------------------------
 
-ANTI_EGFR = {"agents": ["fluorouracil", "oxaliplatin", "panitumumab"]}
+ANTI_EGFR = {"plan": "new", "agents": ["fluorouracil", "oxaliplatin", "panitumumab"]}
 
 
 def record_as_read(case_id: int) -> RecordAsRead:
@@ -159,6 +160,7 @@ def test_an_answer_refused_on_a_newer_fact_is_shown_against_that_fact(
     url = reverse("cases:decision-record", args=[wild_type_item.pk, "systemic_therapy"])
     data = {
         "patient_check": wild_type_item.case.reference,
+        "plan": "new",
         "agents": ANTI_EGFR["agents"],
         "deviation_reason": "left-sided, RAS wild-type",
     }

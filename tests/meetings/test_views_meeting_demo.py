@@ -14,18 +14,17 @@ from cases import models
 from cases.meetings import services as svc
 from cases.meetings.walk import build_walk
 from cases.records.selectors import case_clinical_record
+from tests.meeting_factory import answer_as_recommended
 
 pytestmark = pytest.mark.django_db
 
 
 def _answer_for(step, day: dt.date) -> dict:
-    answer = dict(step.initial)
+    answer = answer_as_recommended(step, day)
     if step.point == "timing":
         target = answer.get("target_surgery_date")
         if not target or dt.date.fromisoformat(target) < day:
-            answer["target_surgery_date"] = (day + dt.timedelta(days=14)).isoformat()
-    if step.point == "postoperative" and answer.get("postop_chemo") is None:
-        answer["postop_chemo"] = "yes"
+            answer["target_surgery_date"] = (day + dt.timedelta(days=60)).isoformat()
     return answer
 
 

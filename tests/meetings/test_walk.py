@@ -76,18 +76,24 @@ def test_deferring_for_missing_data_leaves_only_the_outcome_and_recommends_redis
     case = make_conversion_case(kras="pending")
     walk = _walk(case)
     data = walk.step("data_completeness")
-    assert data.initial == {"choice": "proceed_provisional"}
+    assert data.initial == {}  # nothing ticked until the MDT chooses
+    assert [c.value for c in data.fields[0].choices if c.recommended] == [
+        "proceed_provisional",
+        "defer",
+    ]
     assert {f.label: f.flag for f in data.facts}["KRAS"] == "pending"
     assert "RAS_STATUS_REQUIRED" in [a.code for a in data.warnings]
     walk = _walk(case, [_decision("data_completeness", {"choice": "defer"}, 1, follows=False)])
     assert walk.points == ["data_completeness", "outcome"]
-    assert walk.step("outcome").initial == {"choice": "rediscuss"}
+    assert walk.step("outcome").recommended_text.startswith("Re-discuss")
 
 
-def test_the_systemic_therapy_card_recommends_the_engines_regimen_and_prefills_the_current_one():
+def test_the_systemic_therapy_card_recommends_the_engines_regimen_and_ticks_nothing():
     step = _walk(make_conversion_case()).step("systemic_therapy")
     assert step.recommended_text == "FOLFOXIRI + bevacizumab"
-    assert step.initial == {"agents": ["fluorouracil", "oxaliplatin", "bevacizumab"]}
+    assert step.initial == {}
+    plan = next(f for f in step.fields if f.name == "plan")
+    assert plan.choices[0].label == "Continue the current course (FOLFOX + bevacizumab)"
     assert [line.title for line in step.lines][:1] == ["Recommended regimen"]
     assert step.lines[0].citations  # the catalogue's sources come with the explanation
 
@@ -99,9 +105,9 @@ def test_anti_egfr_in_ras_mutant_disease_is_a_hard_stop_on_the_systemic_therapy_
         [],
         meeting_day=DAY,
         point="systemic_therapy",
-        answer={"agents": ["panitumumab", "fluorouracil", "oxaliplatin"]},
+        answer={"plan": "new", "agents": ["panitumumab", "fluorouracil", "oxaliplatin"]},
     )
-    assert clean == {"agents": ["fluorouracil", "oxaliplatin", "panitumumab"]}
+    assert clean == {"plan": "new", "agents": ["fluorouracil", "oxaliplatin", "panitumumab"]}
     assert evaluation.hard_stops == ("ANTI_EGFR_RAS_MUTANT",)
     assert not evaluation.follows
     snapshot = evaluation.snapshot()
@@ -183,7 +189,9 @@ def _converted(case):
 def test_a_converted_case_gets_the_sequencing_question_and_the_engines_strategy():
     walk = _walk(_converted(make_conversion_case()))
     step = walk.step("liver_surgery")
-    assert step.initial["surgery"] == "one_stage_hepatectomy"
+    assert "surgery" not in step.initial
+    surgery = next(f for f in step.fields if f.name == "surgery")
+    assert [c.value for c in surgery.choices if c.recommended] == ["one_stage_hepatectomy"]
     sequence = next(f for f in step.fields if f.name == "sequence")
     assert [c.value for c in sequence.choices] == [
         "liver_first",
@@ -197,26 +205,32 @@ def test_a_converted_case_gets_the_sequencing_question_and_the_engines_strategy(
 
 def test_a_hepatectomy_within_six_weeks_of_bevacizumab_stops_at_the_timing_card():
     case = _converted(make_conversion_case(bev_days_before=14))
+    # The plan stops bevacizumab: the interval counts from the last dose given.
+    systemic = _decision("systemic_therapy", {"plan": "new", "agents": ["fluorouracil"]}, 2)
     liver = _decision(
         "liver_surgery",
         {"surgery": "one_stage_hepatectomy", "liver_biopsy": False, "sequence": "liver_first"},
         1,
     )
-    walk = _walk(case, [liver])
+    walk = _walk(case, [systemic, liver])
     assert "timing" in walk.points
     timing = walk.step("timing")
     earliest = DAY - dt.timedelta(days=14) + dt.timedelta(days=42)
-    assert timing.initial == {"target_surgery_date": earliest.isoformat()}
+    assert timing.recommended_text.startswith(f"Surgery on or after {earliest.day} ")
     record = case_clinical_record(case_id=case.pk)
     too_soon = (earliest - dt.timedelta(days=1)).isoformat()
     _s, _c, evaluation = evaluate_answer(
-        record, [liver], meeting_day=DAY, point="timing", answer={"target_surgery_date": too_soon}
+        record,
+        [systemic, liver],
+        meeting_day=DAY,
+        point="timing",
+        answer={"target_surgery_date": too_soon},
     )
     assert evaluation.hard_stops == ("BEV_SURGERY_INTERVAL_LT_6_WEEKS",)
     assert evaluation.snapshot()["inputs"]["planned_surgery_date"] == too_soon
     _s, _c, on_the_day = evaluate_answer(
         record,
-        [liver],
+        [systemic, liver],
         meeting_day=DAY,
         point="timing",
         answer={"target_surgery_date": earliest.isoformat()},
@@ -243,7 +257,7 @@ def test_an_impossible_surgery_date_gets_a_clear_message(value, message):
     )
     step = _walk(case, [liver]).step("timing")
     with pytest.raises(AnswerError, match=message):
-        check_answer(step, {"target_surgery_date": value})
+        check_answer(step, {"target_surgery_date": value, "last_bev_planned": "2026-03-11"})
 
 
 def test_the_postoperative_plan_appears_after_an_operation_with_a_margin():
@@ -261,7 +275,7 @@ def test_the_postoperative_plan_appears_after_an_operation_with_a_margin():
     assert "resectability" not in walk.points  # the liver is cleared
     step = walk.step("postoperative")
     assert "R1_MARGIN_POSTOP_CHEMO_STRONGLY_RECOMMENDED" in [a.code for a in step.warnings]
-    assert step.initial["postop_chemo"] == "yes"
+    assert [c.value for c in step.fields[0].choices if c.recommended] == ["yes"]
 
 
 def test_an_answer_overtaken_by_a_new_fact_reopens_its_point():
@@ -316,7 +330,10 @@ def test_without_a_new_scan_the_next_reassessment_counts_from_the_last_one_and_m
     plan = plan_for(case_clinical_record(case_id=case.pk), [], meeting_day=DAY)
     last = DAY - dt.timedelta(days=60)
     assert plan.anchor == last
-    assert plan.next_on == dt.date(last.year, last.month + 2, last.day)
+    # The rule date (the day before the meeting) has passed: no default, the MDT sets it.
+    assert plan.rule_on == dt.date(last.year, last.month + 2, last.day)
+    assert plan.next_on is None
+    assert "has passed" in plan.note
     assert plan.performed is None
     assert plan.reschedule.cycle == 2
 
@@ -347,7 +364,7 @@ def test_resecting_an_asymptomatic_primary_early_does_not_break_the_pelvic_card(
     )  # fmt: skip
     walk = _walk(case, [primary])
     pelvic = walk.step("pelvic_radiotherapy")
-    assert pelvic.initial == {"choice": "none"}
+    assert "none" in [c.value for c in pelvic.fields[0].choices if c.recommended]
     _step, _clean, evaluation = evaluate_answer(
         case_clinical_record(case_id=case.pk), [primary], meeting_day=DAY,
         point="pelvic_radiotherapy", answer={"choice": "none"},

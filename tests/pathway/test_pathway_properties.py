@@ -238,12 +238,9 @@ def test_outputs_keep_the_g_readings(facts: CaseFacts) -> None:
     if not converted:
         assert advice.hepatectomy_strategy is HepatectomyStrategy.NOT_APPLICABLE
         assert advice.sequencing_options == ()
-    # L3
+    # L3 as changed by H1 (2026-12-03): exactly the two-stage branch
     two_stage = advice.hepatectomy_strategy is HepatectomyStrategy.TWO_STAGE_HEPATECTOMY
-    segments_known = facts.flr_segments_remaining is not None
-    assert (A.FLR_BELOW_THRESHOLD_TWO_STAGE_OR_PVE in advice.warnings) is (
-        two_stage and segments_known
-    )
+    assert (A.FLR_BELOW_THRESHOLD_TWO_STAGE_OR_PVE in advice.warnings) is two_stage
     # P2
     assert (advice.symptomatic_primary_options == ()) is (
         facts.primary_symptom is PrimarySymptom.NONE

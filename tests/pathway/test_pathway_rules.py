@@ -1065,8 +1065,8 @@ def test_it_cautions_about_bevacizumab_with_the_primary(
             {"r0_achievable": True, "hpb_mdt_reviewed": True, "flr_percent_slv": 25},
             "converted_resectable",
             "two_stage_hepatectomy",
-            False,  # G1 + G3: the warning's "with ≥2 segments" is false when segments are missing
-            id="G3-segments-missing-not-fewer-than-2",
+            True,  # H1: the warning fires in the two-stage branch, segments given or not
+            id="H1-segments-missing-still-warns",
         ),
         pytest.param(
             {"r0_achievable": True, "hpb_mdt_reviewed": True, "flr_segments_remaining": 3},

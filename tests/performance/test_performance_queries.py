@@ -28,6 +28,7 @@ from cases.worklists import queries as worklists
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user
 from tests.meeting_factory import (
+    answer_as_recommended,
     attend_all,
     list_case,
     make_conversion_case,
@@ -97,7 +98,7 @@ def _world(size: int) -> dict[str, object]:
         "item": item,
         "answer": (
             f"/agenda/{fresh.pk}/points/{step.point}/",
-            {**step.initial, "patient_check": fresh.case.reference},
+            {**answer_as_recommended(step, today), "patient_check": fresh.case.reference},
         ),
     }
 

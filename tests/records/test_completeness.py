@@ -49,7 +49,7 @@ def test_it_names_everything_that_is_missing():
         "MMR/MSI status",
         "RAS status (KRAS and NRAS, extended testing)",
         "BRAF V600E status",
-        "ECOG performance status",
+        "ECOG performance status less than 8 weeks old",
         "Imaging less than 8 weeks old",
     ]
 

@@ -114,7 +114,9 @@ def test_ready_and_incomplete_split_the_candidates_and_say_what_is_missing(meeti
     assert [c.pk for c in worklists.meeting_ready(meeting, today=TODAY)] == [ready.pk]
     [incomplete] = worklists.meeting_incomplete(meeting, today=TODAY)
     assert incomplete.pk == no_ecog.pk
-    assert worklists.missing_from_flags(incomplete) == ["ECOG performance status"]
+    assert worklists.missing_from_flags(incomplete) == [
+        "ECOG performance status less than 8 weeks old"
+    ]
 
 
 def test_imaging_age_is_judged_on_the_meeting_day(meeting):

@@ -452,7 +452,11 @@ class CohortBuilder:
             primary_symptom=pick(rng, SYMPTOM_WEIGHTS),
             diagnosed_on=diagnosed,
             ecog=ecog,
-            ecog_assessed_on=diagnosed if ecog is not None else None,
+            # Reassessed at the last clinic, three weeks ago (the minimum dataset needs a
+            # score less than 8 weeks old on the meeting day).
+            ecog_assessed_on=(
+                max(diagnosed, self.today - timedelta(days=21)) if ecog is not None else None
+            ),
             stage=stage,
             exit_reason=rng.choice(["progression", "palliative", "patient_choice", "died"])
             if stage == models.Stage.LEFT_PATHWAY

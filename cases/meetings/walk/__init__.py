@@ -7,8 +7,13 @@ decisions (already loaded) and the day of the meeting, which is "today" for ever
 imaging recency, the reassessment anchor), so a past meeting replays the same way.
 
 How an answer reaches the engine
-    The answers recorded so far form the MDT's *proposal* (pathway-spec A.1 proposal keys), laid
-    over the stored record in walk order, later points winning:
+    The answers recorded so far become facts for every later point: they form the MDT's
+    *proposal* (pathway-spec A.1 proposal keys) and the facts the meeting itself establishes,
+    laid over the stored record in walk order, later points winning:
+    - resectability: the HPB verdict given in the meeting (R0 achievable, FLR, segments,
+      extrahepatic disease, planned extent, simultaneous resection feasible) replaces the
+      record's verdict; ``hpb_mdt_reviewed`` is true when a hepatobiliary surgeon is recorded
+      present;
     - primary tumour management: ``primary_resection`` → ``primary_resection_proposed``,
       ``colorectal_stent`` → ``colorectal_stent_proposed``, ``short_course_rt`` →
       ``pelvic_rt_proposed = short_course_5x5`` (the pelvic radiotherapy answer, if given, wins);
@@ -27,8 +32,11 @@ Which points apply (in this order; "deferred" means the data-completeness answer
     6. liver surgery strategy and sequencing: unless deferred or the liver is cleared; the
        sequencing question appears only when the disease is converted, surgery is proposed and
        the primary is still in place;
-    7. timing: unless deferred; a last bevacizumab dose and a surgery (planned on the record or
-       proposed now), or a short-course RT completion and a surgery that includes the primary;
+    7. timing: unless deferred; an operation proposed now (sign-off books it on the date set
+       here), a bevacizumab dose (given, or in the plan) and a surgery planned on the record, or
+       a short-course RT completion and a surgery that includes the primary. When the plan
+       continues bevacizumab before elective surgery, the point asks for the planned last dose
+       and counts the interval from it (pathway-spec H2);
     8. post-operative plan: unless deferred; the last operation has a margin and no treatment
        course has started since it;
     9. outcome and next reassessment: always.
@@ -44,7 +52,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cases.meetings.walk.answers import answer_complete, check_answer, evaluate
+from cases.meetings.walk.answers import answer_complete, check_answer, complete_answer, evaluate
 from cases.meetings.walk.cards import BUILDERS, alert_for, marker_facts
 from cases.meetings.walk.context import WalkContext, current_decisions, proposal_from, without
 from cases.meetings.walk.labels import describe_answer
@@ -57,8 +65,8 @@ from cases.meetings.walk.parts import (
     Step,
     Walk,
 )
-from cases.meetings.walk.plan import plan_for, reassessment_plan
-from cases.meetings.walk.points import POINT_ORDER, P, applies, point_codes, recommended_outcome
+from cases.meetings.walk.plan import chosen_plan, plan_for
+from cases.meetings.walk.points import POINT_ORDER, applies, point_codes
 
 if TYPE_CHECKING:
     from cases.models import Case, Decision
@@ -82,9 +90,14 @@ __all__ = [
 ]
 
 
-def build_walk(case: Case, decisions: Sequence[Decision], *, meeting_day: dt.date) -> Walk:
-    """The applicable points, in order, each with its card's content and its recorded answer."""
-    ctx = WalkContext(case, decisions, meeting_day)
+def build_walk(
+    case: Case, decisions: Sequence[Decision], *, meeting_day: dt.date, hpb_present: bool = False
+) -> Walk:
+    """The applicable points, in order, each with its card's content and its recorded answer.
+
+    ``hpb_present``: a hepatobiliary surgeon is recorded present at the meeting, so the verdict
+    given at the resectability point is an HPB MDT review."""
+    ctx = WalkContext(case, decisions, meeting_day, hpb_present=hpb_present)
     steps: list[Step] = []
     superseded = {d.supersedes_id for d in ctx.decisions if d.supersedes_id}
     for point in POINT_ORDER:
@@ -97,8 +110,7 @@ def build_walk(case: Case, decisions: Sequence[Decision], *, meeting_day: dt.dat
             if d.point == point and d.pk in superseded
         ]
         steps.append(step)
-    outcome = ctx.answers.get(P.OUTCOME, {}).get("choice")
-    plan = reassessment_plan(ctx, outcome or recommended_outcome(ctx))
+    plan = chosen_plan(ctx)
     _inputs, advice = ctx.advise(ctx.answers)
     return Walk(
         steps=steps,
@@ -117,7 +129,9 @@ def _step(ctx: WalkContext, point: str, number: int) -> Step:
     step.number = number
     step.decision = decision
     shown = decision.answer if decision else step.initial
-    evaluation = evaluate(ctx, point, shown) if answer_complete(step, shown) else None
+    # A recorded answer was checked when it was recorded: it is tried as it stands.
+    complete = decision is not None or answer_complete(step, shown)
+    evaluation = evaluate(ctx, point, shown) if complete else None
     if evaluation is None:
         _inputs, advice = ctx.advise(without(ctx.answers, point))
         stops, warns = point_codes(point, advice)
@@ -138,14 +152,16 @@ def evaluate_answer(
     meeting_day: dt.date,
     point: str,
     answer: Mapping[str, Any],
+    hpb_present: bool = False,
 ) -> tuple[Step, dict[str, Any], Evaluation]:
     """Validate ``answer`` for ``point`` and try it: (the card, the clean answer, evaluation).
 
-    Raises ``AnswerError`` when the point does not apply or the answer is not valid for it.
+    Raises ``AnswerError`` when the point does not apply, the answer is not valid for it, or it
+    contradicts an answer at another point (the message names the points).
     """
-    ctx = WalkContext(case, decisions, meeting_day)
+    ctx = WalkContext(case, decisions, meeting_day, hpb_present=hpb_present)
     if point not in POINT_ORDER or not applies(ctx, point):
         raise AnswerError("", "This decision point does not apply to this case any more.")
     step = BUILDERS[point](ctx, ctx.current.get(point))
-    clean = check_answer(step, dict(answer))
+    clean = complete_answer(ctx, step, check_answer(step, dict(answer)))
     return step, clean, evaluate(ctx, point, clean)

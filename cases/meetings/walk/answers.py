@@ -9,12 +9,15 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cases.meetings.walk.context import WalkContext, without
-from cases.meetings.walk.labels import fmt_date
+from cases.meetings.walk.context import WalkContext
+from cases.meetings.walk.labels import describe_answer, fmt_date
 from cases.meetings.walk.parts import AnswerError, Evaluation, Field, Step
 from cases.meetings.walk.plan import reassessment_plan
 from cases.meetings.walk.points import (
     P,
+    applies,
+    current_course,
+    data_recommended,
     liver_recommendation,
     pelvic_recommended,
     point_codes,
@@ -53,7 +56,7 @@ def check_answer(step: Step, answer: dict[str, Any]) -> dict[str, Any]:
             clean[f.name] = bool(value)
         elif f.kind == "date":
             clean[f.name] = _check_date(f, value)
-        elif f.kind == "number":
+        elif f.kind in ("number", "integer"):
             clean[f.name] = _check_number(f, value)
     if step.point == P.LIVER_SURGERY:
         _check_sequence(step, clean)
@@ -92,6 +95,10 @@ def _check_number(f: Field, value: object) -> float | None:
         raise AnswerError(f.name, f"“{value}” is not a number.") from None
     if not number.is_finite() or number < f.min_value or number > f.max_value:
         raise AnswerError(f.name, f"{f.label} must be between {f.min_value} and {f.max_value}.")
+    if f.kind == "integer":
+        if number != number.to_integral_value():
+            raise AnswerError(f.name, f"{f.label} must be a whole number.")
+        return int(number)
     return float(number)
 
 
@@ -104,6 +111,85 @@ def _check_sequence(step: Step, clean: dict[str, Any]) -> None:
         clean["sequence"] = None
     elif not clean.get("sequence"):
         raise AnswerError("sequence", "Choose the sequence of the operations.")
+
+
+def complete_answer(ctx: WalkContext, step: Step, clean: dict[str, Any]) -> dict[str, Any]:
+    """The checked answer with what the meeting adds to it, or ``AnswerError`` when it
+    contradicts itself or an answer at another point (the message names the points)."""
+    point = step.point
+    if point == P.RESECTABILITY and "r0_achievable" in clean:
+        # The verdict is an HPB MDT review when a hepatobiliary surgeon is recorded present.
+        clean["hpb_reviewed"] = ctx.hpb_present
+    elif point == P.SYSTEMIC_THERAPY and "plan" in clean:
+        _complete_systemic(ctx, clean)
+    elif point == P.OUTCOME:
+        _complete_outcome(ctx, clean)
+    return clean
+
+
+def _complete_systemic(ctx: WalkContext, clean: dict[str, Any]) -> None:
+    agents = clean.get("agents") or []
+    if clean["plan"] == "continue":
+        course = current_course(ctx)
+        current = list(course.agents) if course else []
+        if agents and sorted(agents) != sorted(current):
+            raise AnswerError(
+                "agents",
+                "The agents ticked differ from the current course: choose “start a new course” "
+                "to change them, or untick them to continue the course as it is.",
+            )
+        clean["agents"] = current
+    elif clean["plan"] == "new" and not agents:
+        raise AnswerError("agents", "Tick the agents of the new course.")
+    elif clean["plan"] == "none" and agents:
+        raise AnswerError("agents", "No systemic therapy: untick the agents.")
+
+
+def _point_text(ctx: WalkContext, point: str) -> str:
+    answer = ctx.answers.get(point)
+    said = describe_answer(point, answer) if answer else "not answered"
+    return f"{P(point).label} ({said})"
+
+
+def _complete_outcome(ctx: WalkContext, clean: dict[str, Any]) -> None:
+    choice = clean["choice"]
+    if choice == "proceed_to_surgery" and not surgery_proposed(ctx)[0]:
+        points = " and ".join(
+            _point_text(ctx, p) for p in (P.PRIMARY_MANAGEMENT, P.LIVER_SURGERY) if applies(ctx, p)
+        )
+        raise AnswerError(
+            "choice",
+            f"“Proceed to surgery” disagrees with {points}: no operation was proposed. "
+            "Correct those points or choose another outcome.",
+        )
+    systemic = ctx.answers.get(P.SYSTEMIC_THERAPY)
+    if choice == "continue_pathway" and systemic is not None and not systemic.get("agents"):
+        raise AnswerError(
+            "choice",
+            "“Continue the pathway” continues chemotherapy, but it disagrees with "
+            f"{_point_text(ctx, P.SYSTEMIC_THERAPY)}: correct that point or choose another "
+            "outcome.",
+        )
+    rule = reassessment_plan(ctx, "continue_pathway").rule_on
+    clean["rule_next_reassessment_on"] = rule.isoformat() if rule else None
+    clean["rule_date_passed"] = rule is not None and rule <= ctx.meeting_day
+    if choice == "leave_pathway" and not clean.get("exit_reason"):
+        raise AnswerError("exit_reason", "Choose the reason the case leaves the pathway.")
+    if choice != "leave_pathway":
+        clean["exit_reason"] = None
+    if choice != "continue_pathway":
+        clean["next_reassessment_on"] = None
+    elif not clean.get("next_reassessment_on"):
+        passed = rule is not None and rule <= ctx.meeting_day
+        raise AnswerError(
+            "next_reassessment_on",
+            (
+                f"The rule date ({fmt_date(rule)}) has passed: enter the date of the next "
+                "reassessment, on or after the meeting day."
+                if passed
+                else "Enter the date of the next reassessment."
+            ),
+        )
 
 
 def answer_complete(step: Step, answer: Mapping[str, Any]) -> bool:
@@ -143,14 +229,19 @@ def _adherence(
 ) -> tuple[bool, dict[str, Any]]:
     """(does the answer follow the recommendation, the recommendation as stored)."""
     if point == P.DATA_COMPLETENESS:
-        rec = "proceed_provisional" if ctx.missing else "proceed"
-        return answer["choice"] == rec, {"choice": rec, "missing": ctx.missing}
+        recs = data_recommended(ctx)
+        return answer["choice"] in recs, {
+            "choice": recs[0],
+            "choices": recs,
+            "missing": ctx.missing,
+        }
     if point == P.RESECTABILITY:
-        base = ctx.advise(without(ctx.answers, point))[1]
-        status = str(base.conversion_status)
+        # The status the engine computes with the verdict given here laid over the record.
+        status = str(advice.conversion_status)
         return answer["choice"] == status, {
             "conversion_status": status,
-            "hepatectomy_strategy": base.hepatectomy_strategy and str(base.hepatectomy_strategy),
+            "hepatectomy_strategy": advice.hepatectomy_strategy
+            and str(advice.hepatectomy_strategy),
         }
     if point == P.PRIMARY_MANAGEMENT:
         rec = primary_recommended(advice)

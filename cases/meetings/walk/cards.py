@@ -7,40 +7,48 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from cases.common.constants import workflow_constants
 from cases.meetings.walk.context import WalkContext, without
 from cases.meetings.walk.labels import (
     BACKBONE_LABELS,
     CONVERSION_LABELS,
     DATA_LABELS,
+    EXTENT_LABELS,
+    EXTRAHEPATIC_LABELS,
     LIVER_SURGERY_LABELS,
     OUTCOME_LABELS,
     PELVIC_LABELS,
     PRIMARY_LABELS,
+    R0_LABELS,
     REGIMEN_LABELS,
     SEQUENCE_LABELS,
     SHORT_STATUS,
-    STATUS_LABELS,
     YES_NO,
+    conversion_text,
     fmt_date,
     fmt_number,
+    marker_status_label,
 )
 from cases.meetings.walk.parts import Alert, Choice, Citation, Fact, Field, Line, Step
 from cases.meetings.walk.plan import reassessment_plan
 from cases.meetings.walk.points import (
     P,
+    bevacizumab_recent_or_planned,
     current_course,
+    data_recommended,
     liver_recommendation,
     pelvic_recommended,
     primary_recommended,
     recommended_outcome,
     sequencing_asked,
 )
-from cases.models import Agent, Backbone, Marker, PrimarySite, PrimarySymptom
+from cases.models import Agent, Backbone, ExitReason, Marker, PrimarySite, PrimarySymptom
 from cases.pathway import CODES, HARD_STOP_CODES, AlertCode, citation_label
 from cases.pathway.catalogue import RECOMMENDATIONS, recommendation_key
+from cases.pathway.dataset import ecog_current, imaging_current
 
 if TYPE_CHECKING:
-    from cases.models import Case, Decision
+    from cases.models import Case, Decision, Reassessment
 
 MAX_SURGERY_DAYS_AHEAD = 730  # a surgery date further ahead than two years is a typing error
 
@@ -83,18 +91,27 @@ def marker_facts(case: Case) -> list[Fact]:
     for marker, label in Marker.choices:
         result = by_marker.get(marker)
         status = result.status if result else "not_tested"
-        value = SHORT_STATUS.get(status) or STATUS_LABELS.get(status, status)
+        value = SHORT_STATUS.get(status) or marker_status_label(marker, status)
         if status == "wild_type" and marker in ("kras", "nras"):
             value += " (exons 2–4)"
+        on = ""
         if result and status == "pending" and result.requested_on:
-            value += f" (requested {fmt_date(result.requested_on)})"
+            on = f"requested {fmt_date(result.requested_on)}"
+        elif result and result.reported_on:
+            on = f"reported {fmt_date(result.reported_on)}"
+        elif status != "not_tested":
+            on = "date not recorded"
         flag = ""
         if status == "pending":
             flag = "pending"
         elif status == "not_tested" and marker != "her2":
             flag = "missing"
-        facts.append(Fact(label, value, f"{marker}_status", flag=flag))
+        facts.append(Fact(label, value, f"{marker}_status", flag=flag, on=on))
     return facts
+
+
+def course_text(course: object) -> str:
+    return str(course)
 
 
 def _recommended_choices(
@@ -104,9 +121,36 @@ def _recommended_choices(
     return tuple(Choice(v, label, v in rec) for v, label in values.items())
 
 
+def ecog_fact(ctx: WalkContext) -> Fact:
+    case = ctx.case
+    if case.ecog is None:
+        return Fact("ECOG", "—", "ecog", flag="missing")
+    current = ecog_current(case.ecog, case.ecog_assessed_on, ctx.meeting_day, workflow_constants())
+    on = f"assessed {fmt_date(case.ecog_assessed_on)}" if case.ecog_assessed_on else "undated"
+    return Fact("ECOG", str(case.ecog), "ecog", flag="" if current else "stale", on=on)
+
+
+def scan_fact(ctx: WalkContext) -> Fact:
+    scans = [r for r in ctx.case.reassessments.all() if r.imaging_performed_on]
+    latest = max(scans, key=lambda r: r.imaging_performed_on, default=None)
+    if latest is None:
+        return Fact("Latest liver imaging", "None", flag="missing")
+    day = latest.imaging_performed_on
+    current = imaging_current(day, ctx.meeting_day, workflow_constants())
+    value = f"Cycle {latest.cycle}" + (
+        f": {latest.get_response_display()}" if latest.response else ""
+    )
+    return Fact(
+        "Latest liver imaging",
+        value,
+        flag="" if current else "stale",
+        on=f"scanned {fmt_date(day)}",
+    )
+
+
 def _data_completeness(ctx: WalkContext, decision: Decision | None) -> Step:
     _inputs, advice = ctx.advise(ctx.answers)
-    rec = "proceed_provisional" if ctx.missing else "proceed"
+    recommended = data_recommended(ctx)
     facts = [
         Fact("Primary site", PrimarySite(ctx.case.primary_site).label, "primary_site"),
         Fact("Sidedness (derived)", str(advice.sidedness).capitalize()),
@@ -116,20 +160,17 @@ def _data_completeness(ctx: WalkContext, decision: Decision | None) -> Step:
             else []
         ),
         *marker_facts(ctx.case),
-        Fact(
-            "ECOG",
-            "—" if ctx.case.ecog is None else str(ctx.case.ecog),
-            "ecog",
-            flag="missing" if ctx.case.ecog is None else "",
-        ),
+        ecog_fact(ctx),
+        scan_fact(ctx),
     ]
     missing = "; ".join(ctx.missing)
     lines = [
         Line(
             "Minimum dataset",
             "Complete" if not ctx.missing else f"Missing: {missing}",
-            "MMR/MSI, RAS (extended), BRAF V600E, ECOG and imaging under 8 weeks old are needed "
-            "before a definitive decision.",
+            "MMR/MSI, RAS (extended), BRAF V600E, and an ECOG score and imaging under "
+            f"{workflow_constants().imaging_max_age_days // 7} weeks old on the meeting day are "
+            "needed before a definitive decision; otherwise decide provisionally or defer.",
             citations(["D22", "D21"]),
         ),
         _line(
@@ -145,69 +186,121 @@ def _data_completeness(ctx: WalkContext, decision: Decision | None) -> Step:
         number=0,
         facts=facts,
         lines=lines,
-        recommended_text=DATA_LABELS[rec],
+        recommended_text=" or ".join(DATA_LABELS[r] for r in recommended),
         fields=[
             Field(
                 "choice",
                 "radio",
                 "The MDT's view of the data",
-                _recommended_choices(DATA_LABELS, [rec]),
+                _recommended_choices(DATA_LABELS, recommended),
             )
         ],
-        initial={"choice": rec},
+        initial={},
         alerts=[],
     )
 
 
-def _reassessment_facts(ctx: WalkContext) -> list[Fact]:
-    record = ctx.record
-    latest = max(ctx.case.reassessments.all(), key=lambda r: r.cycle, default=None)
-    facts = []
-    if latest is not None:
-        facts.append(
-            Fact(
-                f"Latest scan (cycle {latest.cycle})",
-                fmt_date(latest.imaging_performed_on)
-                + (f", {latest.get_response_display()}" if latest.response else ""),
-            )
-        )
+def _verdict_row(ctx: WalkContext) -> Reassessment | None:
+    """The reassessment whose HPB verdict the record holds (as the mapping reads it)."""
+    judged = [
+        r
+        for r in ctx.case.reassessments.all()
+        if r.imaging_performed_on or r.reassessed_on or r.hpb_mdt_reviewed
+    ]
+    return max(judged, key=lambda r: r.cycle, default=None)
+
+
+def verdict_date_text(row: Reassessment | None) -> str:
+    if row is None:
+        return ""
+    if row.hpb_reviewed_on:
+        by = f" by {row.hpb_reviewers}" if row.hpb_reviewers else ""
+        return f"HPB review in the MDT of {fmt_date(row.hpb_reviewed_on)}{by}"
+    if row.reassessed_on:
+        return f"reassessed {fmt_date(row.reassessed_on)}"
+    if row.imaging_performed_on:
+        return f"scan of {fmt_date(row.imaging_performed_on)}, no verdict yet"
+    return ""
+
+
+def _reassessment_facts(
+    ctx: WalkContext, answers: Mapping[str, object] | None = None
+) -> list[Fact]:
+    """The liver facts, each with its date; ``answers``: the verdict given in this meeting."""
+    record = ctx.advise(answers)[0] if answers is not None else ctx.record
+    row = _verdict_row(ctx)
+    in_meeting = answers is not None and "r0_achievable" in (
+        answers.get(P.RESECTABILITY) or {}  # type: ignore[union-attr]
+    )
+    on = f"this meeting, {fmt_date(ctx.meeting_day)}" if in_meeting else verdict_date_text(row)
+    facts = [scan_fact(ctx)]
     r0 = record.get("r0_achievable")
     facts += [
         Fact(
             "HPB MDT reviewed",
             "Yes" if record.get("hpb_mdt_reviewed") else "No",
             "hpb_mdt_reviewed",
+            on=on,
         ),
         Fact(
             "R0 achievable",
             "Not assessed" if r0 is None else ("Yes" if r0 else "No"),
             "r0_achievable",
+            on=on,
         ),
         Fact(
-            "FLR (% SLV, one stage)", fmt_number(record.get("flr_percent_slv")), "flr_percent_slv"
+            "FLR (% SLV, one stage)",
+            fmt_number(record.get("flr_percent_slv")),
+            "flr_percent_slv",
+            on=on,
         ),
         Fact(
             "Segments remaining",
             fmt_number(record.get("flr_segments_remaining")),
             "flr_segments_remaining",
+            on=on,
         ),
         Fact(
             "Extrahepatic disease",
-            str(record.get("extrahepatic_disease", "none")).capitalize(),
+            EXTRAHEPATIC_LABELS.get(str(record.get("extrahepatic_disease", "none")), "—"),
             "extrahepatic_disease",
+            on=on,
         ),
     ]
+    if record.get("planned_hepatectomy_extent"):
+        facts.append(
+            Fact(
+                "Planned hepatectomy",
+                EXTENT_LABELS[str(record["planned_hepatectomy_extent"])],
+                "planned_hepatectomy_extent",
+                on=on,
+            )
+        )
     if record.get("pet_complete_metabolic_response"):
         facts.append(
-            Fact("PET complete metabolic response", "Yes", "pet_complete_metabolic_response")
+            Fact("PET complete metabolic response", "Yes", "pet_complete_metabolic_response", on=on)
         )
     return facts
 
 
 def _resectability(ctx: WalkContext, decision: Decision | None) -> Step:
-    _inputs, advice = ctx.advise(without(ctx.answers, P.RESECTABILITY))
+    inputs, advice = ctx.advise(without(ctx.answers, P.RESECTABILITY))
     status = str(advice.conversion_status)
-    lines = [_line("Conversion status", "conversion_status", status, CONVERSION_LABELS[status])]
+    lines = [
+        _line(
+            "Conversion status on the record",
+            "conversion_status",
+            status,
+            conversion_text(status, inputs),
+        ),
+        Line(
+            "The verdict in this meeting",
+            "HPB MDT review" if ctx.hpb_present else "No HPB surgeon recorded present",
+            "The verdict entered below is laid over the record for every later point. It counts "
+            "as an HPB MDT review when a hepatobiliary surgeon is recorded present; on sign-off "
+            "it is stored as the case's HPB review, dated the meeting day.",
+        ),
+    ]
     if advice.hepatectomy_strategy is not None:
         strategy = str(advice.hepatectomy_strategy)
         lines.append(
@@ -218,30 +311,77 @@ def _resectability(ctx: WalkContext, decision: Decision | None) -> Step:
                 LIVER_SURGERY_LABELS.get(strategy, "Not applicable"),
             )
         )
+    fields = [
+        Field(
+            "r0_achievable", "radio", "R0 achievable (HPB surgeon's judgement)", _plain(R0_LABELS)
+        ),
+        Field(
+            "flr_percent_slv",
+            "number",
+            "FLR after a one-stage resection (% of standard liver volume)",
+            required=False,
+            min_value=0,
+            max_value=100,
+            help="Leave empty if not measured.",
+        ),
+        Field(
+            "flr_segments_remaining",
+            "integer",
+            "Contiguous segments remaining",
+            required=False,
+            min_value=0,
+            max_value=8,
+        ),
+        Field("extrahepatic_disease", "radio", "Extrahepatic disease", _plain(EXTRAHEPATIC_LABELS)),
+        Field(
+            "planned_hepatectomy_extent",
+            "select",
+            "Planned hepatectomy extent",
+            _plain(EXTENT_LABELS),
+            required=False,
+        ),
+        Field(
+            "combined_resection",
+            "checkbox",
+            "A simultaneous resection with the primary is technically feasible",
+            required=False,
+        ),
+        Field(
+            "choice",
+            "radio",
+            "The MDT's resectability verdict",
+            _recommended_choices(CONVERSION_LABELS, []),
+            help="The engine judges the status from the verdict above; a different answer is a "
+            "deviation and needs a reason.",
+        ),
+    ]
     return Step(
         point=P.RESECTABILITY,
         label=P.RESECTABILITY.label,
         number=0,
         facts=_reassessment_facts(ctx),
         lines=lines,
-        recommended_text=CONVERSION_LABELS[status],
-        fields=[
-            Field(
-                "choice",
-                "radio",
-                "The MDT's resectability verdict (HPB-led)",
-                _recommended_choices(CONVERSION_LABELS, [status]),
-            )
-        ],
-        initial={"choice": status},
+        recommended_text="The status that follows from the HPB verdict given here "
+        f"(on the record: {conversion_text(status, inputs)})",
+        fields=fields,
+        initial={},
         alerts=[],
     )
 
 
+def _plain(values: Mapping[str, str]) -> tuple[Choice, ...]:
+    return tuple(Choice(v, label) for v, label in values.items())
+
+
 def _primary_management(ctx: WalkContext, decision: Decision | None) -> Step:
-    _inputs, advice = ctx.advise(without(ctx.answers, P.PRIMARY_MANAGEMENT))
+    inputs, advice = ctx.advise(without(ctx.answers, P.PRIMARY_MANAGEMENT))
     symptom = ctx.case.primary_symptom
     rec = primary_recommended(advice)
+    bev = bevacizumab_recent_or_planned(ctx)
+    if bev:
+        # A stent is best avoided with bevacizumab (BEV_WITH_COLORECTAL_STENT): never
+        # "recommended" then, and its label says why.
+        rec = [v for v in rec if v != "colorectal_stent"] or rec
     if advice.symptomatic_primary_options:
         lines = [
             _line(
@@ -269,7 +409,8 @@ def _primary_management(ctx: WalkContext, decision: Decision | None) -> Step:
         facts=[
             Fact("Primary site", PrimarySite(ctx.case.primary_site).label, "primary_site"),
             Fact("Symptoms", PrimarySymptom(symptom).label, "primary_symptom"),
-            Fact("Conversion status", CONVERSION_LABELS[str(advice.conversion_status)]),
+            Fact("Conversion status", conversion_text(str(advice.conversion_status), inputs)),
+            *([Fact("Bevacizumab", bev)] if bev else []),
         ],
         lines=lines,
         recommended_text=" or ".join(PRIMARY_LABELS[v] for v in rec),
@@ -278,10 +419,19 @@ def _primary_management(ctx: WalkContext, decision: Decision | None) -> Step:
                 "choice",
                 "radio",
                 "What the MDT decides for the primary",
-                _recommended_choices(PRIMARY_LABELS, rec),
+                tuple(
+                    Choice(
+                        v,
+                        f"{label} (caution: bevacizumab)"
+                        if bev and v == "colorectal_stent"
+                        else label,
+                        v in rec,
+                    )
+                    for v, label in PRIMARY_LABELS.items()
+                ),
             )
         ],
-        initial={"choice": rec[0]},
+        initial={},
         alerts=[],
     )
 
@@ -292,11 +442,16 @@ def _systemic_therapy(ctx: WalkContext, decision: Decision | None) -> Step:
     course = current_course(ctx)
     record = ctx.record
     facts = [
-        Fact("Age", str(record.get("age_years", "—")), "age_years"),
-        Fact("ECOG", "—" if ctx.case.ecog is None else str(ctx.case.ecog), "ecog"),
+        Fact("Age", str(record.get("age_years", "—")), "age_years", on=fmt_date(ctx.meeting_day)),
+        ecog_fact(ctx),
         Fact("Sidedness (derived)", str(advice.sidedness).capitalize()),
         *marker_facts(ctx.case),
-        Fact("Current regimen", str(course) if course else "None", ""),
+        Fact(
+            "Current regimen",
+            course_text(course) if course else "None",
+            "",
+            on=f"since {fmt_date(course.started_on)}" if course else "",
+        ),
     ]
     lines = [
         _line("Recommended regimen", "recommended_regimen_family", family, REGIMEN_LABELS[family]),
@@ -313,7 +468,11 @@ def _systemic_therapy(ctx: WalkContext, decision: Decision | None) -> Step:
             "Yes" if advice.triplet_eligible else "No",
         ),
     ]
-    initial_agents = list(course.agents) if course else []
+    plans = {
+        **({"continue": f"Continue the current course ({course_text(course)})"} if course else {}),
+        "new": "Start a new course with the agents ticked below",
+        "none": "No systemic therapy now",
+    }
     return Step(
         point=P.SYSTEMIC_THERAPY,
         label=P.SYSTEMIC_THERAPY.label,
@@ -322,16 +481,16 @@ def _systemic_therapy(ctx: WalkContext, decision: Decision | None) -> Step:
         lines=lines,
         recommended_text=REGIMEN_LABELS[family],
         fields=[
+            Field("plan", "radio", "Treatment plan", _plain(plans)),
             Field(
                 "agents",
                 "checkboxes",
-                "Agents (tick none for no systemic therapy)",
+                "Agents of a new course",
                 tuple(Choice(v, label) for v, label in Agent.choices),
                 required=False,
-                help="Pre-filled with the current regimen.",
-            )
+            ),
         ],
-        initial={"agents": initial_agents},
+        initial={},
         alerts=[],
     )
 
@@ -361,7 +520,7 @@ def _pelvic_radiotherapy(ctx: WalkContext, decision: Decision | None) -> Step:
     facts = [
         Fact("Primary site", PrimarySite(ctx.case.primary_site).label, "primary_site"),
         Fact("Symptoms", PrimarySymptom(ctx.case.primary_symptom).label, "primary_symptom"),
-        Fact("Conversion status", CONVERSION_LABELS[str(advice.conversion_status)]),
+        Fact("Conversion status", conversion_text(str(advice.conversion_status), _inputs)),
         Fact(
             "Liver metastases cleared",
             "Yes" if ctx.record.get("liver_metastases_cleared") else "No",
@@ -369,8 +528,6 @@ def _pelvic_radiotherapy(ctx: WalkContext, decision: Decision | None) -> Step:
         ),
         *([Fact("Short course completed", fmt_date(scrt), "scrt_completion_date")] if scrt else []),
     ]
-    primary_choice = ctx.answers.get(P.PRIMARY_MANAGEMENT, {}).get("choice")
-    initial = "short_course_5x5" if primary_choice == "short_course_rt" else rec[0]
     return Step(
         point=P.PELVIC_RADIOTHERAPY,
         label=P.PELVIC_RADIOTHERAPY.label,
@@ -383,16 +540,19 @@ def _pelvic_radiotherapy(ctx: WalkContext, decision: Decision | None) -> Step:
                 "choice", "radio", "Pelvic radiotherapy", _recommended_choices(PELVIC_LABELS, rec)
             )
         ],
-        initial={"choice": initial},
+        initial={},
         alerts=[],
     )
 
 
 def _liver_surgery(ctx: WalkContext, decision: Decision | None) -> Step:
-    _inputs, advice = ctx.advise(without(ctx.answers, P.LIVER_SURGERY))
+    others = without(ctx.answers, P.LIVER_SURGERY)
+    inputs, advice = ctx.advise(others)
     surgeries, sequence = liver_recommendation(advice)
     status = str(advice.conversion_status)
-    lines = [_line("Conversion status", "conversion_status", status, CONVERSION_LABELS[status])]
+    lines = [
+        _line("Conversion status", "conversion_status", status, conversion_text(status, inputs))
+    ]
     if advice.hepatectomy_strategy is not None:
         strategy = str(advice.hepatectomy_strategy)
         lines.append(
@@ -451,18 +611,21 @@ def _liver_surgery(ctx: WalkContext, decision: Decision | None) -> Step:
         point=P.LIVER_SURGERY,
         label=P.LIVER_SURGERY.label,
         number=0,
-        facts=_reassessment_facts(ctx),
+        facts=_reassessment_facts(ctx, others),
         lines=lines,
         recommended_text=text,
         fields=fields,
-        initial={"surgery": surgeries[0], "liver_biopsy": False, "sequence": sequence},
+        initial={"liver_biopsy": False},
         alerts=[],
     )
 
 
 def _timing(ctx: WalkContext, decision: Decision | None) -> Step:
-    _inputs, advice = ctx.advise(without(ctx.answers, P.TIMING))
+    others = without(ctx.answers, P.TIMING)
+    _inputs, advice = ctx.advise(others)
     record = ctx.record
+    urgency = str(record.get("planned_surgery_urgency", "elective"))
+    ask_last_bev = ctx.bevacizumab_planned(others) and urgency == "elective"
     lines = []
     if advice.earliest_elective_surgery_date:
         lines.append(
@@ -484,9 +647,14 @@ def _timing(ctx: WalkContext, decision: Decision | None) -> Step:
         )
     facts = [
         Fact(
-            "Last bevacizumab dose",
+            "Last bevacizumab dose given",
             fmt_date(record.get("last_bevacizumab_dose_date")),
             "last_bevacizumab_dose_date",
+        ),
+        *(
+            [Fact("Bevacizumab in the plan", "Continues: the plan must give its last dose")]
+            if ask_last_bev
+            else []
         ),
         Fact(
             "Planned surgery", fmt_date(record.get("planned_surgery_date")), "planned_surgery_date"
@@ -503,8 +671,6 @@ def _timing(ctx: WalkContext, decision: Decision | None) -> Step:
         ),
     ]
     earliest = advice.earliest_elective_surgery_date
-    planned = record.get("planned_surgery_date")
-    initial = planned or (max(earliest, ctx.meeting_day).isoformat() if earliest else None)
     window = []
     if earliest:
         window.append(f"on or after {fmt_date(earliest.isoformat())}")
@@ -519,18 +685,35 @@ def _timing(ctx: WalkContext, decision: Decision | None) -> Step:
         number=0,
         facts=facts,
         lines=lines,
-        recommended_text="Surgery " + " and ".join(window) if window else "No constraint",
+        recommended_text=(
+            ("Surgery " + " and ".join(window) if window else "No constraint")
+            + ("; counted from the last bevacizumab dose the plan gives" if ask_last_bev else "")
+        ),
         fields=[
+            *(
+                [
+                    Field(
+                        "last_bev_planned",
+                        "date",
+                        "Last bevacizumab dose before surgery (planned)",
+                        min_value=ctx.meeting_day,
+                        max_value=ctx.meeting_day + dt.timedelta(days=MAX_SURGERY_DAYS_AHEAD),
+                        help="The plan continues bevacizumab: surgery is counted from this dose.",
+                    )
+                ]
+                if ask_last_bev
+                else []
+            ),
             Field(
                 "target_surgery_date",
                 "date",
                 "Date the MDT sets for surgery",
                 min_value=ctx.meeting_day,
                 max_value=ctx.meeting_day + dt.timedelta(days=MAX_SURGERY_DAYS_AHEAD),
-                help="The operation is booked on the case record; this is the date the MDT agrees.",
-            )
+                help="Signing off books the operation on the case record on this date.",
+            ),
         ],
-        initial={"target_surgery_date": initial},
+        initial={"target_surgery_date": record.get("planned_surgery_date")},
         alerts=[],
     )
 
@@ -591,7 +774,6 @@ def _postoperative(ctx: WalkContext, decision: Decision | None) -> Step:
             else "No post-operative chemotherapy"
         )
     )
-    months = advice.postop_chemo_months
     return Step(
         point=P.POSTOPERATIVE,
         label=P.POSTOPERATIVE.label,
@@ -625,20 +807,16 @@ def _postoperative(ctx: WalkContext, decision: Decision | None) -> Step:
                 required=False,
             ),
         ],
-        initial={
-            "postop_chemo": None if rec_chemo is None else ("yes" if rec_chemo else "no"),
-            "months": months,
-            "backbone": str(advice.postop_backbone) if advice.postop_backbone else None,
-        },
+        initial={},
         alerts=[],
     )
 
 
 def _outcome(ctx: WalkContext, decision: Decision | None) -> Step:
     rec = recommended_outcome(ctx)
-    chosen = (decision.answer.get("choice") if decision else None) or rec
-    plan = reassessment_plan(ctx, chosen)
-    _inputs, advice = ctx.advise(ctx.answers)
+    rule = reassessment_plan(ctx, "continue_pathway")
+    inputs, advice = ctx.advise(ctx.answers)
+    passed = rule.rule_on is not None and rule.rule_on <= ctx.meeting_day
     lines = [
         Line(
             "Recommended outcome",
@@ -647,24 +825,32 @@ def _outcome(ctx: WalkContext, decision: Decision | None) -> Step:
             "was decided, otherwise the next 2-monthly reassessment.",
         )
     ]
-    if plan.next_on:
+    if rule.rule_on:
         entry = RECOMMENDATIONS["next_reassessment_date"]
         lines.append(
             Line(
-                "Next reassessment",
-                fmt_date(plan.next_on.isoformat()),
-                f"{entry.text} Anchor: {plan.anchor_text}.",
+                "Next reassessment (rule date)",
+                fmt_date(rule.rule_on.isoformat())
+                + (" (passed: the MDT sets the date)" if passed else ""),
+                f"{entry.text} Anchor: {rule.anchor_text}.",
                 citations(entry.citations),
             )
         )
     else:
-        lines.append(Line("Next reassessment", "None scheduled", plan.note))
+        lines.append(Line("Next reassessment", "No rule date", rule.note))
+    default = rule.rule_on.isoformat() if rule.rule_on and not passed else None
+    help_text = (
+        f"The rule date ({fmt_date(rule.rule_on)}) has passed: enter a date on or after the "
+        "meeting day."
+        if passed
+        else "Pre-filled with the rule date; needed when the pathway continues."
+    )
     return Step(
         point=P.OUTCOME,
         label=P.OUTCOME.label,
         number=0,
         facts=[
-            Fact("Conversion status", CONVERSION_LABELS[str(advice.conversion_status)]),
+            Fact("Conversion status", conversion_text(str(advice.conversion_status), inputs)),
             Fact(
                 "Last reassessment",
                 fmt_date(ctx.record.get("last_reassessment_date")),
@@ -678,8 +864,26 @@ def _outcome(ctx: WalkContext, decision: Decision | None) -> Step:
         ],
         lines=lines,
         recommended_text=OUTCOME_LABELS[rec],
-        fields=[Field("choice", "radio", "Outcome", _recommended_choices(OUTCOME_LABELS, [rec]))],
-        initial={"choice": rec},
+        fields=[
+            Field("choice", "radio", "Outcome", _recommended_choices(OUTCOME_LABELS, [rec])),
+            Field(
+                "next_reassessment_on",
+                "date",
+                "Next reassessment (if the pathway continues)",
+                required=False,
+                min_value=ctx.meeting_day,
+                max_value=ctx.meeting_day + dt.timedelta(days=MAX_SURGERY_DAYS_AHEAD),
+                help=help_text,
+            ),
+            Field(
+                "exit_reason",
+                "select",
+                "Reason for leaving the pathway (if it does)",
+                _plain(dict(ExitReason.choices)),
+                required=False,
+            ),
+        ],
+        initial={"next_reassessment_on": default},
         alerts=[],
     )
 

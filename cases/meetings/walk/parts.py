@@ -42,7 +42,9 @@ class Fact:
     label: str
     value: str
     key: str = ""  # the A.1 key it comes from, if any
-    flag: str = ""  # "pending" (result awaited) or "missing" (needed, not tested): stands out
+    # "pending" (result awaited), "missing" (needed, not tested), "stale" (too old): stands out
+    flag: str = ""
+    on: str = ""  # the date the fact was recorded or measured, in words ("—" when unknown)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Field:
     """One input of a card's answer form; the view builds a Django form from these."""
 
     name: str
-    kind: str  # radio, checkboxes, checkbox, date, number, select
+    kind: str  # radio, checkboxes, checkbox, date, number, integer, select
     label: str
     choices: tuple[Choice, ...] = ()
     required: bool = True
@@ -143,6 +145,7 @@ class ReassessmentPlan:
     performed: Reassessment | None  # the open reassessment this meeting completes
     reschedule: Reassessment | None  # an open, not yet imaged reassessment to move
     note: str
+    rule_on: dt.date | None = None  # the engine's date (R9), passed or not
 
 
 @dataclass

@@ -16,15 +16,24 @@ if TYPE_CHECKING:
 
 
 def plan_for(
-    case: Case, decisions: Sequence[Decision], *, meeting_day: dt.date
+    case: Case, decisions: Sequence[Decision], *, meeting_day: dt.date, hpb_present: bool = False
 ) -> ReassessmentPlan:
     """The reassessment plan for the outcome in force (sign-off schedules exactly this)."""
-    ctx = WalkContext(case, decisions, meeting_day)
-    outcome = ctx.answers.get(P.OUTCOME, {}).get("choice") or recommended_outcome(ctx)
-    return reassessment_plan(ctx, outcome)
+    ctx = WalkContext(case, decisions, meeting_day, hpb_present=hpb_present)
+    return chosen_plan(ctx)
 
 
-def reassessment_plan(ctx: WalkContext, outcome: str) -> ReassessmentPlan:
+def chosen_plan(ctx: WalkContext) -> ReassessmentPlan:
+    """The plan of the outcome answered (with the date the MDT set), else the recommended one."""
+    answer = ctx.answers.get(P.OUTCOME, {})
+    outcome = answer.get("choice") or recommended_outcome(ctx)
+    chosen = answer.get("next_reassessment_on")
+    return reassessment_plan(ctx, outcome, dt.date.fromisoformat(chosen) if chosen else None)
+
+
+def reassessment_plan(
+    ctx: WalkContext, outcome: str, chosen_on: dt.date | None = None
+) -> ReassessmentPlan:
     """The next reassessment date and what signing off will change (the anchor rule).
 
     Anchor rule (pathway-spec R9, re-anchored on the actual reassessment): if the case has an
@@ -34,6 +43,9 @@ def reassessment_plan(ctx: WalkContext, outcome: str) -> ReassessmentPlan:
     else the start of chemotherapy). Only "continue the pathway" schedules a reassessment;
     surgery, leaving the pathway and re-discussion schedule none (the surgery and the next
     meeting are booked on the record, so no reassessment reminder runs meanwhile).
+
+    ``chosen_on``: the date the MDT set at the outcome point. The engine's date is only its
+    default, and only when it is after the meeting day; a passed rule date is never scheduled.
     """
     open_rows = [r for r in ctx.case.reassessments.all() if r.reassessed_on is None]
     imaged = [
@@ -81,6 +93,15 @@ def reassessment_plan(ctx: WalkContext, outcome: str) -> ReassessmentPlan:
         if advice.next_reassessment_date
         else "No date yet: chemotherapy has not started and no reassessment has been done."
     )
+    next_on = advice.next_reassessment_date
+    if chosen_on is not None:
+        next_on = chosen_on
+    elif next_on is not None and next_on <= ctx.meeting_day:
+        note = (
+            f"The rule date ({fmt_date(next_on)}) has passed: the MDT sets the next reassessment "
+            "on or after the meeting day."
+        )
+        next_on = None
     return ReassessmentPlan(
-        outcome, advice.next_reassessment_date, anchor, text, performed, reschedule, note
+        outcome, next_on, anchor, text, performed, reschedule, note, advice.next_reassessment_date
     )

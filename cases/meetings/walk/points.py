@@ -3,12 +3,14 @@ point recommends from the engine's advice."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from cases.meetings.walk.context import WalkContext, without
 from cases.meetings.walk.labels import PELVIC_LABELS
 from cases.models import DecisionPoint, PrimarySite
 from cases.pathway import Advice, AlertCode
+from cases.pathway.calendar import earliest_elective_surgery
 
 if TYPE_CHECKING:
     from cases.models import TreatmentCourse
@@ -127,9 +129,10 @@ def _timing_applies(ctx: WalkContext) -> bool:
     planned = "planned_surgery_date" in record
     any_surgery = planned or proposed
     with_primary = bool(record.get("planned_surgery_includes_primary")) or proposed_with_primary
-    bev = "last_bevacizumab_dose_date" in record
+    bev = "last_bevacizumab_dose_date" in record or ctx.bevacizumab_planned(ctx.answers)
     scrt = "scrt_completion_date" in record
-    return (bev and any_surgery) or (scrt and with_primary)
+    # An operation proposed in this meeting always gets its date (sign-off books it).
+    return proposed or (bev and any_surgery) or (scrt and with_primary)
 
 
 def _postoperative_applies(ctx: WalkContext) -> bool:
@@ -137,6 +140,24 @@ def _postoperative_applies(ctx: WalkContext) -> bool:
     if "surgical_margin" not in ctx.record or operation is None:
         return False
     return not any(c.started_on >= operation.performed_on for c in ctx.case.treatment_courses.all())
+
+
+def data_recommended(ctx: WalkContext) -> list[str]:
+    """Complete data: decide today; missing or stale data: decide provisionally, or defer."""
+    return ["proceed_provisional", "defer"] if ctx.missing else ["proceed"]
+
+
+def bevacizumab_recent_or_planned(ctx: WalkContext) -> str:
+    """Why a colorectal stent needs caution, in words ("" when it does not): bevacizumab given
+    within the bevacizumab interval before the meeting, or in the plan under discussion."""
+    if ctx.bevacizumab_planned(ctx.answers):
+        return "In the plan under discussion"
+    last = ctx.record.get("last_bevacizumab_dose_date")
+    if last:
+        day = dt.date.fromisoformat(str(last))
+        if earliest_elective_surgery(day, ctx.constants.bev_min_days) > ctx.meeting_day:
+            return f"Last dose given {day.day} {day:%b %Y}"
+    return ""
 
 
 def point_codes(point: str, advice: Advice) -> tuple[tuple[str, ...], tuple[str, ...]]:
