@@ -447,6 +447,14 @@ if not REMINDER_SEND_TIME_LIMIT < REMINDER_LEASE_SECONDS < _visibility_timeout:
         "REMINDER_LEASE_SECONDS must be longer than REMINDER_SEND_TIME_LIMIT and shorter than "
         "the Redis visibility timeout"
     )
+# After the SMTP server accepts a message, marking the row SENT is retried this many times, with
+# back-off doubling from REMINDER_MARK_SENT_BACKOFF_MS (0.5+1+2+4+8 s by default); the retries
+# stop early rather than run past half the send time limit. The acceptance is also noted in
+# Redis under the Message-ID for REMINDER_ACCEPTED_NOTE_SECONDS, so a mark that never got
+# written is found by the next attempt instead of the email going out twice (docs/reminders.md).
+REMINDER_MARK_SENT_RETRIES = env_int("REMINDER_MARK_SENT_RETRIES", 5)
+REMINDER_MARK_SENT_BACKOFF_MS = env_int("REMINDER_MARK_SENT_BACKOFF_MS", 500)
+REMINDER_ACCEPTED_NOTE_SECONDS = env_int("REMINDER_ACCEPTED_NOTE_SECONDS", 7 * 24 * 3600)
 # /healthz answers 503, and staff pages show a banner, when dispatch has not run for this long.
 REMINDER_HEARTBEAT_STALE_SECONDS = env_int("REMINDER_HEARTBEAT_STALE_SECONDS", 180)
 # Right-hand side of each reminder's Message-ID (defaults to the host name of SITE_URL).

@@ -16,7 +16,11 @@ The life of a reminder row::
 - A claim older than REMINDER_LEASE_SECONDS belongs to a worker that died (send tasks are killed
   after REMINDER_SEND_TIME_LIMIT, which is shorter): the next dispatch claims it again. So a killed
   worker or a wiped Redis loses nothing. The one unavoidable duplicate is a worker that dies after
-  the SMTP server accepted a message and before the row was marked SENT.
+  the SMTP server accepted a message and before it noted the acceptance (below).
+- A database that blinks after the SMTP server accepted a message sends nothing twice: the
+  acceptance is noted in Redis under the claim token, the SENT mark is retried with back-off,
+  and if it still cannot be written the next attempt finds the acceptance and records it
+  instead of sending (``_accepted_earlier``).
 
 Nothing is ever scheduled in the broker with an ETA or countdown: retries are rows with a later
 ``due_at``.
@@ -27,13 +31,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import UUID4
 from django.template.loader import render_to_string
@@ -180,10 +186,13 @@ def _heartbeat(now: dt.datetime, claimed: int) -> None:
 
 
 def reminder_send(*, reminder_id: int) -> str:
-    """Send one claimed reminder; return what happened ("sent", "retry", "failed", "skipped")."""
+    """Send one claimed reminder; return what happened ("sent", "retry", "failed", "skipped",
+    "recorded" when an earlier attempt's acceptance was found and nothing was sent again)."""
     started = _attempt_start(reminder_id)
     if started is None:
         return "skipped"
+    if started == "recorded":
+        return "recorded"
     reminder, attempt = started
     try:
         message = reminder_email(reminder, attempt_number=attempt.number)
@@ -195,23 +204,34 @@ def reminder_send(*, reminder_id: int) -> str:
         message.send(using=MAILER)
     except Exception as error:  # every failure is recorded on the row and retried or failed
         return _attempt_failed(reminder, attempt, error)
+    # The SMTP server has the message: from here on, sending again would be a duplicate.
+    _note_accepted(attempt.claim_token)
     return _attempt_sent(reminder, attempt)
 
 
-def _attempt_start(reminder_id: int) -> tuple[Reminder, ReminderAttempt] | None:
+def _attempt_start(reminder_id: int) -> tuple[Reminder, ReminderAttempt] | str | None:
     """Start one attempt for the row's current claim, or None if there is nothing to do.
 
     Under the row lock: the row must still be SENDING (not cancelled, sent or failed), and no
     attempt may exist for its claim (a second delivery of the same task stops here). Starting
-    renews the lease, so the dispatcher cannot hand the row to anyone else while this runs.
+    renews the lease, so the dispatcher cannot hand the row to anyone else while this runs. The
+    clock is read after the lock is granted, so a long wait for it does not back-date the claim.
+
+    Before a new attempt, the earlier ones are checked: if one of them was accepted by the SMTP
+    server but the database could not record it at the time (see ``_attempt_sent``), the row is
+    marked SENT now and "recorded" returned: nothing is sent twice.
     """
-    now = timezone.now()
     with transaction.atomic():
         reminder = Reminder.objects.select_for_update().filter(pk=reminder_id).first()
+        now = timezone.now()
         if reminder is None or reminder.state != S.SENDING:
             return None
         if ReminderAttempt.objects.filter(claim_token=reminder.claim_token).exists():
             return None
+        earlier = _accepted_earlier(reminder)
+        if earlier is not None:
+            _record_late(reminder, earlier, now)
+            return "recorded"
         number = reminder.attempts + 1
         attempt = ReminderAttempt.objects.create(
             reminder=reminder,
@@ -228,7 +248,101 @@ def _attempt_start(reminder_id: int) -> tuple[Reminder, ReminderAttempt] | None:
     return reminder, attempt
 
 
+def _accepted_earlier(reminder: Reminder) -> ReminderAttempt | None:
+    """An earlier attempt of this reminder the SMTP server accepted, if any.
+
+    Two sources: the attempt log (an attempt marked SENT while the row could not be), and the
+    acceptance note kept in Redis under the attempt's claim token for attempts whose outcome the
+    database never received (left STARTED, then ABANDONED when the lease expired).
+    """
+    attempts = list(
+        ReminderAttempt.objects.filter(reminder=reminder).only("id", "claim_token", "outcome")
+    )
+    for attempt in attempts:
+        if attempt.outcome == AttemptOutcome.SENT:
+            return attempt
+    unknown = [
+        a for a in attempts if a.outcome in (AttemptOutcome.STARTED, AttemptOutcome.ABANDONED)
+    ]
+    accepted = _accepted_claims([str(a.claim_token) for a in unknown])
+    return next((a for a in unknown if str(a.claim_token) in accepted), None)
+
+
+def _record_late(reminder: Reminder, attempt: ReminderAttempt, now: dt.datetime) -> None:
+    Reminder.objects.filter(pk=reminder.pk).update(
+        state=S.SENT, sent_at=now, claim_token=None, last_error="", updated_at=now
+    )
+    ReminderAttempt.objects.filter(pk=attempt.pk).update(
+        outcome=AttemptOutcome.SENT,
+        finished_at=now,
+        error="Accepted by the mail server; recorded late (the database was unavailable).",
+    )
+    log.warning(
+        "reminder %s: earlier attempt %s was accepted, not sent again",
+        reminder.pk,
+        attempt.message_id,
+    )
+
+
+# --- The acceptance note (Redis) -------------------------------------------------------------
+
+ACCEPTED_PREFIX = "reminder-accepted:"
+
+
+def _note_accepted(claim_token: object) -> None:
+    """Note in Redis that the SMTP server accepted the attempt made under this claim (best
+    effort, never raises). The key is the claim's random token, unique to the attempt even
+    across a restored database; the value is nothing. No patient data."""
+    try:
+        cache.set(f"{ACCEPTED_PREFIX}{claim_token}", 1, settings.REMINDER_ACCEPTED_NOTE_SECONDS)
+    except Exception:  # Redis down: the database mark below is the record that counts
+        log.warning("could not note an accepted reminder in Redis")
+
+
+def _accepted_claims(tokens: list[str]) -> set[str]:
+    if not tokens:
+        return set()
+    try:
+        found = cache.get_many([ACCEPTED_PREFIX + t for t in tokens])
+    except Exception:
+        log.warning("could not read acceptance notes from Redis")
+        return set()
+    return {key.removeprefix(ACCEPTED_PREFIX) for key in found}
+
+
 def _attempt_sent(reminder: Reminder, attempt: ReminderAttempt) -> str:
+    """Mark the row SENT; retried with back-off when the database blinks (bounded).
+
+    If the mark still cannot be written, the row stays SENDING, its lease runs out, and the next
+    attempt finds the acceptance note (``_accepted_earlier``) instead of sending again.
+    """
+    tries = settings.REMINDER_MARK_SENT_RETRIES + 1
+    delay = settings.REMINDER_MARK_SENT_BACKOFF_MS / 1000
+    give_up_at = time.monotonic() + settings.REMINDER_SEND_TIME_LIMIT / 2
+    for number in range(1, tries + 1):
+        try:
+            return _mark_sent(reminder, attempt)
+        except (OperationalError, InterfaceError) as error:
+            log.warning(
+                "reminder %s accepted but not yet marked sent (try %d of %d): %s",
+                reminder.pk, number, tries, type(error).__name__,
+            )  # fmt: skip
+            if not connection.in_atomic_block:
+                connection.close()  # a broken connection is replaced on the next query
+            if number == tries or time.monotonic() + delay > give_up_at:
+                break
+            time.sleep(delay)
+            delay *= 2
+    log.error(
+        "reminder %s accepted as %s but the database could not record it; the next attempt "
+        "will find the acceptance and not send again",
+        reminder.pk,
+        attempt.message_id,
+    )
+    return "unrecorded"
+
+
+def _mark_sent(reminder: Reminder, attempt: ReminderAttempt) -> str:
     now = timezone.now()
     with transaction.atomic():
         won = Reminder.objects.filter(
