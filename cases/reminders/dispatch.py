@@ -29,12 +29,15 @@ Nothing is ever scheduled in the broker with an ETA or countdown: retries are ro
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import smtplib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
@@ -46,6 +49,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from cases.common.constants import workflow_constants
 from cases.models import (
     AttemptOutcome,
     Case,
@@ -93,6 +97,8 @@ class DispatchResult:
     claimed: list[int] = field(default_factory=list)
     reclaimed: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)  # attempts used up by dead workers
+    expired: list[int] = field(default_factory=list)  # over before they could be sent
+    digested: list[int] = field(default_factory=list)  # gathered into a digest, not sent alone
 
     @property
     def queued(self) -> list[int]:
@@ -107,7 +113,9 @@ def reminders_dispatch_due(
 ) -> DispatchResult:
     """Claim what is due and queue one send per claimed row; record the heartbeat.
 
-    1. Claim up to ``limit`` due PENDING rows, oldest first, skipping rows locked by others.
+    0. Due PENDING rows whose last day has passed become EXPIRED (never sent).
+    1. Claim up to ``limit`` due PENDING rows, oldest first, skipping rows locked by others;
+       with REMINDER_DIGEST the non-urgent ones join their recipients' digest of the day.
     2. With the room left, reclaim SENDING rows whose lease expired (their worker died).
     3. Mark them SENDING with a fresh claim token each; after COMMIT, ``enqueue`` their ids.
     4. Record that dispatch ran (in PostgreSQL, so it survives a Redis wipe).
@@ -116,8 +124,11 @@ def reminders_dispatch_due(
     now = timezone.now()
     result = DispatchResult()
     with transaction.atomic(durable=True):
+        result.expired = expire_over(now, limit)
         result.claimed = list(due_for_claim(now, limit))
-        room = limit - len(result.claimed)
+        if settings.REMINDER_DIGEST and result.claimed:
+            result.claimed = _gather_digests(result.claimed, now, result)
+        room = limit - len(result.claimed) - len(result.digested)
         if room > 0:
             _reclaim_expired(now, room, result)
         if result.queued:
@@ -138,10 +149,112 @@ def due_for_claim(now: dt.datetime, limit: int) -> QuerySet[Reminder, int]:
     """
     return (
         Reminder.objects.select_for_update(skip_locked=True)
-        .filter(state=S.PENDING, due_at__lte=now)
+        .filter(state=S.PENDING, due_at__lte=now, digest__isnull=True)
         .order_by("due_at")
         .values_list("id", flat=True)[:limit]
     )
+
+
+def expire_over(now: dt.datetime, limit: int) -> list[int]:
+    """Due PENDING rows whose last day to send has passed become EXPIRED (same index)."""
+    today = timezone.localdate(now)
+    ids = list(
+        Reminder.objects.select_for_update(skip_locked=True)
+        .filter(state=S.PENDING, due_at__lte=now, expires_on__lt=today)
+        .order_by("due_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if ids:
+        Reminder.objects.filter(id__in=ids).update(
+            state=S.EXPIRED, expired_at=now, claim_token=None, updated_at=now
+        )
+        log.info("%d reminders expired unsent", len(ids))
+    return ids
+
+
+def is_urgent(kind: str, event_on: dt.date | None, today: dt.date) -> bool:
+    """Urgent alerts go at once, never in a digest: a bevacizumab-interval breach, and an SCRT
+    window that closes within REMINDER_URGENT_WINDOW_DAYS (a digest itself is sent as is)."""
+    if kind in (ReminderKind.BEV_INTERVAL_BREACH, ReminderKind.DIGEST):
+        return True
+    if kind == ReminderKind.SCRT_WINDOW_CLOSING and event_on is not None:
+        return (event_on - today).days <= workflow_constants().urgent_window_days
+    return False
+
+
+def _gather_digests(ids: list[int], now: dt.datetime, result: DispatchResult) -> list[int]:
+    """Put the claimed non-urgent reminders into their recipients' digest of the day; return
+    the ids to send now (urgent ones, and each new digest).
+
+    One digest a day per recipient list (dedupe key ``digest:<day>:<list hash>``). A reminder
+    that falls due after that day's digest has gone waits for the next day's, unless it would
+    expire first; then it goes in an extra digest at once.
+    """
+    today = timezone.localdate(now)
+    rows = list(
+        Reminder.objects.filter(id__in=ids).values_list(
+            "id", "kind", "event_on", "recipients", "expires_on"
+        )
+    )
+    send_now = [rid for rid, kind, event_on, _r, _e in rows if is_urgent(kind, event_on, today)]
+    groups: dict[tuple[str, ...], list[tuple[int, dt.date | None]]] = {}
+    for rid, kind, event_on, recipients, last_day in rows:
+        if not is_urgent(kind, event_on, today):
+            groups.setdefault(tuple(recipients), []).append((rid, last_day))
+    if not groups:
+        return send_now
+    keys = {recipients: _digest_key(today, recipients) for recipients in groups}
+    existing = {
+        d.dedupe_key: d
+        for d in Reminder.objects.select_for_update().filter(dedupe_key__in=keys.values())
+    }
+    tomorrow = today + dt.timedelta(days=1)
+    for recipients, members in groups.items():
+        digest = existing.get(keys[recipients])
+        if digest is not None and digest.state != S.PENDING:
+            waiting = [rid for rid, last in members if last is None or last >= tomorrow]
+            if waiting:  # today's digest has gone: tomorrow's
+                Reminder.objects.filter(id__in=waiting).update(
+                    due_at=_send_time(tomorrow), updated_at=now
+                )
+            members = [(rid, last) for rid, last in members if rid not in waiting]
+            if not members:
+                continue
+            digest = None
+            key = f"{keys[recipients]}:{uuid.uuid4().hex[:8]}"
+        else:
+            key = keys[recipients]
+        if digest is None:
+            digest = Reminder.objects.create(
+                kind=ReminderKind.DIGEST,
+                dedupe_key=key,
+                due_at=now,
+                event_on=today,
+                recipients=list(recipients),
+                created_at=now,
+                updated_at=now,
+            )
+            send_now.append(digest.pk)
+        member_ids = [rid for rid, _last in members]
+        Reminder.objects.filter(id__in=member_ids).update(digest=digest, updated_at=now)
+        result.digested.extend(member_ids)
+    return send_now
+
+
+def _digest_key(day: dt.date, recipients: tuple[str, ...]) -> str:
+    """No address in the key (it is shown on the log): a hash of the recipient list."""
+    digest = hashlib.sha256("\n".join(sorted(recipients)).encode()).hexdigest()[:16]
+    return f"digest:{day.isoformat()}:{digest}"
+
+
+def _send_time(day: dt.date) -> dt.datetime:
+    zone = ZoneInfo(settings.TIME_ZONE)
+    return dt.datetime(day.year, day.month, day.day, settings.REMINDER_SEND_HOUR, tzinfo=zone)
+
+
+def _settle_members(digest_id: int, **changes: object) -> None:
+    """A digest's outcome is its pending members' outcome (sent, or failed with its error)."""
+    Reminder.objects.filter(digest_id=digest_id, state=S.PENDING).update(**changes)
 
 
 def expired_claims(now: dt.datetime, room: int) -> QuerySet[Reminder, tuple[int, Any, int]]:
@@ -168,6 +281,9 @@ def _reclaim_expired(now: dt.datetime, room: int, result: DispatchResult) -> Non
     if result.failed:
         Reminder.objects.filter(id__in=result.failed).update(
             state=S.FAILED, claim_token=None, last_error=ABANDONED_ERROR, updated_at=now
+        )
+        Reminder.objects.filter(digest_id__in=result.failed, state=S.PENDING).update(
+            state=S.FAILED, last_error=ABANDONED_ERROR, updated_at=now
         )
     log.warning("reclaimed %d expired reminder claims", len(expired))
 
@@ -228,6 +344,16 @@ def _attempt_start(reminder_id: int) -> tuple[Reminder, ReminderAttempt] | str |
             return None
         if ReminderAttempt.objects.filter(claim_token=reminder.claim_token).exists():
             return None
+        if reminder.expires_on is not None and reminder.expires_on < timezone.localdate(now):
+            Reminder.objects.filter(pk=reminder_id).update(
+                state=S.EXPIRED, expired_at=now, claim_token=None, updated_at=now
+            )
+            return None
+        if reminder.kind == ReminderKind.DIGEST and not _digest_has_members(reminder, now):
+            Reminder.objects.filter(pk=reminder_id).update(
+                state=S.CANCELLED, cancelled_at=now, claim_token=None, updated_at=now
+            )
+            return None
         earlier = _accepted_earlier(reminder)
         if earlier is not None:
             _record_late(reminder, earlier, now)
@@ -246,6 +372,14 @@ def _attempt_start(reminder_id: int) -> tuple[Reminder, ReminderAttempt] | str |
         )
         reminder.attempts, reminder.claimed_at = number, now
     return reminder, attempt
+
+
+def _digest_has_members(digest: Reminder, now: dt.datetime) -> bool:
+    """Expire the digest's members that are over; is anything left to send?"""
+    Reminder.objects.filter(
+        digest=digest, state=S.PENDING, expires_on__lt=timezone.localdate(now)
+    ).update(state=S.EXPIRED, expired_at=now, updated_at=now)
+    return Reminder.objects.filter(digest=digest, state=S.PENDING).exists()
 
 
 def _accepted_earlier(reminder: Reminder) -> ReminderAttempt | None:
@@ -272,6 +406,7 @@ def _record_late(reminder: Reminder, attempt: ReminderAttempt, now: dt.datetime)
     Reminder.objects.filter(pk=reminder.pk).update(
         state=S.SENT, sent_at=now, claim_token=None, last_error="", updated_at=now
     )
+    _settle_members(reminder.pk, state=S.SENT, sent_at=now, last_error="", updated_at=now)
     ReminderAttempt.objects.filter(pk=attempt.pk).update(
         outcome=AttemptOutcome.SENT,
         finished_at=now,
@@ -348,6 +483,8 @@ def _mark_sent(reminder: Reminder, attempt: ReminderAttempt) -> str:
         won = Reminder.objects.filter(
             pk=reminder.pk, state=S.SENDING, claim_token=attempt.claim_token
         ).update(state=S.SENT, sent_at=now, claim_token=None, last_error="", updated_at=now)
+        if won:
+            _settle_members(reminder.pk, state=S.SENT, sent_at=now, last_error="", updated_at=now)
         note = "" if won else "Sent, but the claim had expired and been taken over."
         ReminderAttempt.objects.filter(pk=attempt.pk).update(
             outcome=AttemptOutcome.SENT, finished_at=now, error=note
@@ -371,6 +508,8 @@ def _attempt_failed(reminder: Reminder, attempt: ReminderAttempt, error: Excepti
         Reminder.objects.filter(
             pk=reminder.pk, state=S.SENDING, claim_token=attempt.claim_token
         ).update(**changes)
+        if final:
+            _settle_members(reminder.pk, state=S.FAILED, last_error=text, updated_at=now)
         ReminderAttempt.objects.filter(pk=attempt.pk).update(
             outcome=AttemptOutcome.FAILED, finished_at=now, error=text
         )
@@ -409,23 +548,75 @@ def case_link(case_id: int) -> str:
     return f"{settings.SITE_URL}{reverse('cases:case-detail', args=[case_id])}"
 
 
+def days_late(due_at: dt.datetime, now: dt.datetime) -> int:
+    """Whole days late, when a reminder goes out more than a day after its due time; else 0."""
+    if now - due_at <= dt.timedelta(days=1):
+        return 0
+    return (timezone.localdate(now) - timezone.localdate(due_at)).days
+
+
+def late_notice(days: int) -> str:
+    if days <= 0:
+        return ""
+    return f"this reminder is {days} day{'s' if days != 1 else ''} late"
+
+
 def reminder_email(reminder: Reminder, *, attempt_number: int) -> EmailMultiAlternatives:
     """The email for one reminder: kind, due date, case reference and link. Nothing else.
 
     Built from the reminder row alone: the patient record is never loaded, so no name,
-    hospital number or date of birth can reach the subject, body or headers.
+    hospital number or date of birth can reach the subject, body or headers. Sent more than a
+    day after its due time (after an outage), it says how late it is.
     """
+    if reminder.kind == ReminderKind.DIGEST:
+        return digest_email(reminder, attempt_number=attempt_number)
     context = {
         "kind": ReminderKind(reminder.kind).label,
         "guidance": KIND_GUIDANCE[ReminderKind(reminder.kind)],
         "due_on": reminder.event_on or timezone.localdate(reminder.due_at),
         "reference": Case(pk=reminder.case_id).reference,
         "link": case_link(reminder.case_id),
+        "late": late_notice(days_late(reminder.due_at, timezone.now())),
     }
-    subject = " ".join(render_to_string("emails/reminder-subject.txt", context).split())
+    return _message(reminder, attempt_number, "reminder", context)
+
+
+def digest_email(digest: Reminder, *, attempt_number: int) -> EmailMultiAlternatives:
+    """One email with the recipient list's pending reminders in this digest, grouped by kind:
+    each line the case reference, what is due, when, and a link. No patient data."""
+    now = timezone.now()
+    members = Reminder.objects.filter(digest=digest, state=S.PENDING).order_by(
+        "kind", "event_on", "case_id"
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    for m in members:
+        kind = ReminderKind(m.kind)
+        group = groups.setdefault(
+            kind, {"kind": kind.label, "guidance": KIND_GUIDANCE[kind], "lines": []}
+        )
+        group["lines"].append(
+            {
+                "reference": Case(pk=m.case_id).reference,
+                "due_on": m.event_on or timezone.localdate(m.due_at),
+                "link": case_link(m.case_id),
+                "late": late_notice(days_late(m.due_at, now)),
+            }
+        )
+    context = {
+        "groups": list(groups.values()),
+        "count": sum(len(g["lines"]) for g in groups.values()),
+        "day": timezone.localdate(now),
+    }
+    return _message(digest, attempt_number, "digest", context)
+
+
+def _message(
+    reminder: Reminder, attempt_number: int, template: str, context: dict[str, Any]
+) -> EmailMultiAlternatives:
+    subject = " ".join(render_to_string(f"emails/{template}-subject.txt", context).split())
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string("emails/reminder-body.txt", context),
+        body=render_to_string(f"emails/{template}-body.txt", context),
         to=list(reminder.recipients),
         headers={
             "Message-ID": message_id(reminder.pk, attempt_number),
@@ -433,5 +624,7 @@ def reminder_email(reminder: Reminder, *, attempt_number: int) -> EmailMultiAlte
             "X-Auto-Response-Suppress": "All",
         },
     )
-    message.attach_alternative(render_to_string("emails/reminder-body.html", context), "text/html")
+    message.attach_alternative(
+        render_to_string(f"emails/{template}-body.html", context), "text/html"
+    )
     return message

@@ -112,7 +112,7 @@ def make_worker(transactional_db, smtp, redis_url, lease):
             REMINDER_LEASE_SECONDS=str(LEASE_SECONDS),
             REMINDER_SEND_TIME_LIMIT="2",
             REMINDER_RETRY_BACKOFF_SECONDS="1",
-            **extra,
+            **{"REMINDER_DIGEST": "0", **extra},
         )
         worker = Worker(env)
         started.append(worker)
