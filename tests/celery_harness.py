@@ -42,7 +42,12 @@ class SmtpSink:
         self.messages: list[bytes] = []
         self.refused: Counter[int] = Counter()
         self.refuse_first_try = False
+        self.refuse_always: str | None = None  # e.g. "550 5.1.1 No such mailbox"
         self.delay = 0.0
+        # Called with the reminder id (in the SMTP thread) just before a message is accepted:
+        # the worker is waiting for the 250, so whatever this does lands between the server's
+        # acceptance and the worker's mark.
+        self.before_accept = None
 
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.delay:
@@ -51,9 +56,15 @@ class SmtpSink:
         found = MESSAGE_ID.search(content)
         reminder_id = int(found.group(1)) if found else 0
         with self.lock:
+            if self.refuse_always:
+                self.refused[reminder_id] += 1
+                return self.refuse_always
             if self.refuse_first_try and reminder_id not in self.refused:
                 self.refused[reminder_id] += 1
                 return "451 4.3.0 Try again later"
+        if self.before_accept is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.before_accept, reminder_id)
+        with self.lock:
             self.messages.append(content)
         return "250 2.0.0 OK"
 
@@ -70,7 +81,8 @@ class SmtpSink:
         with self.lock:
             self.messages.clear()
             self.refused.clear()
-        self.refuse_first_try, self.delay = False, 0.0
+        self.refuse_first_try, self.refuse_always, self.delay = False, None, 0.0
+        self.before_accept = None
 
 
 class SmtpServer:

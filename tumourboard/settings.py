@@ -430,6 +430,27 @@ REMINDER_ACTION_OVERDUE_DAYS = env_int("REMINDER_ACTION_OVERDUE_DAYS", 1)
 REMINDER_SEND_HOUR = env_int("REMINDER_SEND_HOUR", 8)  # local time (TIME_ZONE) on the due date
 if not 0 <= REMINDER_SEND_HOUR <= 23:
     raise ImproperlyConfigured("REMINDER_SEND_HOUR must be an hour from 0 to 23")
+# Expiry (docs/reminders.md): the days after its clinical date on which a reminder may still go
+# out; after that it is EXPIRED unsent (the worklists still show the fact). Bevacizumab and SCRT
+# reminders expire the day after the interval ends, the surgery date passes or the window closes.
+REMINDER_REIMAGING_GRACE_DAYS = env_int(
+    "REMINDER_REIMAGING_GRACE_DAYS", DEFAULT_WORKFLOW.reimaging_reminder_grace_days
+)
+REMINDER_REASSESSMENT_GRACE_DAYS = env_int(
+    "REMINDER_REASSESSMENT_GRACE_DAYS", DEFAULT_WORKFLOW.reassessment_reminder_grace_days
+)
+REMINDER_RESULT_CHASE_GRACE_DAYS = env_int(
+    "REMINDER_RESULT_CHASE_GRACE_DAYS", DEFAULT_WORKFLOW.result_chase_grace_days
+)
+REMINDER_ACTION_GRACE_DAYS = env_int(
+    "REMINDER_ACTION_GRACE_DAYS", DEFAULT_WORKFLOW.action_reminder_grace_days
+)
+# One email a day per recipient list with everything non-urgent; urgent alerts (a bevacizumab
+# interval breach, an SCRT window closing within REMINDER_URGENT_WINDOW_DAYS) still go at once.
+REMINDER_DIGEST = env_bool("REMINDER_DIGEST", default=True)
+REMINDER_URGENT_WINDOW_DAYS = env_int(
+    "REMINDER_URGENT_WINDOW_DAYS", DEFAULT_WORKFLOW.urgent_window_days
+)
 # Sent when a case has neither a responsible clinician nor a coordinator with an email address.
 REMINDER_FALLBACK_EMAIL = env_str("REMINDER_FALLBACK_EMAIL")
 
@@ -448,6 +469,14 @@ if not REMINDER_SEND_TIME_LIMIT < REMINDER_LEASE_SECONDS < _visibility_timeout:
         "REMINDER_LEASE_SECONDS must be longer than REMINDER_SEND_TIME_LIMIT and shorter than "
         "the Redis visibility timeout"
     )
+# After the SMTP server accepts a message, marking the row SENT is retried this many times, with
+# back-off doubling from REMINDER_MARK_SENT_BACKOFF_MS (0.5+1+2+4+8 s by default); the retries
+# stop early rather than run past half the send time limit. The acceptance is also noted in
+# Redis under the Message-ID for REMINDER_ACCEPTED_NOTE_SECONDS, so a mark that never got
+# written is found by the next attempt instead of the email going out twice (docs/reminders.md).
+REMINDER_MARK_SENT_RETRIES = env_int("REMINDER_MARK_SENT_RETRIES", 5)
+REMINDER_MARK_SENT_BACKOFF_MS = env_int("REMINDER_MARK_SENT_BACKOFF_MS", 500)
+REMINDER_ACCEPTED_NOTE_SECONDS = env_int("REMINDER_ACCEPTED_NOTE_SECONDS", 7 * 24 * 3600)
 # /healthz answers 503, and staff pages show a banner, when dispatch has not run for this long.
 REMINDER_HEARTBEAT_STALE_SECONDS = env_int("REMINDER_HEARTBEAT_STALE_SECONDS", 180)
 # Right-hand side of each reminder's Message-ID (defaults to the host name of SITE_URL).
@@ -458,10 +487,11 @@ REMINDER_MESSAGE_ID_DOMAIN = env_str(
 # One beat entry: the dispatcher every minute. A dispatch message that waited longer than a
 # minute (worker down) expires instead of piling up; the next one does the same work.
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
+REMINDER_DISPATCH_INTERVAL_SECONDS = env_int("REMINDER_DISPATCH_INTERVAL_SECONDS", 60)
 CELERY_BEAT_SCHEDULE["reminders-dispatch-due"] = {
     "task": "cases.reminders_dispatch_due",
-    "schedule": 60.0,
-    "options": {"expires": 55},
+    "schedule": float(REMINDER_DISPATCH_INTERVAL_SECONDS),
+    "options": {"expires": max(1, REMINDER_DISPATCH_INTERVAL_SECONDS - 5)},
 }
 # The head of each audit hash chain goes to the log once a day (cases/audit/tasks.py), so a
 # rewritten chain no longer matches what was logged before (docs/security.md).

@@ -29,4 +29,9 @@ def workflow_constants() -> WorkflowConstants:
         ecog_max_age_days=settings.ECOG_MAX_AGE_DAYS,
         agenda_freeze_hours=settings.AGENDA_FREEZE_HOURS,
         due_window_days=settings.DUE_SOON_DAYS,
+        reimaging_reminder_grace_days=settings.REMINDER_REIMAGING_GRACE_DAYS,
+        reassessment_reminder_grace_days=settings.REMINDER_REASSESSMENT_GRACE_DAYS,
+        result_chase_grace_days=settings.REMINDER_RESULT_CHASE_GRACE_DAYS,
+        action_reminder_grace_days=settings.REMINDER_ACTION_GRACE_DAYS,
+        urgent_window_days=settings.REMINDER_URGENT_WINDOW_DAYS,
     )

@@ -21,6 +21,8 @@ class ReminderKind(models.TextChoices):
     RESULT_OUTSTANDING = "result_outstanding", "Molecular result outstanding"
     ACTION_DUE = "action_due", "MDT action due"
     ACTION_OVERDUE = "action_overdue", "MDT action overdue"
+    # One email with a recipient list's non-urgent reminders of the day (its members point at it).
+    DIGEST = "digest", "Daily digest"
 
 
 class ReminderState(models.TextChoices):
@@ -29,6 +31,8 @@ class ReminderState(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    # What it was about is over (the scan overdue past its grace, the window closed): not sent.
+    EXPIRED = "expired", "Expired unsent"
 
 
 @audited()
@@ -36,7 +40,10 @@ class Reminder(models.Model):
     """A message due at a time. PostgreSQL is the schedule; Celery only dispatches (DESIGN §5)."""
 
     kind = models.CharField(max_length=25, choices=ReminderKind.choices)
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reminders")
+    # Every reminder is about one case, except a digest, which gathers several.
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
     dedupe_key = models.CharField(max_length=120, unique=True)
     due_at = models.DateTimeField()
     recipients = ArrayField(models.EmailField(), default=list)
@@ -54,6 +61,14 @@ class Reminder(models.Model):
     event_on = models.DateField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The last local day on which it may still be sent (its clinical date plus the kind's grace,
+    # cases/reminders/planning.py: expires_on); from the next day it is EXPIRED. None: never.
+    expires_on = models.DateField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    # The daily digest this reminder went (or is going) out in; None when sent on its own.
+    digest = models.ForeignKey(
+        "self", on_delete=models.PROTECT, related_name="members", null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +96,17 @@ class Reminder(models.Model):
                 condition=~Q(state="cancelled") | Q(cancelled_at__isnull=False),
                 name="reminder_cancelled_has_time",
             ),
+            models.CheckConstraint(
+                condition=~Q(state="expired") | Q(expired_at__isnull=False),
+                name="reminder_expired_has_time",
+            ),
+            # A digest gathers cases and is never itself in a digest; every other reminder is
+            # about exactly one case.
+            models.CheckConstraint(
+                condition=(Q(kind="digest") & Q(case__isnull=True) & Q(digest__isnull=True))
+                | (~Q(kind="digest") & Q(case__isnull=False)),
+                name="reminder_digest_shape",
+            ),
         ]
         indexes = [
             # The dispatcher's sweep: "pending and due" must be an index scan at any size.
@@ -94,7 +120,8 @@ class Reminder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.case_id} at {self.due_at:%d %b %Y %H:%M}"
+        about = f"case {self.case_id}" if self.case_id else "several cases"
+        return f"{self.get_kind_display()} for {about} at {self.due_at:%d %b %Y %H:%M}"
 
 
 class AttemptOutcome(models.TextChoices):

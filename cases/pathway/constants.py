@@ -48,6 +48,16 @@ class WorkflowConstants:
     ecog_max_age_days: int = 56  # minimum dataset: an ECOG score assessed under 8 weeks ago
     agenda_freeze_hours: int = 24  # the agenda freezes this long before the meeting
     due_window_days: int = 14  # "reassessment due soon": due within this many days
+    # Reminder emails stop once what they are about is over (docs/reminders.md, "Expiry"). Each
+    # grace is the days after the reminder's clinical date on which it may still go out: the
+    # last day it is sent is that date plus the grace; the day after, it expires unsent.
+    reimaging_reminder_grace_days: int = 7  # after the reassessment's due date
+    reassessment_reminder_grace_days: int = 14  # after the reassessment's due date
+    result_chase_grace_days: int = 28  # after the day the result is chased
+    action_reminder_grace_days: int = 14  # after the day the action reminder falls due
+    # A window closing within this many days is urgent: its reminder goes at once, not in the
+    # daily digest.
+    urgent_window_days: int = 14
 
     def __post_init__(self) -> None:
         for f in fields(self):

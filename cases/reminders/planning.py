@@ -21,6 +21,12 @@ What implies what (each email goes out at REMINDER_SEND_HOUR, local time, on the
 
 A case that has left the pathway implies no reminders. Rows already SENT or FAILED are history and
 never touched; a row being sent is left alone once its send attempt has started.
+
+Expiry: each reminder may be sent until the last day ``expires_on`` gives for its kind (its
+clinical date plus a grace, the WorkflowConstants' reminder graces); a reminder whose last day
+has passed is never created, and a pending one becomes EXPIRED (here, at dispatch, or when its
+send task starts). A reminder created after its send time (a fact entered late) is due when it
+is created, not back-dated: nothing goes out "due" before the day it was made.
 """
 
 from __future__ import annotations
@@ -73,6 +79,52 @@ class Wanted:
     due_at: dt.datetime | None
     recipients: tuple[str, ...]
 
+    @property
+    def expires_on(self) -> dt.date:
+        return expires_on(self.kind, self.event_on)
+
+
+def expires_on(kind: str, event_on: dt.date) -> dt.date:
+    """The last local day on which a reminder of this kind about ``event_on`` may be sent.
+
+    - re-imaging due, reassessment due: the reassessment's due date plus their graces;
+    - bevacizumab interval ends: the day it ends; breach alert: the planned surgery day;
+    - SCRT window closing: the day the window closes;
+    - result outstanding: the chase day plus the result-chase grace;
+    - action due: its due date plus the action grace; action overdue: the day it falls due
+      (REMINDER_ACTION_OVERDUE_DAYS after the action's due date) plus the action grace.
+    """
+    w = workflow_constants()
+    grace = {
+        K.REIMAGING_DUE: w.reimaging_reminder_grace_days,
+        K.REASSESSMENT_DUE: w.reassessment_reminder_grace_days,
+        K.RESULT_OUTSTANDING: w.result_chase_grace_days,
+        K.ACTION_DUE: w.action_reminder_grace_days,
+        K.ACTION_OVERDUE: settings.REMINDER_ACTION_OVERDUE_DAYS + w.action_reminder_grace_days,
+    }.get(kind, 0)
+    return event_on + dt.timedelta(days=grace)
+
+
+EXPIRY_REASONS = {
+    K.REIMAGING_DUE: "the reassessment needing the scan is more than {grace} days overdue",
+    K.REASSESSMENT_DUE: "the reassessment is more than {grace} days overdue",
+    K.BEV_INTERVAL_ENDS: "the bevacizumab interval had already ended",
+    K.BEV_INTERVAL_BREACH: "the planned surgery date had passed",
+    K.SCRT_WINDOW_CLOSING: "the SCRT-to-surgery window had closed",
+    K.RESULT_OUTSTANDING: "the result had been chased for more than {grace} days",
+    K.ACTION_DUE: "the action was more than {grace} days past its due date",
+    K.ACTION_OVERDUE: "the action was more than {grace} days overdue",
+}
+
+
+def expiry_reason(kind: str, event_on: dt.date | None, last_day: dt.date | None) -> str:
+    """Why a reminder expired unsent, in words, for the reminder log."""
+    if event_on is None or last_day is None or kind not in EXPIRY_REASONS:
+        return "What it was about is over."
+    grace = (last_day - event_on).days
+    reason = EXPIRY_REASONS[K(kind)].format(grace=grace)
+    return f"Not sent: {reason} (last day to send {last_day:%-d %b %Y})."
+
 
 @dataclass
 class CaseFacts:
@@ -124,7 +176,8 @@ def reminders_sync_for_cases(*, case_ids: Iterable[int]) -> SyncCounts:
 
 
 def reminder_retry(*, user: object, reminder_id: int) -> str:
-    """A coordinator re-queues a FAILED reminder: "queued", "cancelled" or "unchanged".
+    """A coordinator re-queues a FAILED reminder: "queued", "cancelled", "expired" or
+    "unchanged".
 
     The facts are read again first: a reminder they no longer imply (the action was done, the
     scan booked) is cancelled rather than sent, and recipients are refreshed (an address may have
@@ -145,17 +198,24 @@ def reminder_retry(*, user: object, reminder_id: int) -> str:
         if w is None:
             reminder.state, reminder.cancelled_at = ReminderState.CANCELLED, now
             outcome = "cancelled"
+        elif w.expires_on < timezone.localdate(now):
+            reminder.state, reminder.expired_at = ReminderState.EXPIRED, now
+            reminder.expires_on = w.expires_on
+            outcome = "expired"
         else:
             reminder.state, reminder.due_at = ReminderState.PENDING, now
-            reminder.recipients = list(w.recipients)
+            reminder.recipients, reminder.digest = list(w.recipients), None
             outcome = "queued"
         reminder.last_error, reminder.updated_at = "", now
         reminder.save(
             update_fields=[
                 "state",
                 "cancelled_at",
+                "expired_at",
+                "expires_on",
                 "due_at",
                 "recipients",
+                "digest",
                 "last_error",
                 "updated_at",
             ]
@@ -167,7 +227,8 @@ def reminder_retry(*, user: object, reminder_id: int) -> str:
 
 
 def reminders_implied(facts: CaseFacts) -> list[Wanted]:
-    """Every reminder the case's current facts imply (no database access)."""
+    """Every reminder the case's current facts imply (no database access), over or not: the
+    sync creates only those whose last day has not passed (``expires_on``)."""
     if facts.stage == Stage.LEFT_PATHWAY:
         return []
     return [
@@ -335,8 +396,11 @@ def _load_facts(case_ids: list[int]) -> dict[int, CaseFacts]:
 def _sync_chunk(case_ids: list[int]) -> SyncCounts:
     """1. lock and read the facts; 2. derive; 3. lock the live rows; 4. insert, update, cancel."""
     now = timezone.now()
+    today = timezone.localdate(now)
     facts = _load_facts(case_ids)
-    wanted = {w.key: (case_id, w) for case_id, f in facts.items() for w in reminders_implied(f)}
+    implied = {w.key: (case_id, w) for case_id, f in facts.items() for w in reminders_implied(f)}
+    wanted = {key: cw for key, cw in implied.items() if cw[1].expires_on >= today}
+    over = {key: cw for key, cw in implied.items() if cw[1].expires_on < today}
     # Live rows (and cancelled ones that the facts imply again), locked: the dispatcher skips
     # locked rows, so nothing is claimed while it is being changed here.
     existing = {
@@ -346,6 +410,12 @@ def _sync_chunk(case_ids: list[int]) -> SyncCounts:
             | Q(dedupe_key__in=list(wanted))
         )
     }
+    # Still pending but what it is about is over: EXPIRED, not cancelled (the log says why).
+    expired = [r for key, r in existing.items() if key in over and r.state == ReminderState.PENDING]
+    if expired:
+        Reminder.objects.filter(id__in=[r.id for r in expired]).update(
+            state=ReminderState.EXPIRED, expired_at=now, updated_at=now
+        )
     counts = SyncCounts()
     new, changed = [], []
     for key, (case_id, w) in wanted.items():
@@ -358,10 +428,12 @@ def _sync_chunk(case_ids: list[int]) -> SyncCounts:
         # ON CONFLICT DO NOTHING: a concurrent writer of the same key wins, nothing doubles.
         Reminder.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
     if changed:
-        fields = ["state", "cancelled_at", "due_at", "recipients", "event_on", "updated_at"]
+        fields = [
+            "state", "cancelled_at", "due_at", "recipients", "event_on", "expires_on", "updated_at"
+        ]  # fmt: skip
         Reminder.objects.bulk_update(changed, fields, batch_size=1000)
     counts.created, counts.updated = len(new), len(changed)
-    stale = [r for key, r in existing.items() if key not in wanted and r.case_id in facts]
+    stale = [r for key, r in existing.items() if key not in implied and r.case_id in facts]
     counts.cancelled = _cancel(stale, now)
     return counts
 
@@ -372,7 +444,9 @@ def _new_row(case_id: int, w: Wanted, now: dt.datetime) -> Reminder:
         kind=w.kind,
         dedupe_key=w.key,
         event_on=w.event_on,
-        due_at=w.due_at or now,
+        expires_on=w.expires_on,
+        # Made after its send time (a fact entered late): due now, never back-dated.
+        due_at=max(w.due_at, now) if w.due_at else now,
         recipients=list(w.recipients),
         created_at=now,
         updated_at=now,
@@ -383,17 +457,21 @@ def _refresh(row: Reminder, w: Wanted, now: dt.datetime) -> bool:
     """Update a stored row towards what is wanted; True if it changed. History stays as it is."""
     if row.state == ReminderState.CANCELLED:  # implied again (e.g. the booking was removed)
         row.state, row.cancelled_at = ReminderState.PENDING, None
-        row.due_at = w.due_at or now
+        row.due_at = max(w.due_at, now) if w.due_at else now
+        row.expires_on = w.expires_on
         row.recipients, row.event_on, row.updated_at = list(w.recipients), w.event_on, now
         return True
     if row.state != ReminderState.PENDING:
         return False  # being sent, sent or failed
     changed = False
     # An alert keeps its first due time; a row in retry back-off keeps its retry time.
-    if w.due_at is not None and row.attempts == 0 and row.due_at != w.due_at:
-        row.due_at, changed = w.due_at, True
+    due_at = max(w.due_at, row.created_at) if w.due_at and row.created_at else w.due_at
+    if due_at is not None and row.attempts == 0 and row.due_at != due_at:
+        row.due_at, changed = due_at, True
     if list(row.recipients) != list(w.recipients) or row.event_on != w.event_on:
         row.recipients, row.event_on, changed = list(w.recipients), w.event_on, True
+    if row.expires_on != w.expires_on:
+        row.expires_on, changed = w.expires_on, True
     if changed:
         row.updated_at = now
     return changed

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 
+import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
@@ -21,6 +23,7 @@ from cases import models
 from cases.reminders import dispatch, tasks
 from cases.reminders.planning import reminders_sync_for_case
 from tests.celery_harness import (
+    BASE_DIR,
     SmtpServer,
     Worker,
     flush_own_redis_db,
@@ -42,6 +45,33 @@ S = models.ReminderState
 LEASE_SECONDS = 3  # short, so the tests see a dead worker's claims come back quickly
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+
+# (fault, due, emails received, lost, duplicates, seconds to recover): printed after the module.
+FIGURES: list[tuple[str, int, int, int, int, float]] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures_table(request):
+    """Print (and keep in var/) the table of fault figures that docs/reminders.md quotes."""
+    yield
+    if not FIGURES:
+        return
+    lines = [
+        "| fault | due | emails | lost | duplicates | recovery s |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {f} | {d} | {e} | {lost} | {dup} | {rec:.1f} |"
+            for f, d, e, lost, dup, rec in FIGURES
+        ),
+    ]
+    out = BASE_DIR / "var" / "reminder-fault-figures.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        for line in lines:
+            reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +112,7 @@ def make_worker(transactional_db, smtp, redis_url, lease):
             REMINDER_LEASE_SECONDS=str(LEASE_SECONDS),
             REMINDER_SEND_TIME_LIMIT="2",
             REMINDER_RETRY_BACKOFF_SECONDS="1",
-            **extra,
+            **{"REMINDER_DIGEST": "0", **extra},
         )
         worker = Worker(env)
         started.append(worker)
@@ -250,3 +280,110 @@ def test_a_451_on_each_first_try_delivers_each_once_on_the_second_attempt(make_w
     assert all("451" in e for e in models.ReminderAttempt.objects.filter(number=1).values_list(
         "error", flat=True
     ))  # fmt: skip
+
+
+# --- The database blinks between the SMTP server's acceptance and the SENT mark ---------------
+
+
+def _terminate_worker_connections(database_url: str, keep: set[int]) -> int:
+    """pg_terminate_backend every other session on the test database (the worker's), as a
+    database restart or a network cut would: the worker finds its connection dead mid-task."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend' AND NOT (pid = ANY(%s))",
+            [list(keep)],
+        ).fetchall()
+    return len(rows)
+
+
+def _psycopg_url() -> str:
+    return test_database_url().replace("postgres://", "postgresql://", 1)
+
+
+@pytest.mark.parametrize("retries", ["5", "0"], ids=["mark-retried", "mark-never-written"])
+def test_a_dropped_database_connection_after_acceptance_sends_one_email(make_worker, sink, retries):
+    """The worker's database connection is cut after the SMTP server accepted each message and
+    before the row is marked SENT. With retries the mark is written on a fresh connection; with
+    none, the mark is never written and the next attempt (after the lease) finds the acceptance
+    instead of sending again. Either way: exactly one email each, none lost."""
+    ids = due_reminders(4)
+    url = _psycopg_url()
+    keep = {connection.cursor().connection.info.backend_pid}
+    cut: list[int] = []
+
+    def cut_connection(reminder_id: int) -> None:
+        cut.append(_terminate_worker_connections(url, keep))
+
+    sink.before_accept = cut_connection
+    make_worker(REMINDER_MARK_SENT_RETRIES=retries, REMINDER_MARK_SENT_BACKOFF_MS="100")
+    started = time.monotonic()
+    dispatch_now()
+    assert wait_for(all_sent(4), timeout=30, interval=0.5, each=dispatch_now)
+    recovery = time.monotonic() - started
+    wait_for(lambda: False, timeout=LEASE_SECONDS + 1, interval=0.5, each=dispatch_now)
+
+    assert sum(cut) >= 4  # each acceptance really lost its connection
+    delivered = Counter(sink.reminder_ids())
+    assert set(delivered) == set(ids)
+    assert sum(delivered.values()) == len(ids), f"duplicates: {delivered}"
+    FIGURES.append((f"DB connection cut after accept ({retries} mark retries)", 4,
+                    sum(delivered.values()), len(ids) - len(delivered),
+                    sum(delivered.values()) - len(delivered), recovery))  # fmt: skip
+
+
+def test_a_row_lock_between_acceptance_and_mark_sends_one_email(make_worker, sink):
+    """Another transaction holds the reminder's row lock (longer than the lease) from the
+    moment the SMTP server accepts the message: the mark waits for it, the dispatcher skips the
+    locked row, and exactly one email goes out."""
+    ids = due_reminders(3)
+    url = _psycopg_url()
+    held: list[threading.Thread] = []
+
+    def lock_row(reminder_id: int) -> None:
+        locked = threading.Event()
+
+        def hold() -> None:
+            with psycopg.connect(url) as conn:
+                conn.execute("SELECT 1 FROM cases_reminder WHERE id = %s FOR UPDATE", [reminder_id])
+                locked.set()
+                time.sleep(LEASE_SECONDS + 2)
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        held.append(thread)
+        locked.wait(10)
+
+    sink.before_accept = lock_row
+    make_worker()
+    started = time.monotonic()
+    dispatch_now()
+    assert wait_for(all_sent(3), timeout=40, interval=0.5, each=dispatch_now)
+    recovery = time.monotonic() - started
+    for thread in held:
+        thread.join()
+    wait_for(lambda: False, timeout=LEASE_SECONDS + 1, interval=0.5, each=dispatch_now)
+    delivered = Counter(sink.reminder_ids())
+    assert sorted(delivered.elements()) == sorted(ids)
+    FIGURES.append(("row lock between accept and mark", 3, sum(delivered.values()),
+                    len(ids) - len(delivered), sum(delivered.values()) - len(delivered),
+                    recovery))  # fmt: skip
+
+
+def test_a_long_wait_for_the_row_lock_does_not_back_date_the_claim(make_worker, sink):
+    """The row is locked by someone else when the send task starts, for longer than the lease.
+    The attempt's claim time is read after the lock is granted, so the lease starts then and the
+    dispatcher does not hand the row to a second sender while the first is still sending."""
+    ids = due_reminders(1)
+    sink.delay = 1.5  # the send itself takes a while
+    url = _psycopg_url()
+    make_worker()
+    assert dispatch.reminders_dispatch_due(enqueue=lambda _ids: None).queued == ids  # claimed
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT 1 FROM cases_reminder WHERE id = %s FOR UPDATE", [ids[0]])
+        tasks.enqueue_sends(ids)
+        time.sleep(LEASE_SECONDS + 1)  # the send task waits for the row all this time
+    assert wait_for(all_sent(1), timeout=30, interval=0.2, each=dispatch_now)
+    wait_for(lambda: False, timeout=LEASE_SECONDS + 1, interval=0.5, each=dispatch_now)
+    assert sink.reminder_ids() == ids
