@@ -514,6 +514,10 @@ HOSPITAL_NUMBER_SYSTEM = env_str(
 )
 # Requests per API token on /fhir/ (count/period, period one of s, m, h, d); beyond it 429.
 FHIR_RATE_LIMIT = env_str("FHIR_RATE_LIMIT", "120/m")
+# Requests per signed-in user on POST /api/advise/ (django-ratelimit's "count/period", period
+# s, m, h or d), counted in the shared Redis cache; beyond it 429 with Retry-After.
+# https://django-ratelimit.readthedocs.io/en/stable/rates.html
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "60/m")
 # The largest bundle POST /fhir/Bundle and manage.py fhir_import accept.
 FHIR_MAX_BUNDLE_BYTES = env_int("FHIR_MAX_BUNDLE_BYTES", 10 * 1024 * 1024)
 
