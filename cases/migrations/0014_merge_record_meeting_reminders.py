@@ -4,14 +4,12 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0013_hpb_review_in_meeting'),
-        ('cases', '0013_imaging'),
-        ('cases', '0013_meeting_lifecycle'),
-        ('cases', '0013_reminder_expiry_digest'),
-        ('cases', '0013_staging_cycles_referral'),
+        ("cases", "0013_hpb_review_in_meeting"),
+        ("cases", "0013_imaging"),
+        ("cases", "0013_meeting_lifecycle"),
+        ("cases", "0013_reminder_expiry_digest"),
+        ("cases", "0013_staging_cycles_referral"),
     ]
 
-    operations = [
-    ]
+    operations = []
