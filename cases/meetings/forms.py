@@ -218,10 +218,12 @@ class ActionForm(forms.Form):
 
 
 MARKER_STATUS_CHOICES = [
-    (status, label)
+    # One list for every marker: wild-type says which extent it means for RAS only.
+    (status, "Wild-type (for KRAS and NRAS: exons 2, 3 and 4 tested)" if status == "wild_type"
+     else label)
     for status, label in MarkerStatus.choices
     if any(status in statuses for statuses in MARKER_STATUSES.values())
-]
+]  # fmt: skip
 
 
 class FactForm(forms.Form):
