@@ -143,7 +143,9 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
 @require_POST
 @capability_required(C.RECORD_DECISIONS)
 def decision_preview(request: HttpRequest, item_id: int, point: str) -> HttpResponse:
-    """The open card redrawn for the answer being chosen (htmx, on change): nothing is stored."""
+    """The open card's alerts redrawn for the answer being chosen (htmx, on change): the hard
+    stops and warnings it would raise and the chair's override box. Nothing is stored; only
+    the alerts are swapped, so nothing typed in the card's fields is lost."""
     screen = case_screen(item_id, "walk")
     step = screen.walk.step(point)
     if step is None or screen.locked or request.POST.get("patient_check") != screen.case.reference:
@@ -151,7 +153,7 @@ def decision_preview(request: HttpRequest, item_id: int, point: str) -> HttpResp
     card = preview_card(request, screen, step, AnswerForm(step, request.POST))
     context = case_context(request, screen, "walk")
     context["card"] = card
-    return render(request, "cases/meetings/meeting_card.html", context)
+    return render(request, "cases/meetings/meeting_card.html#card-alerts", context)
 
 
 def _as_committed(screen: CaseScreen, item_id: int, partial: str | None) -> CaseScreen:
