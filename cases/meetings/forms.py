@@ -57,7 +57,13 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 def _django_field(spec: Field) -> forms.Field:
     choices = [(c.value, c.label) for c in spec.choices]
     if spec.kind in ("radio", "select"):
-        return forms.ChoiceField(choices=choices, required=spec.required, label=spec.label)
+        # Nothing is pre-ticked: an answer without a choice says what to choose.
+        return forms.ChoiceField(
+            choices=choices,
+            required=spec.required,
+            label=spec.label,
+            error_messages={"required": f"Choose one: {spec.label}."},
+        )
     if spec.kind == "checkboxes":
         return forms.MultipleChoiceField(choices=choices, required=False, label=spec.label)
     if spec.kind == "checkbox":
