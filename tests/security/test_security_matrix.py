@@ -61,6 +61,7 @@ ALLOWED_ROLES = {
     "cases:course-create": "chair clinician coordinator",
     "cases:course-update": "chair clinician coordinator",
     "cases:decision-record": "chair clinician",
+    "cases:decision-preview": "chair clinician",
     "cases:meeting-create": "chair coordinator",
     "cases:meeting-detail": "auditor chair clinician coordinator",
     "cases:meeting-fact-correct": "chair clinician coordinator",
