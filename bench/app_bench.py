@@ -178,10 +178,32 @@ def fresh_answers(count: int) -> tuple[tuple[str, dict[str, Any]], ...]:
     posts = []
     for item in items:
         step = build_walk(case_clinical_record(case_id=item.case_id), [], meeting_day=day).current
-        data = {k: v for k, v in step.initial.items() if v is not None}
+        data = chosen(step)
         data["patient_check"] = item.case.reference  # the card's form names its case
         posts.append((f"/agenda/{item.pk}/points/{step.point}/", data))
     return tuple(posts)
+
+
+def chosen(step: Any) -> dict[str, Any]:
+    """An explicit choice for each radio group of a card (nothing is pre-ticked): the
+    recommended option where there is one."""
+    data = {k: v for k, v in step.initial.items() if v is not None}
+    for field in step.fields:
+        if field.kind == "radio" and field.name not in data:
+            recommended = [c.value for c in field.choices if c.recommended]
+            data[field.name] = (recommended or [c.value for c in field.choices])[0]
+    return data
+
+
+def preview_posts(count: int) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """``count`` previews of the demo case's open card (nothing is stored, so one will do)."""
+    from cases.meetings.selectors import case_screen
+
+    item = _demo_item()
+    screen = case_screen(item.pk, "walk")
+    step = screen.walk.current or screen.walk.steps[0]
+    data = {**chosen(step), "patient_check": screen.case.reference}
+    return ((f"/agenda/{item.pk}/points/{step.point}/preview/", data),) * count
 
 
 AFTER_WRITE = "(after a write)"
@@ -240,6 +262,10 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
         result.append(
             Page("case search (htmx POST)", "/cases/", HTMX | {"HX-Target": "case-results"},
                  "coordinator", "partial", posts=search)
+        )  # fmt: skip
+        result.append(
+            Page("card preview (htmx POST)", "/agenda/<demo>/points/<open>/preview/",
+                 HTMX, "chair", "partial", posts=preview_posts(posts_needed(runs=runs)))
         )  # fmt: skip
         result.append(
             Page("answer POST + walk swap", "/agenda/<fresh>/points/<first>/",

@@ -57,7 +57,13 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 def _django_field(spec: Field) -> forms.Field:
     choices = [(c.value, c.label) for c in spec.choices]
     if spec.kind in ("radio", "select"):
-        return forms.ChoiceField(choices=choices, required=spec.required, label=spec.label)
+        # Nothing is pre-ticked: an answer without a choice says what to choose.
+        return forms.ChoiceField(
+            choices=choices,
+            required=spec.required,
+            label=spec.label,
+            error_messages={"required": f"Choose one: {spec.label}."},
+        )
     if spec.kind == "checkboxes":
         return forms.MultipleChoiceField(choices=choices, required=False, label=spec.label)
     if spec.kind == "checkbox":
@@ -269,10 +275,12 @@ class ActionForm(forms.Form):
 
 
 MARKER_STATUS_CHOICES = [
-    (status, label)
+    # One list for every marker: wild-type says which extent it means for RAS only.
+    (status, "Wild-type (for KRAS and NRAS: exons 2, 3 and 4 tested)" if status == "wild_type"
+     else label)
     for status, label in MarkerStatus.choices
     if any(status in statuses for statuses in MARKER_STATUSES.values())
-]
+]  # fmt: skip
 
 
 class FactForm(forms.Form):

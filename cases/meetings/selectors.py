@@ -180,6 +180,10 @@ class CaseScreen:
         return self.item.signed_off_at is not None or self.item.status == AgendaStatus.DEFERRED
 
     @property
+    def hpb_present(self) -> bool:
+        return hpb_present(self.attendances or [])
+
+    @property
     def quorum(self) -> Quorum:
         if self.attendances is None:
             raise RuntimeError("the meeting's attendance was not loaded for this partial")

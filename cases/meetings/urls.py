@@ -50,6 +50,11 @@ urlpatterns = [
         name="decision-record",
     ),
     path("agenda/<int:item_id>/notes/", case.discussion_notes_save, name="discussion-notes"),
+    path(
+        "agenda/<int:item_id>/points/<str:point>/preview/",
+        case.decision_preview,
+        name="decision-preview",
+    ),
     path("agenda/<int:item_id>/facts/", case.meeting_fact_correct, name="meeting-fact-correct"),
     path("agenda/<int:item_id>/actions/", case.action_create, name="action-create"),
     path("agenda/<int:item_id>/sign-off/", case.outcome_sign_off, name="outcome-sign-off"),

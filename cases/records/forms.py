@@ -109,6 +109,13 @@ class CaseEditForm(CaseForm, VersionedForm):
 # --- Molecular results -----------------------------------------------------------------------
 
 
+def marker_status_text(marker: str, status: str) -> str:
+    """A result in words; "extended: exons 2, 3, 4" is RAS wording, never offered for BRAF."""
+    if status == models.MarkerStatus.WILD_TYPE and marker not in ("kras", "nras"):
+        return "Wild-type"
+    return models.MarkerStatus(status).label
+
+
 class MolecularResultForm(forms.Form):
     """One marker's result. ``version`` is empty for a marker not yet recorded."""
 
@@ -126,7 +133,7 @@ class MolecularResultForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.marker = marker
         self.fields["status"].choices = [
-            (value, models.MarkerStatus(value).label) for value in models.MARKER_STATUSES[marker]
+            (value, marker_status_text(marker, value)) for value in models.MARKER_STATUSES[marker]
         ]
 
     def service_kwargs(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@ CSP, with axe-core checking each screen; two browsers answering the same point a
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 
@@ -15,7 +14,6 @@ from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.conftest import make_user
 from tests.meeting_factory import (
-    MEETING_DAY,
     list_case,
     make_conversion_case,
     make_meeting,
@@ -66,92 +64,131 @@ def _answer_with_enter(page, card_id: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_a_chair_takes_a_whole_meeting_by_keyboard(page, meeting_setup):
+def _record(page, point: str) -> None:
+    card = page.locator(f"#card-{point}")
+    card.get_by_role("button", name="Record answer").click()
+    expect(card).to_have_class(re.compile("decision-answered"))
+
+
+def _open(page, point: str):
+    card = page.locator(f"#card-{point}.decision-open")
+    expect(card).to_be_visible()
+    return card
+
+
+def test_a_meeting_gives_the_hpb_verdict_and_the_record_follows(page, meeting_setup):
+    """Issue 16's acceptance walk: the HPB verdict given at the resectability point (R0
+    achievable, FLR 35 %, 4 segments) makes the liver-surgery point recommend a one-stage
+    hepatectomy and ask the sequencing question, with no false HPB_MDT_REVIEW_REQUIRED; a hard
+    stop shows on choosing the unsafe option before any submit; nothing is pre-ticked (Enter
+    alone records nothing); sign-off updates the case page and the dashboard."""
     setup = meeting_setup
     meeting, item = setup["meeting"], setup["item"]
+    case = item.case
     sign_in(page, "chair")
+
+    page.goto("/")
+    expect(page.locator("#wl-reassessments-overdue")).to_contain_text(case.reference)
 
     page.goto("/meetings/")
     assert_accessible(page, "meeting list")
     page.get_by_role("link", name=meeting.title).click()
     expect(page.locator("#quorum-banner")).to_contain_text("Not quorate")
-    _shot(page, "01-meeting-not-quorate")
     assert_accessible(page, "meeting page")
-
-    # Attendance: the chair (own discipline) and the three other core members.
+    # Attendance: the chair (own discipline) and the three other core members, HPB among them.
     for count, member in enumerate([setup["chair"], *setup["members"]], start=1):
         page.get_by_label("Member").select_option(str(member.pk))
         page.get_by_role("button", name="Mark present").click()
         expect(page.locator("#attendance .attendee")).to_have_count(count)
     expect(page.locator("#quorum-banner")).not_to_contain_text("Not quorate")
-    expect(page.locator("#attendance")).to_contain_text("Quorate")
 
-    page.get_by_role("link", name=str(item.case.patient)).click()
-    expect(page.locator("h1")).to_contain_text(item.case.patient.family_name.upper())
-    expect(page.locator("body")).to_contain_text("Late addition: Scan reported on Friday")
-    _shot(page, "02-case-walk-start")
+    page.get_by_role("link", name=str(case.patient)).click()
+    expect(page.locator("h1")).to_contain_text(case.patient.family_name.upper())
+    _shot(page, "01-case-walk-start")
     assert_accessible(page, "case walk")
 
+    # No preselection: focus is on the first choice, nothing is ticked, and Enter records
+    # nothing; Space chooses, the card says it follows the recommendation, Enter records it.
+    card = _open(page, "data_completeness")
+    expect(card.locator("input[type=radio]:checked")).to_have_count(0)
     _answer_with_enter(page, "card-data_completeness")
-    expect(page.locator("#card-data_completeness")).to_contain_text("Follows the recommendation")
-    _answer_with_enter(page, "card-resectability")
-    _answer_with_enter(page, "card-primary_management")
-
-    # Systemic therapy: pre-filled with FOLFOX + bevacizumab; the engine recommends FOLFOXIRI +
-    # bevacizumab for a fit RAS-mutant patient, so the chair ticks irinotecan from the keyboard.
-    card = page.locator("#card-systemic_therapy.decision-open")
-    expect(card).to_contain_text("FOLFOXIRI + bevacizumab")
-    card.get_by_label("Irinotecan").focus()
+    card = _open(page, "data_completeness")
+    expect(card).to_contain_text("Choose one")
+    card.get_by_label("Data complete: decide today").focus()
     page.keyboard.press("Space")
-    card.get_by_label("Irinotecan").press("Enter")
+    expect(card.locator(".preview-verdict")).to_contain_text("Follows the recommendation")
+    page.keyboard.press("Enter")
+    expect(page.locator("#card-data_completeness")).to_contain_text("Follows the recommendation")
 
-    # Pelvic radiotherapy: long-course CRT with the liver metastases in place is a hard stop.
-    card = page.locator("#card-pelvic_radiotherapy.decision-open")
-    expect(card).to_be_visible()
+    # The HPB verdict, given in the meeting with an HPB surgeon present.
+    card = _open(page, "resectability")
+    expect(card).to_contain_text("Not resectable: R0 not yet assessed by the HPB MDT")
+    card.get_by_label("Yes: all disease can be removed with clear margins").check()
+    card.get_by_label("FLR after a one-stage resection").fill("35")
+    card.get_by_label("Contiguous segments remaining").fill("4")
+    card.get_by_label("None", exact=True).check()
+    card.get_by_label("Converted: resectable").check()
+    expect(card.locator(".preview-verdict")).to_contain_text("Follows the recommendation")
+    _record(page, "resectability")
+
+    card = _open(page, "primary_management")
+    expect(card).to_contain_text("Converted: resectable")  # the verdict is now a fact
+    card.get_by_label("No intervention on the primary now").check()
+    _record(page, "primary_management")
+
+    card = _open(page, "systemic_therapy")
+    card.get_by_label(re.compile("^Continue the current course")).check()
+    card.get_by_label("Reason, if the MDT departs").fill("Converted on this regimen")
+    _record(page, "systemic_therapy")
+
+    # The unsafe option shows its hard stop and the chair's box before anything is submitted.
+    card = _open(page, "pelvic_radiotherapy")
     card.get_by_label("Long-course chemoradiotherapy").check()
-    card.get_by_role("button", name="Record answer").press("Enter")
-    expect(card).to_contain_text("LONG_COURSE_CRT_UPFRONT")
-    expect(card).to_contain_text("record why the MDT overrides it")
-    _shot(page, "03-hard-stop")
-    assert_accessible(page, "hard stop card")
-    card.get_by_label("Reason for overriding the hard stop").fill(
-        "Threatened mesorectal fascia on MRI; agreed with the colorectal surgeon"
-    )
-    card.get_by_label("Reason, if the MDT departs").fill("Local control is the priority")
-    card.get_by_role("button", name="Record answer").press("Enter")
-    expect(page.locator("#card-pelvic_radiotherapy")).to_contain_text("Hard stop overridden")
+    alerts = card.locator(".card-alerts")
+    expect(alerts).to_contain_text("LONG_COURSE_CRT_UPFRONT")
+    expect(card.get_by_label("Reason for overriding the hard stop (chair)")).to_be_visible()
+    assert not models.Decision.objects.filter(point="pelvic_radiotherapy").exists()
+    _shot(page, "02-hard-stop-previewed")
+    assert_accessible(page, "hard stop previewed")
+    card.get_by_label("No pelvic radiotherapy now").check()
+    expect(alerts).not_to_contain_text("LONG_COURSE_CRT_UPFRONT")
+    _record(page, "pelvic_radiotherapy")
 
-    _answer_with_enter(page, "card-liver_surgery")
-    outcome = page.locator("#outcome")
-    expected = outcome.locator("[data-next-reassessment]")
-    _answer_with_enter(page, "card-outcome")
-    expect(outcome).to_contain_text("LONG_COURSE_CRT_UPFRONT")
-    shown = expected.get_attribute("data-next-reassessment")
-    _shot(page, "04-ready-to-sign")
+    card = _open(page, "liver_surgery")
+    expect(card.locator(".choice-recommended").first).to_contain_text("One-stage hepatectomy")
+    expect(card).to_contain_text("Sequence of the operations")  # the sequencing question
+    card.get_by_label("One-stage hepatectomy").check()
+    card.get_by_label("Liver first").check()
+    expect(card.locator(".preview-verdict")).to_contain_text("Follows the recommendation")
+    expect(card).not_to_contain_text("HPB_MDT_REVIEW_REQUIRED")
+    _record(page, "liver_surgery")
 
-    page.get_by_role("button", name="Sign off and lock the outcome").press("Enter")
+    # Bevacizumab continues: surgery counts from the plan's last dose (11 Mar + 42 = 22 Apr).
+    card = _open(page, "timing")
+    card.get_by_label("Last bevacizumab dose before surgery (planned)").fill("2026-03-11")
+    card.get_by_label("Date the MDT sets for surgery").fill("2026-04-15")
+    expect(card.locator(".card-alerts")).to_contain_text("BEV_SURGERY_INTERVAL_LT_6_WEEKS")
+    card.get_by_label("Date the MDT sets for surgery").fill("2026-04-22")
+    expect(card.locator(".card-alerts")).not_to_contain_text("BEV_SURGERY_INTERVAL")
+    _record(page, "timing")
+
+    card = _open(page, "outcome")
+    card.get_by_label(re.compile("^Proceed to surgery")).check()
+    _record(page, "outcome")
+    _shot(page, "03-ready-to-sign")
+    page.get_by_role("button", name="Sign off and lock the outcome").click()
     expect(page.locator(".banner-ok")).to_contain_text("locked")
-    _shot(page, "05-signed-off")
     assert_accessible(page, "signed-off outcome")
 
-    item.refresh_from_db()
-    assert item.signed_off_at is not None
-    assert item.quorate_at_sign_off is True
-    # The engine's date: two calendar months from this meeting, which reassessed cycle 2.
-    assert shown == "2026-05-10"
-    assert item.next_reassessment_on == dt.date.fromisoformat(shown)
-    cycles = {r.cycle: r for r in models.Reassessment.objects.filter(case=item.case)}
-    assert cycles[2].reassessed_on == MEETING_DAY
-    assert cycles[3].due_on == item.next_reassessment_on
-    override = models.Decision.objects.get(agenda_item=item, point="pelvic_radiotherapy")
-    assert override.overridden_hard_stops == ["LONG_COURSE_CRT_UPFRONT"]
-    assert "mesorectal" in override.override_reason
-    expect(page.get_by_role("button", name="Record answer")).to_have_count(0)
-
-    page.get_by_role("link", name="Printable outcome").click()
-    expect(page.locator("h1")).to_contain_text("MDT outcome")
-    expect(page.locator("tr.row-stop")).to_contain_text("Pelvic radiotherapy")
-    assert_accessible(page, "printable outcome")
+    page.goto(f"/cases/{case.pk}/")
+    expect(page.locator(".page-head")).to_contain_text("Converted: surgery planned")
+    expect(page.locator("[data-hpb-review]")).to_have_attribute("data-hpb-review", "2026-03-10")
+    expect(page.locator("[data-next-reassessment]")).to_contain_text("None scheduled")
+    expect(page.locator("body")).to_contain_text("One-stage hepatectomy")
+    _shot(page, "04-case-page-after-sign-off")
+    assert_accessible(page, "case page after sign-off")
+    page.goto("/")
+    expect(page.locator("#wl-reassessments-overdue")).not_to_contain_text(case.reference)
 
 
 def test_two_browsers_answering_the_same_point_get_a_clear_conflict(
@@ -170,6 +207,7 @@ def test_two_browsers_answering_the_same_point_get_a_clear_conflict(
         expect(page.locator("#card-data_completeness")).to_be_visible()
         pages.append(page)
     first, second = pages
+    first.locator("#card-data_completeness").get_by_label("Data complete: decide today").check()
     first.locator("#card-data_completeness").get_by_role("button", name="Record answer").click()
     expect(first.locator("#card-resectability")).to_contain_text("Recommendation")
     second.locator("#card-data_completeness").get_by_label(re.compile("^Defer the case")).check()

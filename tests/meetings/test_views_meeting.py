@@ -132,7 +132,7 @@ def test_a_clinician_is_told_only_the_chair_may_override(client, item):
 @pytest.mark.parametrize(
     ("point", "data", "message"),
     [
-        ("resectability", {}, "This field is required"),
+        ("resectability", {}, "Choose one: R0 achievable"),
         ("resectability", {"choice": "perhaps"}, "Select a valid choice"),
         ("systemic_therapy", {"agents": ["aspirin"]}, "Select a valid choice"),
         ("no_such_point", {"choice": "x"}, "does not apply"),

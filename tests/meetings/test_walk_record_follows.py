@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from cases import models
 from cases.meetings import services as svc
@@ -299,3 +300,46 @@ def test_obs9_braf_is_never_described_in_ras_wording(chair, item):
     walk = _walk(item)
     braf = next(f for f in walk.step("data_completeness").facts if f.label == "BRAF V600E")
     assert braf.value == "Wild-type"
+
+
+# --- Observation 4: the live preview --------------------------------------------------------
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_obs4_choosing_an_option_shows_its_hard_stop_and_the_override_box_before_any_submit(
+    client, chair, item
+):
+    client.force_login(chair)
+    url = reverse("cases:decision-preview", args=[item.pk, "pelvic_radiotherapy"])
+    data = {"patient_check": item.case.reference, "choice": "long_course_crt"}
+    response = client.post(url, data, headers=HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="card-pelvic_radiotherapy-alerts"')
+    assert 'Hard stop <span class="code">LONG_COURSE_CRT_UPFRONT</span>' in body
+    assert 'name="override_reason"' in body  # the chair's box, before anything is submitted
+    assert "Departs from the recommendation" in body
+    assert not models.Decision.objects.exists()  # nothing is stored
+    safe = client.post(url, {**data, "choice": "none"}, headers=HTMX).content.decode()
+    assert "LONG_COURSE_CRT_UPFRONT" not in safe
+    assert "Follows the recommendation" in safe
+    # An unfinished answer shows no error, and the submit still judges.
+    unfinished = client.post(url, {"patient_check": item.case.reference}, headers=HTMX)
+    assert "field-error" not in unfinished.content.decode()
+
+
+def test_obs4_the_preview_is_for_recorders_only(client, item):
+    client.force_login(make_user("auditor"))
+    url = reverse("cases:decision-preview", args=[item.pk, "pelvic_radiotherapy"])
+    assert client.post(url, {"choice": "none"}, headers=HTMX).status_code == 403
+
+
+def test_obs4_the_open_card_redraws_its_alerts_on_change(client, chair, item):
+    client.force_login(chair)
+    page = client.get(reverse("cases:agenda-item-detail", args=[item.pk])).content.decode()
+    card = page.split('id="card-data_completeness"')[1].split("</article>")[0]
+    preview = reverse("cases:decision-preview", args=[item.pk, "data_completeness"])
+    assert f'hx-post="{preview}" hx-trigger="change"' in card
+    assert 'hx-target="#card-data_completeness-alerts"' in card
+    assert 'id="card-data_completeness-alerts"' in card

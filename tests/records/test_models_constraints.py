@@ -292,3 +292,15 @@ def test_it_keeps_reminder_dedupe_keys_unique(case):
     assert refused(
         models.Reminder.objects.create, dedupe_key="x", state="sent", **fields
     )  # sent needs sent_at
+
+
+def test_a_dated_hpb_review_must_be_a_review(case):
+    assert refused(
+        models.Reassessment.objects.create,
+        case=case, cycle=1, due_on=D(2026, 3, 10),
+        hpb_mdt_reviewed=False, hpb_reviewed_on=D(2026, 3, 10),
+    )  # fmt: skip
+    models.Reassessment.objects.create(
+        case=case, cycle=1, due_on=D(2026, 3, 10),
+        hpb_mdt_reviewed=True, hpb_reviewed_on=D(2026, 3, 10), hpb_reviewers="A, B",
+    )  # fmt: skip

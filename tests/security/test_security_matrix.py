@@ -63,6 +63,7 @@ ALLOWED_ROLES = {
     "cases:course-update": "chair clinician coordinator",
     "cases:cycle-create": "chair clinician coordinator",
     "cases:cycle-update": "chair clinician coordinator",
+    "cases:decision-preview": "chair clinician",
     "cases:decision-record": "chair clinician",
     "cases:discussion-notes": "chair clinician",
     "cases:histology-create": "chair clinician coordinator",

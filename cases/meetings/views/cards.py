@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -32,6 +33,7 @@ from cases.meetings.walk import (
     evaluate_answer,
     marker_facts,
 )
+from cases.meetings.walk.labels import fmt_date
 from cases.models import (
     Decision,
 )
@@ -54,6 +56,8 @@ class Card:
     show_override: bool = False
     autofocus: bool = False
     focus_id: str = ""  # the control that gets keyboard focus when the card opens
+    # Live preview: the answer being chosen, tried before it is submitted (None: not tried).
+    preview_follows: bool | None = None
 
 
 def cards_for(
@@ -125,10 +129,43 @@ def _preview(screen: CaseScreen, step: Step, form: AnswerForm) -> None:
             meeting_day=screen.day,
             point=step.point,
             answer=form.answer(),
+            hpb_present=screen.hpb_present,
         )
     except AnswerError:
         return
     step.alerts = [alert_for(c) for c in (*evaluation.hard_stops, *evaluation.warnings)]
+
+
+def preview_card(request: HttpRequest, screen: CaseScreen, step: Step, form: AnswerForm) -> Card:
+    """The open card redrawn for the answer being chosen, before anything is submitted: the
+    hard stops and warnings it would raise, the chair's override box, and whether it follows
+    the recommendation. Nothing is stored and no error is shown for an unfinished answer; the
+    server judges the answer again when it is submitted."""
+    form.is_valid()
+    answer = form.answer() if hasattr(form, "cleaned_data") else {}
+    form._errors = ErrorDict()  # an unfinished answer is not an error yet
+    card = Card(step, "open", form=form)
+    card.correcting = step.decision
+    try:
+        _step, _clean, evaluation = evaluate_answer(
+            screen.case,
+            screen.decisions,
+            meeting_day=screen.day,
+            point=step.point,
+            answer=answer,
+            hpb_present=screen.hpb_present,
+        )
+    except AnswerError:
+        evaluation = None
+    if evaluation is not None:
+        step.alerts = [alert_for(c) for c in (*evaluation.hard_stops, *evaluation.warnings)]
+        card.preview_follows = evaluation.follows
+        earliest = evaluation.recommendation.get("earliest_elective_surgery_date")
+        if step.point == "timing" and earliest:
+            step.recommended_text = f"Surgery on or after {fmt_date(earliest)}"
+    card.rows = field_rows(form, step.dom_id)
+    card.show_override = bool(step.hard_stops)
+    return card
 
 
 def case_context(

@@ -38,6 +38,7 @@ from cases.meetings.views.cards import (
     cards_for,
     case_context,
     htmx_target,
+    preview_card,
     render_case,
 )
 from cases.meetings.walk import (
@@ -139,6 +140,22 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
         return _case_response(request, fresh, conflicts={point: (str(error), text)}, status=409)
     # Success: htmx swaps in the walk; a plain post is redirected to the walk's next card.
     return _case_response(request, _answered_screen(screen, answered), event="decision-recorded")
+
+
+@require_POST
+@capability_required(C.RECORD_DECISIONS)
+def decision_preview(request: HttpRequest, item_id: int, point: str) -> HttpResponse:
+    """The open card's alerts redrawn for the answer being chosen (htmx, on change): the hard
+    stops and warnings it would raise and the chair's override box. Nothing is stored; only
+    the alerts are swapped, so nothing typed in the card's fields is lost."""
+    screen = case_screen(item_id, "walk")
+    step = screen.walk.step(point)
+    if step is None or screen.locked or request.POST.get("patient_check") != screen.case.reference:
+        return HttpResponse(status=204)  # nothing to redraw: the submit will say why
+    card = preview_card(request, screen, step, AnswerForm(step, request.POST))
+    context = case_context(request, screen, "walk")
+    context["card"] = card
+    return render(request, "cases/meetings/meeting_card.html#card-alerts", context)
 
 
 def _as_committed(screen: CaseScreen, item_id: int, partial: str | None) -> CaseScreen:

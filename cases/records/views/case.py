@@ -18,6 +18,7 @@ from cases import models
 from cases.audit.access import access_log_record
 from cases.common.forms import add_service_errors
 from cases.meetings.selectors import completeness_day, next_meeting
+from cases.meetings.walk.labels import conversion_text
 from cases.pathway import InputError
 from cases.records import forms as record_forms
 from cases.records import services as records
@@ -32,12 +33,13 @@ from cases.security.permissions import Capability, capability_required, has_capa
 MARKER_ORDER = [marker.value for marker in models.Marker]
 
 
-def _advice(case: models.Case, today: Any) -> tuple[Any, str]:
+def _advice(case: models.Case, today: Any) -> tuple[Any, str, str]:
+    """(advice, error, the conversion status in words with its reason)."""
     try:
-        _inputs, advice = advice_for_case(case, today=today)
+        inputs, advice = advice_for_case(case, today=today)
     except (InputError, ValueError) as error:
-        return None, str(getattr(error, "message", error))
-    return advice, ""
+        return None, str(getattr(error, "message", error)), ""
+    return advice, "", conversion_text(str(advice.conversion_status), inputs)
 
 
 @capability_required(Capability.VIEW_CLINICAL)
@@ -52,7 +54,10 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     meeting = next_meeting()
     completeness_on = completeness_day(meeting, today=today) if meeting else today
     results = {r.marker: r for r in record.molecular_results.all()}
-    advice, advice_error = _advice(record, today)
+    advice, advice_error, conversion = _advice(record, today)
+    reassessments = list(record.reassessments.all())
+    open_rows = [r for r in reassessments if r.reassessed_on is None]
+    reviews = [r for r in reassessments if r.hpb_reviewed_on]
     courses = list(record.treatment_courses.all())
     for course in courses:
         course.agent_labels = [models.Agent(agent).label for agent in course.agents]
@@ -71,6 +76,9 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "listed_next": listed_next,
         "advice": advice,
         "advice_error": advice_error,
+        "conversion_text": conversion,
+        "next_scheduled": min(open_rows, key=lambda r: r.due_on, default=None),
+        "hpb_review": max(reviews, key=lambda r: r.hpb_reviewed_on, default=None),
         "courses": courses,
         "can_edit": has_capability(request.user, Capability.EDIT_CASES),
         "can_list": has_capability(request.user, Capability.LIST_CASES),
