@@ -85,7 +85,8 @@ def test_on_the_projector_the_current_point_is_on_screen_and_no_text_is_small(pa
     heading = page.locator(".decision-open h3").first
     expect(heading).to_be_visible()
     box = heading.bounding_box()
-    assert box["y"] >= 0 and box["y"] + box["height"] <= 1080, box
+    assert box["y"] >= 0, box
+    assert box["y"] + box["height"] <= 1080, box
     # Two columns: the walk to the right of the summary, using the full width.
     summary = page.locator("#case-summary").bounding_box()
     walk = page.locator("#walk").bounding_box()
