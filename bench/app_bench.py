@@ -245,6 +245,9 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
         Page("case page", case, user="coordinator"),
         Page("meeting list", "/meetings/", user="coordinator"),
         Page("meeting page", meeting, user="coordinator"),
+        Page("meeting minutes", f"{meeting}minutes/", user="coordinator"),
+        Page("core members page", f"/meetings/series/{item.meeting.series_id}/members/",
+             user="coordinator"),
     ]  # fmt: skip
     if with_posts:
         result.append(

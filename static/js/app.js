@@ -32,8 +32,18 @@ document.addEventListener("htmx:sendError", () => {
 
 // Move keyboard focus to the newly swapped card so the walk works without a mouse.
 document.addEventListener("htmx:afterSettle", (event) => {
-  const target = event.detail.target;
+  let target = event.detail.target;
+  if (!target) return;
+  // After an outerHTML swap the target is the element that was replaced: use the new one.
+  if (!target.isConnected && target.id) target = document.getElementById(target.id);
   if (!target) return;
   const focusable = target.querySelector("[data-autofocus]");
   if (focusable) focusable.focus();
+});
+
+// A case opened in the meeting shows its patient header first: the open card's first control
+// takes keyboard focus without scrolling the page (an autofocus attribute would jump to it).
+document.addEventListener("DOMContentLoaded", () => {
+  const open = document.querySelector(".decision-open [data-autofocus]");
+  if (open && document.activeElement === document.body) open.focus({ preventScroll: true });
 });

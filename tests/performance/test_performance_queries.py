@@ -58,7 +58,9 @@ EXPECTED = {
     "case search (htmx POST)": 6,  # a new search stores its token in the session (3 of these)
     "case page": 5,
     "meeting list": 5,
-    "meeting page": 5,
+    "meeting page": 7,  # with the expected core members and the staff who may deputise
+    "meeting minutes": 9,
+    "core members page": 5,
     "meeting case (walk) page": 4,
     "walk card partial": 3,
     "outcome partial": 4,
@@ -78,7 +80,12 @@ def _world(size: int) -> dict[str, object]:
     cases = populate(size, today=today, owner=owner)
     upcoming_meeting(chair, days=1)  # the dashboard's next meeting: the cohort is its candidates
     meeting = make_meeting(chair, day=today + dt.timedelta(days=7))
-    attend_all(meeting, make_core_members(prefix=f"s{size}-"))
+    core = make_core_members(prefix=f"s{size}-")
+    attend_all(meeting, core)
+    models.SeriesMember.objects.bulk_create(
+        models.SeriesMember(series=meeting.series, member=m, discipline=m.discipline)
+        for m in core.values()
+    )
     item = list_case(meeting, make_conversion_case(day=today), by=chair, late_reason="urgent")
     for case in cases:
         list_case(meeting, case, by=chair)
@@ -122,6 +129,9 @@ def _pages(world: dict[str, object]) -> list[tuple[str, str, str, dict[str, str]
         ("case page", "coordinator", f"/cases/{item.case_id}/", {}, None),
         ("meeting list", "coordinator", "/meetings/", {}, None),
         ("meeting page", "coordinator", f"/meetings/{item.meeting_id}/", {}, None),
+        ("meeting minutes", "coordinator", f"/meetings/{item.meeting_id}/minutes/", {}, None),
+        ("core members page", "coordinator",
+         f"/meetings/series/{item.meeting.series_id}/members/", {}, None),
         ("meeting case (walk) page", "chair", walk, {}, None),
         ("walk card partial", "chair", walk, HTMX | {"HX-Target": "walk"}, None),
         ("outcome partial", "chair", walk, HTMX | {"HX-Target": "outcome"}, None),
