@@ -27,6 +27,7 @@ from cases.reminders.planning import reminders_sync_for_cases
 from cases.worklists import queries as worklists
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user
+from tests.imaging_factory import measured_series
 from tests.meeting_factory import (
     attend_all,
     list_case,
@@ -78,6 +79,12 @@ def _world(size: int) -> dict[str, object]:
     meeting = make_meeting(chair, day=today + dt.timedelta(days=7))
     attend_all(meeting, make_core_members(prefix=f"s{size}-"))
     item = list_case(meeting, make_conversion_case(day=today), by=chair, late_reason="urgent")
+    # Scans with measured lesions and a CEA series: still part of the one-query record.
+    measured_series(
+        item.case,
+        baseline_on=today - dt.timedelta(days=90),
+        follow_up_on=today - dt.timedelta(days=5),
+    )
     for case in cases:
         list_case(meeting, case, by=chair)
     svc.decision_record(
