@@ -35,7 +35,8 @@ def test_every_treated_case_has_a_measured_baseline_and_a_cea_series(cohort):
     for case in treated[:40]:
         record = case_clinical_record(case_id=case.pk)
         view = recist_view(record)
-        assert view is not None and not view.problems
+        assert view is not None
+        assert not view.problems
         assert 2 <= len([r for r in view.rows if r.lesion.kind == "target"]) <= 3
         assert marker_chart(record, "cea") is not None
 
