@@ -61,6 +61,8 @@ ALLOWED_ROLES = {
     "cases:course-create": "chair clinician coordinator",
     "cases:course-update": "chair clinician coordinator",
     "cases:decision-record": "chair clinician",
+    "cases:imaging-create": "chair clinician",
+    "cases:lab-results-record": "chair clinician coordinator",
     "cases:meeting-create": "chair coordinator",
     "cases:meeting-detail": "auditor chair clinician coordinator",
     "cases:meeting-fact-correct": "chair clinician coordinator",
