@@ -221,6 +221,8 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
     result += [
         Page("case list", "/cases/", user="coordinator"),
         Page("case page", case, user="coordinator"),
+        Page("scan form", f"{case}scans/new/", user="chair"),
+        Page("bloods form", f"{case}bloods/new/", user="coordinator"),
         Page("meeting list", "/meetings/", user="coordinator"),
         Page("meeting page", meeting, user="coordinator"),
     ]  # fmt: skip

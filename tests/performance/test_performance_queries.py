@@ -57,6 +57,8 @@ EXPECTED = {
     "case list": 5,
     "case search (htmx POST)": 6,  # a new search stores its token in the session (3 of these)
     "case page": 5,
+    "scan form": 4,  # user, banner, the one-query record, the access log
+    "bloods form": 4,
     "meeting list": 5,
     "meeting page": 5,
     "meeting case (walk) page": 4,
@@ -125,6 +127,8 @@ def _pages(world: dict[str, object]) -> list[tuple[str, str, str, dict[str, str]
         ("case search (htmx POST)", "coordinator", "/cases/",
          HTMX | {"HX-Target": "case-results"}, {"q": "family"}),
         ("case page", "coordinator", f"/cases/{item.case_id}/", {}, None),
+        ("scan form", "chair", f"/cases/{item.case_id}/scans/new/", {}, None),
+        ("bloods form", "coordinator", f"/cases/{item.case_id}/bloods/new/", {}, None),
         ("meeting list", "coordinator", "/meetings/", {}, None),
         ("meeting page", "coordinator", f"/meetings/{item.meeting_id}/", {}, None),
         ("meeting case (walk) page", "chair", walk, {}, None),
