@@ -8,365 +8,1118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0012_interop'),
+        ("cases", "0012_interop"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImagingStudy',
+            name="ImagingStudy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('modality', models.CharField(choices=[('ct', 'CT'), ('mri', 'MRI'), ('pet_ct', 'PET-CT'), ('ultrasound', 'Ultrasound')], max_length=12)),
-                ('body_region', models.CharField(choices=[('chest_abdomen_pelvis', 'Chest, abdomen and pelvis'), ('abdomen_pelvis', 'Abdomen and pelvis'), ('chest', 'Chest'), ('liver', 'Liver'), ('pelvis', 'Pelvis'), ('whole_body', 'Whole body')], max_length=25)),
-                ('performed_on', models.DateField()),
-                ('accession_number', models.CharField(blank=True, max_length=40)),
-                ('report', models.TextField(blank=True)),
-                ('new_lesions', models.BooleanField(blank=True, null=True)),
-                ('new_lesion_sites', models.CharField(blank=True, max_length=200)),
-                ('response_override', models.CharField(blank=True, choices=[('complete_response', 'Complete response'), ('partial_response', 'Partial response'), ('stable_disease', 'Stable disease'), ('progressive_disease', 'Progressive disease')], max_length=20)),
-                ('response_override_reason', models.CharField(blank=True, max_length=300)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='imaging_studies', to='cases.case')),
-                ('reassessment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='imaging_studies', to='cases.reassessment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("ct", "CT"),
+                            ("mri", "MRI"),
+                            ("pet_ct", "PET-CT"),
+                            ("ultrasound", "Ultrasound"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "body_region",
+                    models.CharField(
+                        choices=[
+                            ("chest_abdomen_pelvis", "Chest, abdomen and pelvis"),
+                            ("abdomen_pelvis", "Abdomen and pelvis"),
+                            ("chest", "Chest"),
+                            ("liver", "Liver"),
+                            ("pelvis", "Pelvis"),
+                            ("whole_body", "Whole body"),
+                        ],
+                        max_length=25,
+                    ),
+                ),
+                ("performed_on", models.DateField()),
+                ("accession_number", models.CharField(blank=True, max_length=40)),
+                ("report", models.TextField(blank=True)),
+                ("new_lesions", models.BooleanField(blank=True, null=True)),
+                ("new_lesion_sites", models.CharField(blank=True, max_length=200)),
+                (
+                    "response_override",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("complete_response", "Complete response"),
+                            ("partial_response", "Partial response"),
+                            ("stable_disease", "Stable disease"),
+                            ("progressive_disease", "Progressive disease"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("response_override_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="imaging_studies",
+                        to="cases.case",
+                    ),
+                ),
+                (
+                    "reassessment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="imaging_studies",
+                        to="cases.reassessment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'imaging studies',
-                'ordering': ['case', 'performed_on', 'id'],
+                "verbose_name_plural": "imaging studies",
+                "ordering": ["case", "performed_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ImagingStudyEvent',
+            name="ImagingStudyEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('pgh_context', pghistory.utils.JSONField(null=True)),
-                ('pgh_context_id', models.UUIDField(null=True)),
-                ('id', models.BigIntegerField()),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('modality', models.CharField(choices=[('ct', 'CT'), ('mri', 'MRI'), ('pet_ct', 'PET-CT'), ('ultrasound', 'Ultrasound')], max_length=12)),
-                ('body_region', models.CharField(choices=[('chest_abdomen_pelvis', 'Chest, abdomen and pelvis'), ('abdomen_pelvis', 'Abdomen and pelvis'), ('chest', 'Chest'), ('liver', 'Liver'), ('pelvis', 'Pelvis'), ('whole_body', 'Whole body')], max_length=25)),
-                ('performed_on', models.DateField()),
-                ('accession_number', models.CharField(blank=True, max_length=40)),
-                ('report', models.TextField(blank=True)),
-                ('new_lesions', models.BooleanField(blank=True, null=True)),
-                ('new_lesion_sites', models.CharField(blank=True, max_length=200)),
-                ('response_override', models.CharField(blank=True, choices=[('complete_response', 'Complete response'), ('partial_response', 'Partial response'), ('stable_disease', 'Stable disease'), ('progressive_disease', 'Progressive disease')], max_length=20)),
-                ('response_override_reason', models.CharField(blank=True, max_length=300)),
-                ('case', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='cases.case')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='cases.imagingstudy')),
-                ('reassessment', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='cases.reassessment')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("pgh_context", pghistory.utils.JSONField(null=True)),
+                ("pgh_context_id", models.UUIDField(null=True)),
+                ("id", models.BigIntegerField()),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("ct", "CT"),
+                            ("mri", "MRI"),
+                            ("pet_ct", "PET-CT"),
+                            ("ultrasound", "Ultrasound"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "body_region",
+                    models.CharField(
+                        choices=[
+                            ("chest_abdomen_pelvis", "Chest, abdomen and pelvis"),
+                            ("abdomen_pelvis", "Abdomen and pelvis"),
+                            ("chest", "Chest"),
+                            ("liver", "Liver"),
+                            ("pelvis", "Pelvis"),
+                            ("whole_body", "Whole body"),
+                        ],
+                        max_length=25,
+                    ),
+                ),
+                ("performed_on", models.DateField()),
+                ("accession_number", models.CharField(blank=True, max_length=40)),
+                ("report", models.TextField(blank=True)),
+                ("new_lesions", models.BooleanField(blank=True, null=True)),
+                ("new_lesion_sites", models.CharField(blank=True, max_length=200)),
+                (
+                    "response_override",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("complete_response", "Complete response"),
+                            ("partial_response", "Partial response"),
+                            ("stable_disease", "Stable disease"),
+                            ("progressive_disease", "Progressive disease"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("response_override_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="cases.case",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="cases.imagingstudy",
+                    ),
+                ),
+                (
+                    "reassessment",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="cases.reassessment",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='LabResult',
+            name="LabResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('test', models.CharField(choices=[('cea', 'CEA'), ('ca19_9', 'CA 19-9'), ('bilirubin', 'Bilirubin'), ('albumin', 'Albumin'), ('platelets', 'Platelets'), ('neutrophils', 'Neutrophils'), ('creatinine', 'Creatinine')], max_length=12)),
-                ('taken_on', models.DateField()),
-                ('value', models.DecimalField(decimal_places=2, max_digits=9)),
-                ('unit', models.CharField(max_length=20)),
-                ('reference_low', models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True)),
-                ('reference_high', models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lab_results', to='cases.case')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "test",
+                    models.CharField(
+                        choices=[
+                            ("cea", "CEA"),
+                            ("ca19_9", "CA 19-9"),
+                            ("bilirubin", "Bilirubin"),
+                            ("albumin", "Albumin"),
+                            ("platelets", "Platelets"),
+                            ("neutrophils", "Neutrophils"),
+                            ("creatinine", "Creatinine"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("taken_on", models.DateField()),
+                ("value", models.DecimalField(decimal_places=2, max_digits=9)),
+                ("unit", models.CharField(max_length=20)),
+                (
+                    "reference_low",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True),
+                ),
+                (
+                    "reference_high",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lab_results",
+                        to="cases.case",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['case', 'test', 'taken_on'],
+                "ordering": ["case", "test", "taken_on"],
             },
         ),
         migrations.CreateModel(
-            name='LabResultEvent',
+            name="LabResultEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('pgh_context', pghistory.utils.JSONField(null=True)),
-                ('pgh_context_id', models.UUIDField(null=True)),
-                ('id', models.BigIntegerField()),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('test', models.CharField(choices=[('cea', 'CEA'), ('ca19_9', 'CA 19-9'), ('bilirubin', 'Bilirubin'), ('albumin', 'Albumin'), ('platelets', 'Platelets'), ('neutrophils', 'Neutrophils'), ('creatinine', 'Creatinine')], max_length=12)),
-                ('taken_on', models.DateField()),
-                ('value', models.DecimalField(decimal_places=2, max_digits=9)),
-                ('unit', models.CharField(max_length=20)),
-                ('reference_low', models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True)),
-                ('reference_high', models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True)),
-                ('case', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='cases.case')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='cases.labresult')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("pgh_context", pghistory.utils.JSONField(null=True)),
+                ("pgh_context_id", models.UUIDField(null=True)),
+                ("id", models.BigIntegerField()),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "test",
+                    models.CharField(
+                        choices=[
+                            ("cea", "CEA"),
+                            ("ca19_9", "CA 19-9"),
+                            ("bilirubin", "Bilirubin"),
+                            ("albumin", "Albumin"),
+                            ("platelets", "Platelets"),
+                            ("neutrophils", "Neutrophils"),
+                            ("creatinine", "Creatinine"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("taken_on", models.DateField()),
+                ("value", models.DecimalField(decimal_places=2, max_digits=9)),
+                ("unit", models.CharField(max_length=20)),
+                (
+                    "reference_low",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True),
+                ),
+                (
+                    "reference_high",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="cases.case",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="cases.labresult",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Lesion',
+            name="Lesion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('label', models.CharField(max_length=10)),
-                ('kind', models.CharField(choices=[('target', 'Target'), ('non_target', 'Non-target')], max_length=10)),
-                ('organ', models.CharField(choices=[('liver', 'Liver'), ('lung', 'Lung'), ('lymph_node', 'Lymph node'), ('peritoneum', 'Peritoneum'), ('primary', 'Primary tumour (colon or rectum)'), ('adrenal', 'Adrenal'), ('bone', 'Bone'), ('other', 'Other')], max_length=12)),
-                ('segment', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('site', models.CharField(blank=True, max_length=100)),
-                ('nodal', models.BooleanField(default=False)),
-                ('baseline_study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='baseline_lesions', to='cases.imagingstudy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("label", models.CharField(max_length=10)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("target", "Target"), ("non_target", "Non-target")], max_length=10
+                    ),
+                ),
+                (
+                    "organ",
+                    models.CharField(
+                        choices=[
+                            ("liver", "Liver"),
+                            ("lung", "Lung"),
+                            ("lymph_node", "Lymph node"),
+                            ("peritoneum", "Peritoneum"),
+                            ("primary", "Primary tumour (colon or rectum)"),
+                            ("adrenal", "Adrenal"),
+                            ("bone", "Bone"),
+                            ("other", "Other"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("segment", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("site", models.CharField(blank=True, max_length=100)),
+                ("nodal", models.BooleanField(default=False)),
+                (
+                    "baseline_study",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="baseline_lesions",
+                        to="cases.imagingstudy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['baseline_study', 'kind', 'label'],
+                "ordering": ["baseline_study", "kind", "label"],
             },
         ),
         migrations.CreateModel(
-            name='LesionEvent',
+            name="LesionEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('pgh_context', pghistory.utils.JSONField(null=True)),
-                ('pgh_context_id', models.UUIDField(null=True)),
-                ('id', models.BigIntegerField()),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('label', models.CharField(max_length=10)),
-                ('kind', models.CharField(choices=[('target', 'Target'), ('non_target', 'Non-target')], max_length=10)),
-                ('organ', models.CharField(choices=[('liver', 'Liver'), ('lung', 'Lung'), ('lymph_node', 'Lymph node'), ('peritoneum', 'Peritoneum'), ('primary', 'Primary tumour (colon or rectum)'), ('adrenal', 'Adrenal'), ('bone', 'Bone'), ('other', 'Other')], max_length=12)),
-                ('segment', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('site', models.CharField(blank=True, max_length=100)),
-                ('nodal', models.BooleanField(default=False)),
-                ('baseline_study', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='cases.imagingstudy')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='cases.lesion')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("pgh_context", pghistory.utils.JSONField(null=True)),
+                ("pgh_context_id", models.UUIDField(null=True)),
+                ("id", models.BigIntegerField()),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("label", models.CharField(max_length=10)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("target", "Target"), ("non_target", "Non-target")], max_length=10
+                    ),
+                ),
+                (
+                    "organ",
+                    models.CharField(
+                        choices=[
+                            ("liver", "Liver"),
+                            ("lung", "Lung"),
+                            ("lymph_node", "Lymph node"),
+                            ("peritoneum", "Peritoneum"),
+                            ("primary", "Primary tumour (colon or rectum)"),
+                            ("adrenal", "Adrenal"),
+                            ("bone", "Bone"),
+                            ("other", "Other"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("segment", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("site", models.CharField(blank=True, max_length=100)),
+                ("nodal", models.BooleanField(default=False)),
+                (
+                    "baseline_study",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="cases.imagingstudy",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="cases.lesion",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='LesionMeasurement',
+            name="LesionMeasurement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('state', models.CharField(choices=[('measured', 'Measured'), ('too_small', 'Too small to measure (counts 5 mm)'), ('absent', 'Disappeared'), ('present', 'Present'), ('progression', 'Unequivocal progression'), ('not_evaluated', 'Not evaluated')], max_length=15)),
-                ('size_mm', models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True)),
-                ('lesion', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='measurements', to='cases.lesion')),
-                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='measurements', to='cases.imagingstudy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("measured", "Measured"),
+                            ("too_small", "Too small to measure (counts 5 mm)"),
+                            ("absent", "Disappeared"),
+                            ("present", "Present"),
+                            ("progression", "Unequivocal progression"),
+                            ("not_evaluated", "Not evaluated"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "size_mm",
+                    models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True),
+                ),
+                (
+                    "lesion",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="measurements",
+                        to="cases.lesion",
+                    ),
+                ),
+                (
+                    "study",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="measurements",
+                        to="cases.imagingstudy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['study', 'lesion'],
+                "ordering": ["study", "lesion"],
             },
         ),
         migrations.CreateModel(
-            name='LesionMeasurementEvent',
+            name="LesionMeasurementEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('pgh_context', pghistory.utils.JSONField(null=True)),
-                ('pgh_context_id', models.UUIDField(null=True)),
-                ('id', models.BigIntegerField()),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('state', models.CharField(choices=[('measured', 'Measured'), ('too_small', 'Too small to measure (counts 5 mm)'), ('absent', 'Disappeared'), ('present', 'Present'), ('progression', 'Unequivocal progression'), ('not_evaluated', 'Not evaluated')], max_length=15)),
-                ('size_mm', models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True)),
-                ('lesion', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='cases.lesion')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='cases.lesionmeasurement')),
-                ('study', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='cases.imagingstudy')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("pgh_context", pghistory.utils.JSONField(null=True)),
+                ("pgh_context_id", models.UUIDField(null=True)),
+                ("id", models.BigIntegerField()),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("measured", "Measured"),
+                            ("too_small", "Too small to measure (counts 5 mm)"),
+                            ("absent", "Disappeared"),
+                            ("present", "Present"),
+                            ("progression", "Unequivocal progression"),
+                            ("not_evaluated", "Not evaluated"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "size_mm",
+                    models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True),
+                ),
+                (
+                    "lesion",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="cases.lesion",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="cases.lesionmeasurement",
+                    ),
+                ),
+                (
+                    "study",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="cases.imagingstudy",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.AddConstraint(
-            model_name='imagingstudy',
-            constraint=models.CheckConstraint(condition=models.Q(('modality__in', ['ct', 'mri', 'pet_ct', 'ultrasound'])), name='imaging_modality_valid'),
+            model_name="imagingstudy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("modality__in", ["ct", "mri", "pet_ct", "ultrasound"])),
+                name="imaging_modality_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='imagingstudy',
-            constraint=models.CheckConstraint(condition=models.Q(('body_region__in', ['chest_abdomen_pelvis', 'abdomen_pelvis', 'chest', 'liver', 'pelvis', 'whole_body'])), name='imaging_body_region_valid'),
+            model_name="imagingstudy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "body_region__in",
+                        [
+                            "chest_abdomen_pelvis",
+                            "abdomen_pelvis",
+                            "chest",
+                            "liver",
+                            "pelvis",
+                            "whole_body",
+                        ],
+                    )
+                ),
+                name="imaging_body_region_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='imagingstudy',
-            constraint=models.CheckConstraint(condition=models.Q(('response_override__in', ['', 'complete_response', 'partial_response', 'stable_disease', 'progressive_disease'])), name='imaging_override_valid'),
+            model_name="imagingstudy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "response_override__in",
+                        [
+                            "",
+                            "complete_response",
+                            "partial_response",
+                            "stable_disease",
+                            "progressive_disease",
+                        ],
+                    )
+                ),
+                name="imaging_override_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='imagingstudy',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('response_override', ''), ('response_override_reason', '')), models.Q(models.Q(('response_override', ''), _negated=True), models.Q(('response_override_reason', ''), _negated=True)), _connector='OR'), name='imaging_override_has_reason'),
+            model_name="imagingstudy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("response_override", ""), ("response_override_reason", "")),
+                    models.Q(
+                        models.Q(("response_override", ""), _negated=True),
+                        models.Q(("response_override_reason", ""), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="imaging_override_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='imagingstudy',
-            constraint=models.CheckConstraint(condition=models.Q(('new_lesion_sites', ''), models.Q(('new_lesions', True), ('new_lesions__isnull', False)), _connector='OR'), name='imaging_new_sites_need_new_lesions'),
+            model_name="imagingstudy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("new_lesion_sites", ""),
+                    models.Q(("new_lesions", True), ("new_lesions__isnull", False)),
+                    _connector="OR",
+                ),
+                name="imaging_new_sites_need_new_lesions",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='imagingstudy',
-            constraint=models.CheckConstraint(condition=models.Q(('accession_number__regex', '^[A-Za-z0-9._-]*$')), name='imaging_accession_safe'),
+            model_name="imagingstudy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("accession_number__regex", "^[A-Za-z0-9._-]*$")),
+                name="imaging_accession_safe",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='imagingstudy',
-            constraint=models.UniqueConstraint(condition=models.Q(('accession_number', ''), _negated=True), fields=('case', 'accession_number'), name='imaging_accession_unique'),
+            model_name="imagingstudy",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("accession_number", ""), _negated=True),
+                fields=("case", "accession_number"),
+                name="imaging_accession_unique",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='imagingstudy',
-            trigger=pgtrigger.compiler.Trigger(name='data_version', sql=pgtrigger.compiler.UpsertTriggerSql(func="\n    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN\n        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);\n        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);\n    END IF;\n    RETURN NULL;\n", hash='383b94842833785deea1c1087cea3b4ee2613a73', level='STATEMENT', operation='INSERT OR UPDATE OR DELETE', pgid='pgtrigger_data_version_82800', table='cases_imagingstudy', when='AFTER')),
+            model_name="imagingstudy",
+            trigger=pgtrigger.compiler.Trigger(
+                name="data_version",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\n    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN\n        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);\n        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);\n    END IF;\n    RETURN NULL;\n",
+                    hash="383b94842833785deea1c1087cea3b4ee2613a73",
+                    level="STATEMENT",
+                    operation="INSERT OR UPDATE OR DELETE",
+                    pgid="pgtrigger_data_version_82800",
+                    table="cases_imagingstudy",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='imagingstudy',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_imagingstudyevent" ("accession_number", "body_region", "case_id", "created_at", "id", "modality", "new_lesion_sites", "new_lesions", "performed_on", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reassessment_id", "report", "response_override", "response_override_reason", "updated_at", "version") SELECT new_values."accession_number", new_values."body_region", new_values."case_id", new_values."created_at", new_values."id", new_values."modality", new_values."new_lesion_sites", new_values."new_lesions", new_values."performed_on", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."reassessment_id", new_values."report", new_values."response_override", new_values."response_override_reason", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='51322ab9c3cfa860ff54c2cda9a5b3a2d98566b2', level='STATEMENT', operation='INSERT', pgid='pgtrigger_insert_insert_4193a', referencing='REFERENCING NEW TABLE AS new_values ', table='cases_imagingstudy', when='AFTER')),
+            model_name="imagingstudy",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_imagingstudyevent" ("accession_number", "body_region", "case_id", "created_at", "id", "modality", "new_lesion_sites", "new_lesions", "performed_on", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reassessment_id", "report", "response_override", "response_override_reason", "updated_at", "version") SELECT new_values."accession_number", new_values."body_region", new_values."case_id", new_values."created_at", new_values."id", new_values."modality", new_values."new_lesion_sites", new_values."new_lesions", new_values."performed_on", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."reassessment_id", new_values."report", new_values."response_override", new_values."response_override_reason", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="51322ab9c3cfa860ff54c2cda9a5b3a2d98566b2",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_4193a",
+                    referencing="REFERENCING NEW TABLE AS new_values ",
+                    table="cases_imagingstudy",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='imagingstudy',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_imagingstudyevent" ("accession_number", "body_region", "case_id", "created_at", "id", "modality", "new_lesion_sites", "new_lesions", "performed_on", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reassessment_id", "report", "response_override", "response_override_reason", "updated_at", "version") SELECT new_values."accession_number", new_values."body_region", new_values."case_id", new_values."created_at", new_values."id", new_values."modality", new_values."new_lesion_sites", new_values."new_lesions", new_values."performed_on", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."reassessment_id", new_values."report", new_values."response_override", new_values."response_override_reason", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='e16078b923d587e8ee82072ad1db65a17e32db28', level='STATEMENT', operation='UPDATE', pgid='pgtrigger_update_update_902b0', referencing='REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ', table='cases_imagingstudy', when='AFTER')),
+            model_name="imagingstudy",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_imagingstudyevent" ("accession_number", "body_region", "case_id", "created_at", "id", "modality", "new_lesion_sites", "new_lesions", "performed_on", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reassessment_id", "report", "response_override", "response_override_reason", "updated_at", "version") SELECT new_values."accession_number", new_values."body_region", new_values."case_id", new_values."created_at", new_values."id", new_values."modality", new_values."new_lesion_sites", new_values."new_lesions", new_values."performed_on", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."reassessment_id", new_values."report", new_values."response_override", new_values."response_override_reason", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="e16078b923d587e8ee82072ad1db65a17e32db28",
+                    level="STATEMENT",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_902b0",
+                    referencing="REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ",
+                    table="cases_imagingstudy",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='imagingstudy',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_imagingstudyevent" ("accession_number", "body_region", "case_id", "created_at", "id", "modality", "new_lesion_sites", "new_lesions", "performed_on", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reassessment_id", "report", "response_override", "response_override_reason", "updated_at", "version") SELECT old_values."accession_number", old_values."body_region", old_values."case_id", old_values."created_at", old_values."id", old_values."modality", old_values."new_lesion_sites", old_values."new_lesions", old_values."performed_on", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."reassessment_id", old_values."report", old_values."response_override", old_values."response_override_reason", old_values."updated_at", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;', hash='7c3142e2dd8a23824dda733190e60667cc175a5d', level='STATEMENT', operation='DELETE', pgid='pgtrigger_delete_delete_60948', referencing='REFERENCING OLD TABLE AS old_values ', table='cases_imagingstudy', when='AFTER')),
+            model_name="imagingstudy",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_imagingstudyevent" ("accession_number", "body_region", "case_id", "created_at", "id", "modality", "new_lesion_sites", "new_lesions", "performed_on", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reassessment_id", "report", "response_override", "response_override_reason", "updated_at", "version") SELECT old_values."accession_number", old_values."body_region", old_values."case_id", old_values."created_at", old_values."id", old_values."modality", old_values."new_lesion_sites", old_values."new_lesions", old_values."performed_on", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."reassessment_id", old_values."report", old_values."response_override", old_values."response_override_reason", old_values."updated_at", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;',
+                    hash="7c3142e2dd8a23824dda733190e60667cc175a5d",
+                    level="STATEMENT",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_60948",
+                    referencing="REFERENCING OLD TABLE AS old_values ",
+                    table="cases_imagingstudy",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='imagingstudyevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='ee1805ebd01130a8815e26719d92d93456dbf0e3', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_bf035', table='cases_imagingstudyevent', when='BEFORE')),
+            model_name="imagingstudyevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="ee1805ebd01130a8815e26719d92d93456dbf0e3",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_append_only_bf035",
+                    table="cases_imagingstudyevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.UniqueConstraint(fields=('case', 'test', 'taken_on'), name='lab_result_once_a_day'),
+            model_name="labresult",
+            constraint=models.UniqueConstraint(
+                fields=("case", "test", "taken_on"), name="lab_result_once_a_day"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('test__in', ['cea', 'ca19_9', 'bilirubin', 'albumin', 'platelets', 'neutrophils', 'creatinine'])), name='lab_test_valid'),
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "test__in",
+                        [
+                            "cea",
+                            "ca19_9",
+                            "bilirubin",
+                            "albumin",
+                            "platelets",
+                            "neutrophils",
+                            "creatinine",
+                        ],
+                    )
+                ),
+                name="lab_test_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('value__gte', 0)), name='lab_value_not_negative'),
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("value__gte", 0)), name="lab_value_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('unit', ''), _negated=True), name='lab_unit_set'),
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("unit", ""), _negated=True), name="lab_unit_set"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('reference_low__isnull', True), ('reference_high__isnull', True), ('reference_low__lte', models.F('reference_high')), _connector='OR'), name='lab_reference_range_ordered'),
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("reference_low__isnull", True),
+                    ("reference_high__isnull", True),
+                    ("reference_low__lte", models.F("reference_high")),
+                    _connector="OR",
+                ),
+                name="lab_reference_range_ordered",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='labresult',
-            trigger=pgtrigger.compiler.Trigger(name='data_version', sql=pgtrigger.compiler.UpsertTriggerSql(func="\n    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN\n        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);\n        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);\n    END IF;\n    RETURN NULL;\n", hash='19254752b3e1bcab1b95c809975c39993fb5cbb0', level='STATEMENT', operation='INSERT OR UPDATE OR DELETE', pgid='pgtrigger_data_version_cd11c', table='cases_labresult', when='AFTER')),
+            model_name="labresult",
+            trigger=pgtrigger.compiler.Trigger(
+                name="data_version",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\n    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN\n        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);\n        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);\n    END IF;\n    RETURN NULL;\n",
+                    hash="19254752b3e1bcab1b95c809975c39993fb5cbb0",
+                    level="STATEMENT",
+                    operation="INSERT OR UPDATE OR DELETE",
+                    pgid="pgtrigger_data_version_cd11c",
+                    table="cases_labresult",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='labresult',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_labresultevent" ("case_id", "created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference_high", "reference_low", "taken_on", "test", "unit", "updated_at", "value", "version") SELECT new_values."case_id", new_values."created_at", new_values."id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."reference_high", new_values."reference_low", new_values."taken_on", new_values."test", new_values."unit", new_values."updated_at", new_values."value", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='5ad1f26e55adf31109e725f3cb225778d2e944eb', level='STATEMENT', operation='INSERT', pgid='pgtrigger_insert_insert_5c0ad', referencing='REFERENCING NEW TABLE AS new_values ', table='cases_labresult', when='AFTER')),
+            model_name="labresult",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_labresultevent" ("case_id", "created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference_high", "reference_low", "taken_on", "test", "unit", "updated_at", "value", "version") SELECT new_values."case_id", new_values."created_at", new_values."id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."reference_high", new_values."reference_low", new_values."taken_on", new_values."test", new_values."unit", new_values."updated_at", new_values."value", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="5ad1f26e55adf31109e725f3cb225778d2e944eb",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_5c0ad",
+                    referencing="REFERENCING NEW TABLE AS new_values ",
+                    table="cases_labresult",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='labresult',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_labresultevent" ("case_id", "created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference_high", "reference_low", "taken_on", "test", "unit", "updated_at", "value", "version") SELECT new_values."case_id", new_values."created_at", new_values."id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."reference_high", new_values."reference_low", new_values."taken_on", new_values."test", new_values."unit", new_values."updated_at", new_values."value", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='2a8936a990f197e83941f8b6aa98f88daa651069', level='STATEMENT', operation='UPDATE', pgid='pgtrigger_update_update_399ca', referencing='REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ', table='cases_labresult', when='AFTER')),
+            model_name="labresult",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_labresultevent" ("case_id", "created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference_high", "reference_low", "taken_on", "test", "unit", "updated_at", "value", "version") SELECT new_values."case_id", new_values."created_at", new_values."id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."reference_high", new_values."reference_low", new_values."taken_on", new_values."test", new_values."unit", new_values."updated_at", new_values."value", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="2a8936a990f197e83941f8b6aa98f88daa651069",
+                    level="STATEMENT",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_399ca",
+                    referencing="REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ",
+                    table="cases_labresult",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='labresult',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_labresultevent" ("case_id", "created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference_high", "reference_low", "taken_on", "test", "unit", "updated_at", "value", "version") SELECT old_values."case_id", old_values."created_at", old_values."id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."reference_high", old_values."reference_low", old_values."taken_on", old_values."test", old_values."unit", old_values."updated_at", old_values."value", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;', hash='57a623bd873fe8a651185dd0309e621639de7bdc', level='STATEMENT', operation='DELETE', pgid='pgtrigger_delete_delete_2b65f', referencing='REFERENCING OLD TABLE AS old_values ', table='cases_labresult', when='AFTER')),
+            model_name="labresult",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_labresultevent" ("case_id", "created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "reference_high", "reference_low", "taken_on", "test", "unit", "updated_at", "value", "version") SELECT old_values."case_id", old_values."created_at", old_values."id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."reference_high", old_values."reference_low", old_values."taken_on", old_values."test", old_values."unit", old_values."updated_at", old_values."value", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;',
+                    hash="57a623bd873fe8a651185dd0309e621639de7bdc",
+                    level="STATEMENT",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_2b65f",
+                    referencing="REFERENCING OLD TABLE AS old_values ",
+                    table="cases_labresult",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='labresultevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='bc0c9ec6827df466679c4957bc5d4f354ab2bf6b', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_91ba9', table='cases_labresultevent', when='BEFORE')),
+            model_name="labresultevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="bc0c9ec6827df466679c4957bc5d4f354ab2bf6b",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_append_only_91ba9",
+                    table="cases_labresultevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesion',
-            constraint=models.UniqueConstraint(fields=('baseline_study', 'label'), name='lesion_label_unique_in_baseline'),
+            model_name="lesion",
+            constraint=models.UniqueConstraint(
+                fields=("baseline_study", "label"), name="lesion_label_unique_in_baseline"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesion',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['target', 'non_target'])), name='lesion_kind_valid'),
+            model_name="lesion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["target", "non_target"])), name="lesion_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesion',
-            constraint=models.CheckConstraint(condition=models.Q(('organ__in', ['liver', 'lung', 'lymph_node', 'peritoneum', 'primary', 'adrenal', 'bone', 'other'])), name='lesion_organ_valid'),
+            model_name="lesion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "organ__in",
+                        [
+                            "liver",
+                            "lung",
+                            "lymph_node",
+                            "peritoneum",
+                            "primary",
+                            "adrenal",
+                            "bone",
+                            "other",
+                        ],
+                    )
+                ),
+                name="lesion_organ_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesion',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('nodal', True), ('organ', 'lymph_node')), models.Q(('nodal', False), models.Q(('organ', 'lymph_node'), _negated=True)), _connector='OR'), name='lesion_nodal_iff_lymph_node'),
+            model_name="lesion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("nodal", True), ("organ", "lymph_node")),
+                    models.Q(("nodal", False), models.Q(("organ", "lymph_node"), _negated=True)),
+                    _connector="OR",
+                ),
+                name="lesion_nodal_iff_lymph_node",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesion',
-            constraint=models.CheckConstraint(condition=models.Q(('segment__isnull', True), models.Q(('organ', 'liver'), ('segment__gte', 1), ('segment__lt', 9)), _connector='OR'), name='lesion_segment_liver_1_to_8'),
+            model_name="lesion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("segment__isnull", True),
+                    models.Q(("organ", "liver"), ("segment__gte", 1), ("segment__lt", 9)),
+                    _connector="OR",
+                ),
+                name="lesion_segment_liver_1_to_8",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesion',
-            constraint=models.CheckConstraint(condition=models.Q(('label', ''), _negated=True), name='lesion_label_set'),
+            model_name="lesion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("label", ""), _negated=True), name="lesion_label_set"
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesion',
-            trigger=pgtrigger.compiler.Trigger(name='data_version', sql=pgtrigger.compiler.UpsertTriggerSql(func="\n    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN\n        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);\n        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);\n    END IF;\n    RETURN NULL;\n", hash='858dfbcf2984129c0dfb0aeeca1efc530e681875', level='STATEMENT', operation='INSERT OR UPDATE OR DELETE', pgid='pgtrigger_data_version_39f7e', table='cases_lesion', when='AFTER')),
+            model_name="lesion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="data_version",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\n    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN\n        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);\n        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);\n    END IF;\n    RETURN NULL;\n",
+                    hash="858dfbcf2984129c0dfb0aeeca1efc530e681875",
+                    level="STATEMENT",
+                    operation="INSERT OR UPDATE OR DELETE",
+                    pgid="pgtrigger_data_version_39f7e",
+                    table="cases_lesion",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesion',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionevent" ("baseline_study_id", "created_at", "id", "kind", "label", "nodal", "organ", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "segment", "site", "updated_at", "version") SELECT new_values."baseline_study_id", new_values."created_at", new_values."id", new_values."kind", new_values."label", new_values."nodal", new_values."organ", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."segment", new_values."site", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='af8a24e68facfbaec3870fb17fe051be9f4adcb3', level='STATEMENT', operation='INSERT', pgid='pgtrigger_insert_insert_211ad', referencing='REFERENCING NEW TABLE AS new_values ', table='cases_lesion', when='AFTER')),
+            model_name="lesion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionevent" ("baseline_study_id", "created_at", "id", "kind", "label", "nodal", "organ", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "segment", "site", "updated_at", "version") SELECT new_values."baseline_study_id", new_values."created_at", new_values."id", new_values."kind", new_values."label", new_values."nodal", new_values."organ", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."segment", new_values."site", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="af8a24e68facfbaec3870fb17fe051be9f4adcb3",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_211ad",
+                    referencing="REFERENCING NEW TABLE AS new_values ",
+                    table="cases_lesion",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesion',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionevent" ("baseline_study_id", "created_at", "id", "kind", "label", "nodal", "organ", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "segment", "site", "updated_at", "version") SELECT new_values."baseline_study_id", new_values."created_at", new_values."id", new_values."kind", new_values."label", new_values."nodal", new_values."organ", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."segment", new_values."site", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='3f66e7fff06eb4227413dc869862384c0007ac03', level='STATEMENT', operation='UPDATE', pgid='pgtrigger_update_update_b8966', referencing='REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ', table='cases_lesion', when='AFTER')),
+            model_name="lesion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionevent" ("baseline_study_id", "created_at", "id", "kind", "label", "nodal", "organ", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "segment", "site", "updated_at", "version") SELECT new_values."baseline_study_id", new_values."created_at", new_values."id", new_values."kind", new_values."label", new_values."nodal", new_values."organ", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."segment", new_values."site", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="3f66e7fff06eb4227413dc869862384c0007ac03",
+                    level="STATEMENT",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_b8966",
+                    referencing="REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ",
+                    table="cases_lesion",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesion',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionevent" ("baseline_study_id", "created_at", "id", "kind", "label", "nodal", "organ", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "segment", "site", "updated_at", "version") SELECT old_values."baseline_study_id", old_values."created_at", old_values."id", old_values."kind", old_values."label", old_values."nodal", old_values."organ", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."segment", old_values."site", old_values."updated_at", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;', hash='ca3c6db28f167001509f6fa79b9c9d60aa747600', level='STATEMENT', operation='DELETE', pgid='pgtrigger_delete_delete_70d69', referencing='REFERENCING OLD TABLE AS old_values ', table='cases_lesion', when='AFTER')),
+            model_name="lesion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionevent" ("baseline_study_id", "created_at", "id", "kind", "label", "nodal", "organ", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "segment", "site", "updated_at", "version") SELECT old_values."baseline_study_id", old_values."created_at", old_values."id", old_values."kind", old_values."label", old_values."nodal", old_values."organ", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."segment", old_values."site", old_values."updated_at", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;',
+                    hash="ca3c6db28f167001509f6fa79b9c9d60aa747600",
+                    level="STATEMENT",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_70d69",
+                    referencing="REFERENCING OLD TABLE AS old_values ",
+                    table="cases_lesion",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='b6a21a7b97b530b78d9cd47467406a113f1b504e', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_749e6', table='cases_lesionevent', when='BEFORE')),
+            model_name="lesionevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="b6a21a7b97b530b78d9cd47467406a113f1b504e",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_append_only_749e6",
+                    table="cases_lesionevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesionmeasurement',
-            constraint=models.UniqueConstraint(fields=('study', 'lesion'), name='measurement_once_per_scan'),
+            model_name="lesionmeasurement",
+            constraint=models.UniqueConstraint(
+                fields=("study", "lesion"), name="measurement_once_per_scan"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesionmeasurement',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['measured', 'too_small', 'absent', 'present', 'progression', 'not_evaluated'])), name='measurement_state_valid'),
+            model_name="lesionmeasurement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "state__in",
+                        [
+                            "measured",
+                            "too_small",
+                            "absent",
+                            "present",
+                            "progression",
+                            "not_evaluated",
+                        ],
+                    )
+                ),
+                name="measurement_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lesionmeasurement',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('size_mm__gt', 0), ('size_mm__isnull', False), ('size_mm__lte', 1000), ('state', 'measured')), models.Q(models.Q(('state', 'measured'), _negated=True), ('size_mm__isnull', True)), _connector='OR'), name='measurement_size_positive_iff_measured'),
+            model_name="lesionmeasurement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("size_mm__gt", 0),
+                        ("size_mm__isnull", False),
+                        ("size_mm__lte", 1000),
+                        ("state", "measured"),
+                    ),
+                    models.Q(
+                        models.Q(("state", "measured"), _negated=True), ("size_mm__isnull", True)
+                    ),
+                    _connector="OR",
+                ),
+                name="measurement_size_positive_iff_measured",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionmeasurement',
-            trigger=pgtrigger.compiler.Trigger(name='measurement_insert_rules', sql=pgtrigger.compiler.UpsertTriggerSql(func="\n    IF EXISTS (\n        SELECT 1\n        FROM new_rows m\n        JOIN cases_lesion les ON les.id = m.lesion_id\n        JOIN cases_imagingstudy base ON base.id = les.baseline_study_id\n        JOIN cases_imagingstudy scan ON scan.id = m.study_id\n        WHERE scan.case_id <> base.case_id\n           OR les.kind = 'target'\n              AND m.state NOT IN ('measured', 'too_small', 'absent', 'not_evaluated')\n           OR les.kind = 'non_target'\n              AND m.state NOT IN ('present', 'absent', 'progression', 'not_evaluated')\n           OR m.study_id = base.id AND (\n                les.kind = 'target' AND m.state <> 'measured'\n                OR les.kind = 'non_target' AND m.state <> 'present')\n           OR m.study_id <> base.id AND (\n                scan.performed_on <= base.performed_on\n                OR NOT EXISTS (\n                    SELECT 1 FROM cases_lesionmeasurement b\n                    WHERE b.study_id = base.id AND b.lesion_id = m.lesion_id))\n    ) THEN\n        RAISE EXCEPTION 'a lesion measurement without its baseline, on another case''s or an '\n            'earlier scan, or in a state its lesion cannot have' USING ERRCODE = 'check_violation';\n    END IF;\n    RETURN NULL;\n", hash='06952cc351f0a7e3cc7c4c1cac740a6aa35dd7fd', level='STATEMENT', operation='INSERT', pgid='pgtrigger_measurement_insert_rules_c5224', referencing='REFERENCING NEW TABLE AS new_rows ', table='cases_lesionmeasurement', when='AFTER')),
+            model_name="lesionmeasurement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="measurement_insert_rules",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\n    IF EXISTS (\n        SELECT 1\n        FROM new_rows m\n        JOIN cases_lesion les ON les.id = m.lesion_id\n        JOIN cases_imagingstudy base ON base.id = les.baseline_study_id\n        JOIN cases_imagingstudy scan ON scan.id = m.study_id\n        WHERE scan.case_id <> base.case_id\n           OR les.kind = 'target'\n              AND m.state NOT IN ('measured', 'too_small', 'absent', 'not_evaluated')\n           OR les.kind = 'non_target'\n              AND m.state NOT IN ('present', 'absent', 'progression', 'not_evaluated')\n           OR m.study_id = base.id AND (\n                les.kind = 'target' AND m.state <> 'measured'\n                OR les.kind = 'non_target' AND m.state <> 'present')\n           OR m.study_id <> base.id AND (\n                scan.performed_on <= base.performed_on\n                OR NOT EXISTS (\n                    SELECT 1 FROM cases_lesionmeasurement b\n                    WHERE b.study_id = base.id AND b.lesion_id = m.lesion_id))\n    ) THEN\n        RAISE EXCEPTION 'a lesion measurement without its baseline, on another case''s or an '\n            'earlier scan, or in a state its lesion cannot have' USING ERRCODE = 'check_violation';\n    END IF;\n    RETURN NULL;\n",
+                    hash="06952cc351f0a7e3cc7c4c1cac740a6aa35dd7fd",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_measurement_insert_rules_c5224",
+                    referencing="REFERENCING NEW TABLE AS new_rows ",
+                    table="cases_lesionmeasurement",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionmeasurement',
-            trigger=pgtrigger.compiler.Trigger(name='measurement_update_rules', sql=pgtrigger.compiler.UpsertTriggerSql(func="\n    IF EXISTS (\n        SELECT 1\n        FROM new_rows m\n        JOIN cases_lesion les ON les.id = m.lesion_id\n        JOIN cases_imagingstudy base ON base.id = les.baseline_study_id\n        JOIN cases_imagingstudy scan ON scan.id = m.study_id\n        WHERE scan.case_id <> base.case_id\n           OR les.kind = 'target'\n              AND m.state NOT IN ('measured', 'too_small', 'absent', 'not_evaluated')\n           OR les.kind = 'non_target'\n              AND m.state NOT IN ('present', 'absent', 'progression', 'not_evaluated')\n           OR m.study_id = base.id AND (\n                les.kind = 'target' AND m.state <> 'measured'\n                OR les.kind = 'non_target' AND m.state <> 'present')\n           OR m.study_id <> base.id AND (\n                scan.performed_on <= base.performed_on\n                OR NOT EXISTS (\n                    SELECT 1 FROM cases_lesionmeasurement b\n                    WHERE b.study_id = base.id AND b.lesion_id = m.lesion_id))\n    ) THEN\n        RAISE EXCEPTION 'a lesion measurement without its baseline, on another case''s or an '\n            'earlier scan, or in a state its lesion cannot have' USING ERRCODE = 'check_violation';\n    END IF;\n    RETURN NULL;\n", hash='6181c5b2606619fbb2e946401f9697fa423b66ac', level='STATEMENT', operation='UPDATE', pgid='pgtrigger_measurement_update_rules_15e28', referencing='REFERENCING NEW TABLE AS new_rows ', table='cases_lesionmeasurement', when='AFTER')),
+            model_name="lesionmeasurement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="measurement_update_rules",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\n    IF EXISTS (\n        SELECT 1\n        FROM new_rows m\n        JOIN cases_lesion les ON les.id = m.lesion_id\n        JOIN cases_imagingstudy base ON base.id = les.baseline_study_id\n        JOIN cases_imagingstudy scan ON scan.id = m.study_id\n        WHERE scan.case_id <> base.case_id\n           OR les.kind = 'target'\n              AND m.state NOT IN ('measured', 'too_small', 'absent', 'not_evaluated')\n           OR les.kind = 'non_target'\n              AND m.state NOT IN ('present', 'absent', 'progression', 'not_evaluated')\n           OR m.study_id = base.id AND (\n                les.kind = 'target' AND m.state <> 'measured'\n                OR les.kind = 'non_target' AND m.state <> 'present')\n           OR m.study_id <> base.id AND (\n                scan.performed_on <= base.performed_on\n                OR NOT EXISTS (\n                    SELECT 1 FROM cases_lesionmeasurement b\n                    WHERE b.study_id = base.id AND b.lesion_id = m.lesion_id))\n    ) THEN\n        RAISE EXCEPTION 'a lesion measurement without its baseline, on another case''s or an '\n            'earlier scan, or in a state its lesion cannot have' USING ERRCODE = 'check_violation';\n    END IF;\n    RETURN NULL;\n",
+                    hash="6181c5b2606619fbb2e946401f9697fa423b66ac",
+                    level="STATEMENT",
+                    operation="UPDATE",
+                    pgid="pgtrigger_measurement_update_rules_15e28",
+                    referencing="REFERENCING NEW TABLE AS new_rows ",
+                    table="cases_lesionmeasurement",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionmeasurement',
-            trigger=pgtrigger.compiler.Trigger(name='measurement_baseline_kept', sql=pgtrigger.compiler.UpsertTriggerSql(func="\n    IF EXISTS (\n        SELECT 1\n        FROM old_rows o\n        JOIN cases_lesion les ON les.id = o.lesion_id AND les.baseline_study_id = o.study_id\n        WHERE EXISTS (SELECT 1 FROM cases_lesionmeasurement f WHERE f.lesion_id = o.lesion_id)\n    ) THEN\n        RAISE EXCEPTION 'a baseline measurement that follow-up measurements rest on'\n            USING ERRCODE = 'check_violation';\n    END IF;\n    RETURN NULL;\n", hash='3a6f36e1380d92a47f4c17a1bd95b1d80aa8362d', level='STATEMENT', operation='DELETE', pgid='pgtrigger_measurement_baseline_kept_47cf4', referencing='REFERENCING OLD TABLE AS old_rows ', table='cases_lesionmeasurement', when='AFTER')),
+            model_name="lesionmeasurement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="measurement_baseline_kept",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\n    IF EXISTS (\n        SELECT 1\n        FROM old_rows o\n        JOIN cases_lesion les ON les.id = o.lesion_id AND les.baseline_study_id = o.study_id\n        WHERE EXISTS (SELECT 1 FROM cases_lesionmeasurement f WHERE f.lesion_id = o.lesion_id)\n    ) THEN\n        RAISE EXCEPTION 'a baseline measurement that follow-up measurements rest on'\n            USING ERRCODE = 'check_violation';\n    END IF;\n    RETURN NULL;\n",
+                    hash="3a6f36e1380d92a47f4c17a1bd95b1d80aa8362d",
+                    level="STATEMENT",
+                    operation="DELETE",
+                    pgid="pgtrigger_measurement_baseline_kept_47cf4",
+                    referencing="REFERENCING OLD TABLE AS old_rows ",
+                    table="cases_lesionmeasurement",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionmeasurement',
-            trigger=pgtrigger.compiler.Trigger(name='data_version', sql=pgtrigger.compiler.UpsertTriggerSql(func="\n    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN\n        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);\n        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);\n    END IF;\n    RETURN NULL;\n", hash='e33f33d2fe22a8668abd1a21be5ca75001d3f3c4', level='STATEMENT', operation='INSERT OR UPDATE OR DELETE', pgid='pgtrigger_data_version_c4a6f', table='cases_lesionmeasurement', when='AFTER')),
+            model_name="lesionmeasurement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="data_version",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\n    IF coalesce(current_setting('tumourboard.changed_' || TG_TABLE_NAME, true), '') = '' THEN\n        INSERT INTO cases_datachange (table_name, final) VALUES (TG_TABLE_NAME, false);\n        PERFORM set_config('tumourboard.changed_' || TG_TABLE_NAME, 'yes', true);\n    END IF;\n    RETURN NULL;\n",
+                    hash="e33f33d2fe22a8668abd1a21be5ca75001d3f3c4",
+                    level="STATEMENT",
+                    operation="INSERT OR UPDATE OR DELETE",
+                    pgid="pgtrigger_data_version_c4a6f",
+                    table="cases_lesionmeasurement",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionmeasurement',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionmeasurementevent" ("created_at", "id", "lesion_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "size_mm", "state", "study_id", "updated_at", "version") SELECT new_values."created_at", new_values."id", new_values."lesion_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."size_mm", new_values."state", new_values."study_id", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='050e4c39c2fbe3f62011ed6a3f84ae76eb44688f', level='STATEMENT', operation='INSERT', pgid='pgtrigger_insert_insert_4c43c', referencing='REFERENCING NEW TABLE AS new_values ', table='cases_lesionmeasurement', when='AFTER')),
+            model_name="lesionmeasurement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionmeasurementevent" ("created_at", "id", "lesion_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "size_mm", "state", "study_id", "updated_at", "version") SELECT new_values."created_at", new_values."id", new_values."lesion_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."size_mm", new_values."state", new_values."study_id", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="050e4c39c2fbe3f62011ed6a3f84ae76eb44688f",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_4c43c",
+                    referencing="REFERENCING NEW TABLE AS new_values ",
+                    table="cases_lesionmeasurement",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionmeasurement',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionmeasurementevent" ("created_at", "id", "lesion_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "size_mm", "state", "study_id", "updated_at", "version") SELECT new_values."created_at", new_values."id", new_values."lesion_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."size_mm", new_values."state", new_values."study_id", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='2c6d0870f15d2d018bfd99a917ae9ed81d5226a5', level='STATEMENT', operation='UPDATE', pgid='pgtrigger_update_update_75425', referencing='REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ', table='cases_lesionmeasurement', when='AFTER')),
+            model_name="lesionmeasurement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionmeasurementevent" ("created_at", "id", "lesion_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "size_mm", "state", "study_id", "updated_at", "version") SELECT new_values."created_at", new_values."id", new_values."lesion_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."size_mm", new_values."state", new_values."study_id", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="2c6d0870f15d2d018bfd99a917ae9ed81d5226a5",
+                    level="STATEMENT",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_75425",
+                    referencing="REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ",
+                    table="cases_lesionmeasurement",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionmeasurement',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionmeasurementevent" ("created_at", "id", "lesion_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "size_mm", "state", "study_id", "updated_at", "version") SELECT old_values."created_at", old_values."id", old_values."lesion_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."size_mm", old_values."state", old_values."study_id", old_values."updated_at", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;', hash='43c74bb3508026d988c5acd36e0163bcd1f2f0e3', level='STATEMENT', operation='DELETE', pgid='pgtrigger_delete_delete_673fa', referencing='REFERENCING OLD TABLE AS old_values ', table='cases_lesionmeasurement', when='AFTER')),
+            model_name="lesionmeasurement",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_lesionmeasurementevent" ("created_at", "id", "lesion_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "size_mm", "state", "study_id", "updated_at", "version") SELECT old_values."created_at", old_values."id", old_values."lesion_id", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."size_mm", old_values."state", old_values."study_id", old_values."updated_at", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;',
+                    hash="43c74bb3508026d988c5acd36e0163bcd1f2f0e3",
+                    level="STATEMENT",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_673fa",
+                    referencing="REFERENCING OLD TABLE AS old_values ",
+                    table="cases_lesionmeasurement",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='lesionmeasurementevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='967cb80a4ed823ab3233f6eefd70c0ca4d6c1ca0', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_e9a78', table='cases_lesionmeasurementevent', when='BEFORE')),
+            model_name="lesionmeasurementevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="967cb80a4ed823ab3233f6eefd70c0ca4d6c1ca0",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_append_only_e9a78",
+                    table="cases_lesionmeasurementevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]
