@@ -30,3 +30,26 @@ def measure(
     return models.LesionMeasurement.objects.create(
         study=study, lesion=lesion, state=state, size_mm=None if size is None else Decimal(size)
     )
+
+
+def measured_series(case: models.Case, *, baseline_on: dt.date, follow_up_on: dt.date) -> None:
+    """Three targets and a non-target at baseline (100 mm), re-measured to 66 mm (PR, −34 %),
+    and a CEA series: a record as large as a real one on every screen that shows imaging."""
+    baseline = make_study(case, baseline_on, accession_number="ACC1")
+    follow = make_study(case, follow_up_on, accession_number="ACC2", new_lesions=False)
+    lesions = [
+        make_lesion(baseline, "T1", segment=7),
+        make_lesion(baseline, "T2", segment=4),
+        make_lesion(baseline, "T3", organ="lung", segment=None),
+    ]
+    for lesion, before, after in zip(lesions, ("40", "30", "30"), ("26", "20", "20"), strict=True):
+        measure(baseline, lesion, before)
+        measure(follow, lesion, after)
+    nt = make_lesion(baseline, "NT1", kind="non_target", organ="peritoneum", segment=None)
+    measure(baseline, nt)
+    measure(follow, nt)
+    for days, value in ((0, "48"), (28, "30"), (50, "12")):
+        models.LabResult.objects.create(
+            case=case, test="cea", taken_on=baseline_on + dt.timedelta(days=days),
+            value=Decimal(value), unit="ng/mL", reference_high=Decimal(5),
+        )  # fmt: skip

@@ -521,6 +521,12 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "60/m")
 # The largest bundle POST /fhir/Bundle and manage.py fhir_import accept.
 FHIR_MAX_BUNDLE_BYTES = env_int("FHIR_MAX_BUNDLE_BYTES", 10 * 1024 * 1024)
 
+# --- Imaging (docs/record.md) ----------------------------------------------------------------
+
+# The PACS viewer's link for a scan, with {accession} where its accession number goes; empty: no
+# link. No image is ever stored in the app.
+PACS_VIEWER_URL = env_str("PACS_VIEWER_URL")
+
 # --- Benchmarks (bench/harness.py) -----------------------------------------------------------
 
 # Serves /bench/ok/, a trivial page the harness times as its baseline. Never in production.

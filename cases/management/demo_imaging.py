@@ -6,7 +6,8 @@ target, a few non-target liver lesions) and a follow-up scan for each reassessme
 imaged, measured to match the reassessment's response where the series allows it. The response
 is then computed by the pure RECIST function, and a reassessment whose drawn response the
 measurements cannot give takes the computed one: the demo never contradicts its own scans.
-CEA follows the tumour (with noise); a full blood row goes with each scan.
+CEA follows the tumour at every scan (with noise); a full blood row goes with the baseline
+and the latest scan.
 """
 
 from __future__ import annotations
@@ -210,7 +211,10 @@ def load(seed: int, today: date, drafts: list[Any]) -> dict[str, int]:
         fractions = [1.0] + [float((t.sum_mm or base_sum) / base_sum) for t in result.timepoints]
         for day, fraction in zip(scan_days, fractions, strict=True):
             labs.append(_lab(case, "cea", day, cea * fraction**1.4 * rng.uniform(0.85, 1.15)))
-            labs += _bloods(rng, case, day)
+        # A full blood row before treatment and with the latest scan (what the MDT looks at).
+        labs += _bloods(rng, case, scan_days[0])
+        if len(scan_days) > 1:
+            labs += _bloods(rng, case, scan_days[-1])
     models.ImagingStudy.objects.bulk_create([s for p in plans for s in p.studies], batch_size=5000)
     for plan in plans:
         for lesion in plan.lesions:

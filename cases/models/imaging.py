@@ -9,6 +9,8 @@ differently records the response they give with a reason.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pgtrigger
 from django.db import models
 from django.db.models import Q
@@ -180,76 +182,76 @@ class LesionState(models.TextChoices):
 TARGET_STATES = ("measured", "too_small", "absent", "not_evaluated")
 NON_TARGET_STATES = ("present", "absent", "progression", "not_evaluated")
 
-# A deferred constraint trigger (checked at commit, so a baseline and its follow-up may be
-# written in either order within one transaction). For each measurement: its study is a scan of
-# the lesion's own case, not before the lesion's baseline; its state suits the lesion's kind; at
-# the baseline a target is measured and a non-target present; a follow-up has a baseline
-# measurement of the same lesion. Deleting a baseline measurement that follow-ups rest on fails.
-CHECK_MEASUREMENT = """
-        IF TG_OP = 'DELETE' THEN
-            SELECT * INTO les FROM cases_lesion WHERE id = OLD.lesion_id;
-            IF FOUND AND OLD.study_id = les.baseline_study_id AND EXISTS (
-                SELECT 1 FROM cases_lesionmeasurement
-                WHERE lesion_id = OLD.lesion_id AND study_id <> OLD.study_id
-            ) THEN
-                RAISE EXCEPTION 'lesion % keeps follow-up measurements without its baseline',
-                    OLD.lesion_id USING ERRCODE = 'check_violation';
-            END IF;
-            RETURN NULL;
-        END IF;
-        SELECT * INTO m FROM cases_lesionmeasurement WHERE id = NEW.id;
-        IF NOT FOUND THEN
-            RETURN NULL;  -- deleted again in the same transaction
-        END IF;
-        SELECT * INTO les FROM cases_lesion WHERE id = m.lesion_id;
-        SELECT * INTO base FROM cases_imagingstudy WHERE id = les.baseline_study_id;
-        SELECT * INTO scan FROM cases_imagingstudy WHERE id = m.study_id;
-        IF scan.case_id <> base.case_id THEN
-            RAISE EXCEPTION 'measurement of lesion % on a scan of another case', m.lesion_id
-                USING ERRCODE = 'check_violation';
-        END IF;
-        IF les.kind = 'target' AND m.state NOT IN ('measured', 'too_small', 'absent',
-                'not_evaluated')
-           OR les.kind = 'non_target' AND m.state NOT IN ('present', 'absent', 'progression',
-                'not_evaluated') THEN
-            RAISE EXCEPTION 'state % does not suit a % lesion', m.state, les.kind
-                USING ERRCODE = 'check_violation';
-        END IF;
-        IF m.study_id = base.id THEN
-            IF les.kind = 'target' AND m.state <> 'measured'
-               OR les.kind = 'non_target' AND m.state <> 'present' THEN
-                RAISE EXCEPTION 'a baseline lesion is measured (target) or present (non-target)'
-                    USING ERRCODE = 'check_violation';
-            END IF;
-            RETURN NULL;
-        END IF;
-        IF scan.performed_on <= base.performed_on THEN
-            RAISE EXCEPTION 'a follow-up scan must come after the baseline of lesion %',
-                m.lesion_id USING ERRCODE = 'check_violation';
-        END IF;
-        IF NOT EXISTS (
-            SELECT 1 FROM cases_lesionmeasurement
-            WHERE lesion_id = m.lesion_id AND study_id = base.id
-        ) THEN
-            RAISE EXCEPTION 'lesion % has no baseline measurement', m.lesion_id
-                USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NULL;
+# Statement triggers that read the statement's rows all at once (a bulk insert of 100,000
+# measurements is one set-based check, not 100,000 row checks). For each measurement written:
+# its study is a scan of the lesion's own case, not before the lesion's baseline; its state
+# suits the lesion's kind; at the baseline a target is measured and a non-target present; a
+# follow-up has a baseline measurement of the same lesion (written before, or in the same
+# statement). Deleting a baseline measurement that follow-ups rest on fails.
+CHECK_MEASUREMENTS = """
+    IF EXISTS (
+        SELECT 1
+        FROM new_rows m
+        JOIN cases_lesion les ON les.id = m.lesion_id
+        JOIN cases_imagingstudy base ON base.id = les.baseline_study_id
+        JOIN cases_imagingstudy scan ON scan.id = m.study_id
+        WHERE scan.case_id <> base.case_id
+           OR les.kind = 'target'
+              AND m.state NOT IN ('measured', 'too_small', 'absent', 'not_evaluated')
+           OR les.kind = 'non_target'
+              AND m.state NOT IN ('present', 'absent', 'progression', 'not_evaluated')
+           OR m.study_id = base.id AND (
+                les.kind = 'target' AND m.state <> 'measured'
+                OR les.kind = 'non_target' AND m.state <> 'present')
+           OR m.study_id <> base.id AND (
+                scan.performed_on <= base.performed_on
+                OR NOT EXISTS (
+                    SELECT 1 FROM cases_lesionmeasurement b
+                    WHERE b.study_id = base.id AND b.lesion_id = m.lesion_id))
+    ) THEN
+        RAISE EXCEPTION 'a lesion measurement without its baseline, on another case''s or an '
+            'earlier scan, or in a state its lesion cannot have' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
 """
+CHECK_BASELINE_KEPT = """
+    IF EXISTS (
+        SELECT 1
+        FROM old_rows o
+        JOIN cases_lesion les ON les.id = o.lesion_id AND les.baseline_study_id = o.study_id
+        WHERE EXISTS (SELECT 1 FROM cases_lesionmeasurement f WHERE f.lesion_id = o.lesion_id)
+    ) THEN
+        RAISE EXCEPTION 'a baseline measurement that follow-up measurements rest on'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+"""
+
+
+def _measurement_check(name: str, operation: Any) -> pgtrigger.Trigger:
+    return pgtrigger.Trigger(
+        name=name,
+        level=pgtrigger.Statement,
+        when=pgtrigger.After,
+        operation=operation,
+        referencing=pgtrigger.Referencing(new="new_rows"),
+        func=CHECK_MEASUREMENTS,
+    )
 
 
 @audited()
 @tracks_data_version()
 @pgtrigger.register(
+    _measurement_check("measurement_insert_rules", pgtrigger.Insert),
+    _measurement_check("measurement_update_rules", pgtrigger.Update),
     pgtrigger.Trigger(
-        name="measurement_has_baseline",
-        level=pgtrigger.Row,
+        name="measurement_baseline_kept",
+        level=pgtrigger.Statement,
         when=pgtrigger.After,
-        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
-        timing=pgtrigger.Deferred,
-        declare=[("m", "record"), ("les", "record"), ("base", "record"), ("scan", "record")],
-        func=CHECK_MEASUREMENT,
-    )
+        operation=pgtrigger.Delete,
+        referencing=pgtrigger.Referencing(old="old_rows"),
+        func=CHECK_BASELINE_KEPT,
+    ),
 )
 class LesionMeasurement(Versioned):
     """A lesion on one scan: its size in millimetres (longest diameter; short axis for a node)

@@ -134,6 +134,10 @@ class ScanResponse:
         return f"{signed(self.timepoint.change_from_nadir_percent)} % from nadir"
 
 
+def day_text(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
 def signed(value: Decimal) -> str:
     """A percentage with its sign: +12, −34.5 (the minus sign, not a hyphen)."""
     text = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
@@ -402,7 +406,7 @@ class MarkerChart:
     @property
     def description(self) -> str:
         return "; ".join(
-            f"{p.result.taken_on:%d %b %Y}: {p.result.value.normalize():f} {self.unit}"
+            f"{day_text(p.result.taken_on)}: {p.result.value.normalize():f} {self.unit}"
             + (f" ({p.flag})" if p.flag else "")
             for p in self.points
         )
@@ -494,7 +498,7 @@ def timeline_strip(case: Case, timeline: Any) -> TimelineStrip | None:
                     StripPoint(
                         timeline.x(scan.study.performed_on),
                         18,
-                        f"Scan {scan.study.performed_on:%d %b %Y}: {text}",
+                        f"Scan {day_text(scan.study.performed_on)}: {text}",
                         text,
                     )
                 )
@@ -510,7 +514,7 @@ def timeline_strip(case: Case, timeline: Any) -> TimelineStrip | None:
             StripPoint(
                 timeline.x(r.taken_on),
                 60 - float(r.value) / top * 26,
-                f"CEA {r.taken_on:%d %b %Y}: {r.value.normalize():f} {r.unit}",
+                f"CEA {day_text(r.taken_on)}: {r.value.normalize():f} {r.unit}",
             )
             for r in cea
         ]

@@ -27,6 +27,7 @@ from cases.reminders.planning import reminders_sync_for_cases
 from cases.worklists import queries as worklists
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user
+from tests.imaging_factory import measured_series
 from tests.meeting_factory import (
     answer_as_recommended,
     attend_all,
@@ -57,6 +58,8 @@ EXPECTED = {
     "case list": 5,
     "case search (htmx POST)": 6,  # a new search stores its token in the session (3 of these)
     "case page": 5,
+    "scan form": 4,  # user, banner, the one-query record, the access log
+    "bloods form": 4,
     "meeting list": 5,
     "meeting page": 7,  # with the expected core members and the staff who may deputise
     "meeting minutes": 9,
@@ -87,6 +90,12 @@ def _world(size: int) -> dict[str, object]:
         for m in core.values()
     )
     item = list_case(meeting, make_conversion_case(day=today), by=chair, late_reason="urgent")
+    # Scans with measured lesions and a CEA series: still part of the one-query record.
+    measured_series(
+        item.case,
+        baseline_on=today - dt.timedelta(days=90),
+        follow_up_on=today - dt.timedelta(days=5),
+    )
     for case in cases:
         list_case(meeting, case, by=chair)
     svc.decision_record(
@@ -127,6 +136,8 @@ def _pages(world: dict[str, object]) -> list[tuple[str, str, str, dict[str, str]
         ("case search (htmx POST)", "coordinator", "/cases/",
          HTMX | {"HX-Target": "case-results"}, {"q": "family"}),
         ("case page", "coordinator", f"/cases/{item.case_id}/", {}, None),
+        ("scan form", "chair", f"/cases/{item.case_id}/scans/new/", {}, None),
+        ("bloods form", "coordinator", f"/cases/{item.case_id}/bloods/new/", {}, None),
         ("meeting list", "coordinator", "/meetings/", {}, None),
         ("meeting page", "coordinator", f"/meetings/{item.meeting_id}/", {}, None),
         ("meeting minutes", "coordinator", f"/meetings/{item.meeting_id}/minutes/", {}, None),

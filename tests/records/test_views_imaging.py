@@ -7,9 +7,13 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from cases import models
 from tests.conftest import make_user, signed_in
+from tests.imaging_factory import measured_series
+from tests.meeting_factory import list_case, make_conversion_case, make_meeting
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
@@ -111,3 +115,35 @@ def test_bloods_are_one_post_and_the_cea_chart_draws_the_series(users, case):
     response = client.post(url, {"taken_on": "2026-03-02", "cea": "13"})
     assert response.status_code == 422
     assert "already recorded for this date" in response.content.decode()
+
+
+def test_the_meeting_screen_and_timeline_show_the_response_and_cea_in_the_same_queries(users):
+    """Imaging and markers come with the one-query record: a case with a measured series and a
+    CEA series costs the case page and the meeting screen no extra query."""
+    chair = make_user("chair")
+    meeting = make_meeting(chair)
+    plain = list_case(meeting, make_conversion_case(), by=chair)
+    imaged = list_case(meeting, make_conversion_case(), by=chair)
+    measured_series(imaged.case, baseline_on=dt.date(2026, 1, 12), follow_up_on=dt.date(2026, 3, 6))
+    client = signed_in(chair)
+
+    def page(path):
+        client.get(path)  # warm per-process caches
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(path).content.decode()
+        return html, len(queries)
+
+    html, with_imaging = page(f"/agenda/{imaged.pk}/")
+    _, without = page(f"/agenda/{plain.pk}/")
+    assert with_imaging == without
+    summary = re.search(r'id="imaging-summary".*?</div>', html, re.S).group(0)
+    assert 'data-response="PR"' in summary
+    assert "\u221234 % from baseline" in summary
+    assert 'data-points="3"' in summary
+    strip = re.search(r'<svg class="timeline timeline-strip".*?</svg>', html, re.S).group(0)
+    assert "PR \u221234 %" in strip
+    assert strip.count("tl-cea-point") == 3
+    html, with_imaging = page(f"/cases/{imaged.case_id}/")
+    _, without = page(f"/cases/{plain.case_id}/")
+    assert with_imaging == without
+    assert 'data-points="3"' in html
