@@ -280,7 +280,9 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
     result += [
         Page("reminder log", "/reminders/", user="coordinator"),
         Page("audit case page", f"/audit/cases/{item.case_id}/", user="auditor"),
-    ]
+        Page("molecular form (htmx, in place)", f"/cases/{item.case_id}/molecular/", HTMX,
+             "coordinator", "partial"),
+    ]  # fmt: skip
     return result
 
 

@@ -306,3 +306,19 @@ def case_search(
     return cases.annotate(next_due=next_due).order_by(
         "patient__family_name", "patient__given_name", "id"
     )
+
+
+# --- Patient lookup before creating a patient (issue 17) -----------------------------------
+
+
+def patient_lookup(*, number: str) -> list[Patient]:
+    """The patients with this hospital number (any case) or NHS number, with their cases: at
+    most a handful, in two queries."""
+    number = number.strip()
+    if not number:
+        return []
+    compact = number.replace(" ", "").replace("-", "")
+    found = Q(hospital_number__iexact=number)
+    if compact.isdigit():
+        found |= Q(nhs_number=compact)
+    return list(Patient.objects.filter(found).prefetch_related("cases").order_by("pk")[:5])

@@ -98,6 +98,23 @@ class ReferralEditForm(ReferralForm, VersionedForm):
         pass
 
 
+class ReferralIntakeForm(ReferralForm):
+    """The referral on the new-case page: optional as a whole (a case may come without one),
+    judged by the service once any of it is filled in."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+        self.fields["urgency"].choices = self.fields["urgency"].choices[1:] or [
+            ("routine", "Routine")
+        ]
+
+    def provided(self) -> bool:
+        data = self.cleaned_data
+        return any(data.get(name) for name in ("source", "referrer", "question"))
+
+
 # --- Cycles and toxicities -------------------------------------------------------------------
 
 

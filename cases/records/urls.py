@@ -1,10 +1,11 @@
 from django.urls import path
 
-from cases.records.views import case, cycles, entries, imaging, search
+from cases.records.views import case, cycles, entries, imaging, intake, search
 
 urlpatterns = [
     path("cases/", search.case_list, name="case-list"),
     path("cases/new/", case.case_create, name="case-create"),
+    path("patients/lookup/", intake.patient_lookup, name="patient-lookup"),
     path("cases/<int:case_id>/", case.case_detail, name="case-detail"),
     path("cases/<int:case_id>/edit/", case.case_update, name="case-update"),
     path("cases/<int:case_id>/patient/", case.patient_update, name="patient-update"),

@@ -71,7 +71,30 @@ EXPECTED = {
     "answer POST + walk swap": 11,
     "reminder log": 5,
     "audit case page": 9,
+    "molecular form (htmx, in place)": 4,
+    "patient lookup (htmx POST)": 4,
 }
+
+
+def with_staging_cycles_and_referral(case: models.Case) -> None:
+    """TNM, MRI pelvis, histology, a referral, and cycles with a toxicity on each course."""
+    day = case.diagnosed_on
+    models.TnmStaging.objects.create(case=case, kind="clinical", t="T3", n="N1b", m="M1a",
+                                     staged_on=day)  # fmt: skip
+    models.PelvicMri.objects.create(case=case, performed_on=day, t="T3", n="N1", crm="clear",
+                                    emvi="positive", tumour_height_cm=6)  # fmt: skip
+    models.Histology.objects.create(case=case, specimen="biopsy", reported_on=day,
+                                    histological_type="adenocarcinoma", grade="low")  # fmt: skip
+    models.Referral.objects.create(case=case, source="gp", referrer="Dr Jones", received_on=day,
+                                   question="Resectable?")  # fmt: skip
+    for course in case.treatment_courses.all():
+        for number in range(1, 7):
+            cycle = models.TreatmentCycle.objects.create(
+                course=course, number=number, agents=course.agents,
+                given_on=course.started_on + dt.timedelta(days=number * 10),
+            )  # fmt: skip
+        models.Toxicity.objects.create(course=course, cycle=cycle, term="diarrhea", grade=3,
+                                       noted_on=cycle.given_on)  # fmt: skip
 
 
 def _world(size: int) -> dict[str, object]:
@@ -96,6 +119,7 @@ def _world(size: int) -> dict[str, object]:
         baseline_on=today - dt.timedelta(days=90),
         follow_up_on=today - dt.timedelta(days=5),
     )
+    with_staging_cycles_and_referral(item.case)  # the larger record of issue 17
     for case in cases:
         list_case(meeting, case, by=chair)
     svc.decision_record(
@@ -150,6 +174,10 @@ def _pages(world: dict[str, object]) -> list[tuple[str, str, str, dict[str, str]
         ("answer POST + walk swap", "chair", answer_path, HTMX | {"HX-Target": "walk"}, answer),
         ("reminder log", "coordinator", "/reminders/", {}, None),
         ("audit case page", "auditor", f"/audit/cases/{item.case_id}/", {}, None),
+        ("molecular form (htmx, in place)", "coordinator", f"/cases/{item.case_id}/molecular/",
+         HTMX, None),
+        ("patient lookup (htmx POST)", "coordinator", "/patients/lookup/", HTMX,
+         {"number": item.case.patient.hospital_number}),
     ]  # fmt: skip
     return pages
 

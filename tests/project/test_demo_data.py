@@ -114,3 +114,25 @@ def test_every_worklist_has_something_to_show(cohort):
     meeting = next_meeting()
     assert worklists.meeting_ready(meeting, today=today).exists()
     assert worklists.meeting_incomplete(meeting, today=today).exists()
+
+
+def test_it_stages_refers_and_cycles_the_cohort(cohort):
+    """Issue 17: a referral for every case, a valid 8th-edition TNM and a biopsy for each, an
+    MRI pelvis for each rectal primary, and cycles that own every dose of their course."""
+    from cases.pathway.staging import tnm_problems
+
+    n = cohort.count()
+    assert models.Referral.objects.count() == n
+    assert models.Histology.objects.count() == n
+    clinical = models.TnmStaging.objects.filter(kind="clinical")
+    assert clinical.count() == n
+    assert not [s for s in models.TnmStaging.objects.all() if tnm_problems(s.t, s.n, s.m)]
+    assert set(clinical.values_list("m", flat=True)) == {"M1a", "M1b", "M1c"}
+    rectal = cohort.filter(primary_site__in=["rectum", "rectosigmoid"]).count()
+    assert models.PelvicMri.objects.count() == rectal
+    assert models.TreatmentCycle.objects.count() > 1000
+    assert not models.AgentAdministration.objects.filter(cycle__isnull=True).exists()
+    assert models.TreatmentCycle.objects.filter(dose_reduction_percent__isnull=False).exists()
+    assert models.Toxicity.objects.filter(grade__gte=3).exists()
+    stopped = models.TreatmentCourse.objects.filter(stopped_on__isnull=False)
+    assert not stopped.filter(stop_cause="").exists()

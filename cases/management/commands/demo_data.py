@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from cases import models
 from cases.common.constants import rule_constants
-from cases.management import demo_imaging
+from cases.management import demo_imaging, demo_record
 from cases.pathway import (
     earliest_elective_surgery,
     latest_primary_surgery_after_scrt,
@@ -426,7 +426,7 @@ class CohortBuilder:
         age_days = rng.randint(38 * 365, 84 * 365)
         return models.Patient(
             hospital_number=f"DEMO{index:07d}",
-            nhs_number=f"999{index:07d}",  # the 999 range is never issued to real people
+            nhs_number=demo_record.demo_nhs_number(index),  # 999…, never issued to people
             family_name=rng.choice(FAMILY_NAMES),
             given_name=rng.choice(GIVEN_NAMES),
             date_of_birth=self.today - timedelta(days=age_days),
@@ -665,6 +665,7 @@ class Command(BaseCommand):
         counts = {"users": len(users), "patients": len(patients), "cases": len(drafts)}
         counts.update(self._write_children(drafts))
         counts.update(demo_imaging.load(seed, today, drafts))
+        counts.update(demo_record.write(seed, today, [d.case.pk for d in drafts]))
         counts.update(self._meeting(rng, today, users, drafts))
         counts["reminders"] = reminders_sync_for_cases(case_ids=[d.case.pk for d in drafts]).created
         return counts
@@ -690,6 +691,7 @@ class Command(BaseCommand):
         models.Surgery.objects.bulk_create(surgeries, batch_size=5000)
         models.Action.objects.bulk_create(actions, batch_size=5000)
         models.TreatmentCourse.objects.bulk_create(courses, batch_size=5000)
+        cycles = demo_record.add_cycles(draft.courses for draft in drafts)
         doses = []
         for draft in drafts:
             for course, course_doses in draft.courses:
@@ -702,6 +704,7 @@ class Command(BaseCommand):
             "reassessments": len(reassessments),
             "treatment courses": len(courses),
             "agent administrations": len(doses),
+            **cycles,
             "radiotherapy courses": len(radiotherapy),
             "surgeries": len(surgeries),
             "actions": len(actions),

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Min
 
 from cases import models
+from cases.common.identifiers import nhs_number_valid
 from cases.records.services.checks import (
     Problems,
     check_version,
@@ -39,6 +40,12 @@ def _check_patient(
         p.add("hospital_number", "A hospital number has no spaces.")
     if nhs_number and not (len(nhs_number) == 10 and nhs_number.isascii() and nhs_number.isdigit()):
         p.add("nhs_number", "An NHS number is ten digits.")
+    elif nhs_number and not nhs_number_valid(nhs_number):
+        p.add(
+            "nhs_number",
+            "This is not a valid NHS number (its check digit does not match): "
+            "check each digit against the referral.",
+        )
     p.text("family_name", family_name, label="Family name", max_length=100, required=True)
     p.text("given_name", given_name, label="Given name", max_length=100, required=True)
     p.date(

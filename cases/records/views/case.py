@@ -22,6 +22,7 @@ from cases.meetings.walk.labels import conversion_text
 from cases.pathway import InputError
 from cases.records import forms as record_forms
 from cases.records import services as records
+from cases.records import staging_forms
 from cases.records.completeness import missing_minimum_dataset
 from cases.records.mapping import advice_for_case
 from cases.records.selectors import case_page_record
@@ -99,15 +100,22 @@ def case_create(request: HttpRequest) -> HttpResponse:
     case_form = record_forms.CaseForm(
         data, prefix="case", initial={"coordinator": _me_if_coordinator(request)}
     )
+    referral_form = staging_forms.ReferralIntakeForm(
+        data, prefix="referral", initial={"received_on": timezone.localdate()}
+    )
     status = 200
     if data is not None:
-        valid = case_form.is_valid() & (patient_form is None or patient_form.is_valid())
+        valid = (
+            case_form.is_valid()
+            & referral_form.is_valid()
+            & (patient_form is None or patient_form.is_valid())
+        )
         if valid:
             try:
-                case = _create_case(request, patient, patient_form, case_form)
+                case = _create_case(request, patient, patient_form, case_form, referral_form)
             except ValidationError as error:
                 # Patient errors carry patient field names; show each on the form it belongs to.
-                _split_errors(error, patient_form, case_form)
+                _split_errors(error, patient_form, case_form, referral_form)
             else:
                 messages.success(request, f"Case {case.reference} created.")
                 return redirect(case_url(case))
@@ -116,6 +124,7 @@ def case_create(request: HttpRequest) -> HttpResponse:
         "patient": patient,
         "patient_form": patient_form,
         "case_form": case_form,
+        "referral_form": referral_form,
     }
     return render(request, "cases/records/case_create.html", context, status=status)
 
@@ -130,19 +139,33 @@ def _create_case(
     patient: models.Patient | None,
     patient_form: record_forms.PatientForm | None,
     case_form: record_forms.CaseForm,
+    referral_form: staging_forms.ReferralIntakeForm,
 ) -> models.Case:
-    """Patient and case together: a case that fails its checks leaves no orphan patient."""
+    """Patient, case and referral together: a case or referral that fails its checks leaves
+    no orphan patient."""
     if patient is None:
         assert patient_form is not None  # noqa: S101 (the view builds one when no patient)
         patient = records.patient_create(user=request.user, **patient_form.service_kwargs())
-    return records.case_create(
+    case = records.case_create(
         user=request.user, patient_id=patient.pk, **case_form.service_kwargs()
     )
+    if referral_form.provided():
+        records.referral_create(
+            user=request.user, case_id=case.pk, **referral_form.service_kwargs()
+        )
+    return case
 
 
 def _split_errors(
-    error: ValidationError, patient_form: forms.BaseForm | None, case_form: forms.BaseForm
+    error: ValidationError,
+    patient_form: forms.BaseForm | None,
+    case_form: forms.BaseForm,
+    referral_form: forms.BaseForm,
 ) -> None:
+    # The referral's fields are named apart from the patient's and the case's.
+    if hasattr(error, "error_dict") and set(error.error_dict) <= set(referral_form.fields):
+        add_service_errors(referral_form, error)
+        return
     on_patient = (
         patient_form is not None
         and hasattr(error, "error_dict")
