@@ -43,7 +43,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import UUID4
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -258,11 +258,18 @@ def _settle_members(digest_id: int, **changes: object) -> None:
 
 
 def expired_claims(now: dt.datetime, room: int) -> QuerySet[Reminder, tuple[int, Any, int]]:
-    """The reclaim query: SENDING rows whose lease ran out (reminder_claim_idx's predicate)."""
+    """The reclaim query: SENDING rows whose lease ran out, or whose send task never started
+    within REMINDER_PICKUP_SECONDS (reminder_claim_idx's predicate)."""
     cutoff = now - dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    # A claim whose send task never started (its message lost with a Redis flush or outage) is
+    # taken back sooner: no attempt exists, so nothing can have been sent under it, and if the
+    # old task does turn up it finds a newer claim and sends under that one only once.
+    unstarted = now - dt.timedelta(seconds=settings.REMINDER_PICKUP_SECONDS)
+    started = ReminderAttempt.objects.filter(claim_token=OuterRef("claim_token"))
     return (
         Reminder.objects.select_for_update(skip_locked=True)
-        .filter(state=S.SENDING, claimed_at__lt=cutoff)
+        .filter(state=S.SENDING, claimed_at__lt=max(cutoff, unstarted))
+        .filter(Q(claimed_at__lt=cutoff) | ~Exists(started))
         .order_by("claimed_at")
         .values_list("id", "claim_token", "attempts")[:room]
     )

@@ -62,7 +62,7 @@ EXPECTED = {
     "walk card partial": 3,
     "outcome partial": 4,
     "answer POST + walk swap": 11,
-    "reminder log": 5,
+    "reminder log": 4,
     "audit case page": 9,
 }
 

@@ -6,7 +6,10 @@ sent; the next day it is not made, and a pending one becomes EXPIRED unsent.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import re
+from email import message_from_bytes, policy
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +18,7 @@ from django.core import mail
 
 from cases import models
 from cases.reminders import dispatch, planning
+from tests.celery_harness import BASE_DIR
 from tests.conftest import make_case, make_user
 
 LONDON = ZoneInfo("Europe/London")
@@ -243,3 +247,106 @@ def test_a_second_batch_the_same_day_waits_for_the_next_digest(django_capture_on
     with time_machine.travel(later.due_at, tick=False):
         assert run() == ["sent"]
     assert len(mail.outbox) == 2
+
+
+# --- The demo cohort: a first start sends nothing stale ------------------------------------
+
+
+def patient_identifiers(patients) -> list[re.Pattern[str]]:
+    """Each patient's names, NHS number (plain and spaced), hospital number and date of birth
+    in the common written forms, as patterns matched on word boundaries. A name that is also a
+    word of the email templates themselves (a month, "Due") could not tell a leak from the
+    template, so such names are left out of the name check."""
+    template_words = {
+        w.lower() for path in (BASE_DIR / "templates" / "emails").glob("*")
+        for w in re.findall(r"[A-Za-z]+", path.read_text())
+    } | {m.lower() for m in calendar.month_name[1:] + calendar.month_abbr[1:]} | {
+        d.lower() for d in calendar.day_name
+    }  # fmt: skip
+    found: list[str] = []
+    for p in patients:
+        found += [n for n in (p.family_name, p.given_name) if n.lower() not in template_words]
+        nhs = p.nhs_number
+        found += [nhs, f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}", p.hospital_number]
+        dob = p.date_of_birth
+        found += [
+            dob.isoformat(), f"{dob:%d/%m/%Y}", f"{dob:%d-%m-%Y}", f"{dob:%d.%m.%Y}",
+            f"{dob:%Y%m%d}", f"{dob:%-d %b %Y}", f"{dob:%-d %B %Y}", f"{dob:%d %b %Y}",
+            f"{dob:%m/%d/%Y}", f"{dob:%b %-d, %Y}",
+        ]  # fmt: skip
+    return [re.compile(rf"(?<![\w]){re.escape(text)}(?![\w])", re.I) for text in set(found)]
+
+
+def email_texts(message) -> list[str]:
+    """Subject, headers, the plain and HTML bodies, decoded."""
+    parsed = message_from_bytes(message.message().as_bytes(), policy=policy.default)
+    texts = [f"{name}: {value}" for name, value in parsed.items()]
+    texts += [part.get_content() for part in parsed.walk() if not part.is_multipart()]
+    return texts
+
+
+def test_no_email_or_digest_about_the_demo_cohort_names_a_patient(
+    django_capture_on_commit_callbacks,
+):
+    """Every email the demo cohort's reminders produce (the first start's digests and urgent
+    alerts, sent; and each reminder rendered as a single email) is scanned for every patient's
+    names, NHS number, hospital number and date of birth in several formats."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("demo_data", patients=60, seed=11, stdout=StringIO())
+    patterns = patient_identifiers(models.Patient.objects.all())
+    assert len(patterns) > 60 * 10
+    queued: list[int] = []
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.reminders_dispatch_due(enqueue=queued.extend)
+    [dispatch.reminder_send(reminder_id=i) for i in queued]
+    messages = list(mail.outbox)
+    assert any(m.subject.startswith("Tumour board: daily digest") for m in messages)
+    for r in models.Reminder.objects.exclude(kind=K.DIGEST):
+        messages.append(dispatch.reminder_email(r, attempt_number=1))
+    assert len(messages) > 60
+    for message in messages:
+        for text in email_texts(message):
+            for pattern in patterns:
+                assert not pattern.search(text), f"{pattern.pattern} in {message.subject}"
+
+
+def test_a_first_start_on_the_demo_cohort_sends_nothing_due_before_today(
+    django_capture_on_commit_callbacks, capsys
+):
+    """What `make run` loads (demo_data with its default size), then one dispatch at once, as
+    the worker does on a first start: every email is about a reminder due today, none about an
+    event that is over."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("demo_data", stdout=StringIO())
+    today = timezone.localdate()
+    made = models.Reminder.objects.count()
+    queued: list[int] = []
+    with django_capture_on_commit_callbacks(execute=True):
+        result = dispatch.reminders_dispatch_due(enqueue=queued.extend)
+    outcomes = [dispatch.reminder_send(reminder_id=i) for i in queued]
+    assert set(outcomes) <= {"sent"}
+    sent = models.Reminder.objects.filter(state=S.SENT).exclude(kind=K.DIGEST)
+    stale = [
+        r for r in sent
+        if timezone.localdate(r.due_at) < today or (r.expires_on and r.expires_on < today)
+    ]  # fmt: skip
+    with capsys.disabled():
+        print(
+            f"\ndemo cohort: {made} reminders made, {sent.count()} sent on the first start "
+            f"(in {len(mail.outbox)} emails), {len(result.expired)} expired, {len(stale)} stale"
+        )
+    assert stale == []
+    assert all(timezone.localdate(r.due_at) == today for r in sent)
+    assert (
+        models.Reminder.objects.filter(due_at__lt=timezone.now() - dt.timedelta(days=1))
+        .filter(state__in=[S.PENDING, S.SENDING, S.SENT])
+        .count()
+        == 0
+    )

@@ -75,6 +75,7 @@ ALLOWED_ROLES = {
     "cases:reassessment-update": "chair clinician coordinator",
     "cases:reminder-list": "admin coordinator",
     "cases:reminder-retry": "admin coordinator",
+    "cases:reminder-cancel": "admin coordinator",
     "cases:surgery-create": "chair clinician coordinator",
     "cases:surgery-update": "chair clinician coordinator",
     "cases:worklist-detail": "auditor chair clinician coordinator",
