@@ -350,3 +350,31 @@ def test_a_first_start_on_the_demo_cohort_sends_nothing_due_before_today(
         .count()
         == 0
     )
+
+
+# --- The database's own checks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "constraint"),
+    [
+        ({"state": S.EXPIRED}, "reminder_expired_has_time"),  # expired without a time
+        ({"kind": K.DIGEST}, "reminder_digest_shape"),  # a digest about one case
+        ({"case": None}, "reminder_digest_shape"),  # a reminder about no case
+    ],
+)
+def test_the_database_refuses_reminders_of_the_wrong_shape(fields, constraint):
+    from django.db import IntegrityError, transaction
+
+    case = make_case()
+    row = {"case": case, "kind": K.REASSESSMENT_DUE, "dedupe_key": "shape", "due_at": NOW}
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        models.Reminder.objects.create(**{**row, **fields})
+
+
+def test_a_digest_inside_a_digest_is_refused():
+    from django.db import IntegrityError, transaction
+
+    digest = models.Reminder.objects.create(kind=K.DIGEST, dedupe_key="d1", due_at=NOW)
+    with pytest.raises(IntegrityError, match="reminder_digest_shape"), transaction.atomic():
+        models.Reminder.objects.create(kind=K.DIGEST, dedupe_key="d2", due_at=NOW, digest=digest)
