@@ -378,3 +378,41 @@ def test_a_digest_inside_a_digest_is_refused():
     digest = models.Reminder.objects.create(kind=K.DIGEST, dedupe_key="d1", due_at=NOW)
     with pytest.raises(IntegrityError, match="reminder_digest_shape"), transaction.atomic():
         models.Reminder.objects.create(kind=K.DIGEST, dedupe_key="d2", due_at=NOW, digest=digest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_making_the_same_digest_at_once_both_succeed():
+    """The second dispatcher's insert waits for the first's and finds its digest claimed: its
+    reminders go in a digest of their own, nothing fails, nothing is sent twice."""
+    import threading
+
+    from django.db import connection
+
+    a = make_case(responsible_clinician=make_user("clinician"))
+    rows = [_due(a, K.REASSESSMENT_DUE, f"r{n}") for n in range(40)]
+    barrier = threading.Barrier(2)
+    queued: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            barrier.wait()
+            with time_machine.travel(NOW, tick=False):
+                queued.append(
+                    dispatch.reminders_dispatch_due(enqueue=lambda ids: None, limit=20).queued
+                )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    digests = set(models.Reminder.objects.filter(kind=K.DIGEST).values_list("id", flat=True))
+    assert sorted(i for q in queued for i in q) == sorted(digests)
+    members = models.Reminder.objects.filter(id__in=[r.pk for r in rows])
+    assert {m.digest_id for m in members} == digests

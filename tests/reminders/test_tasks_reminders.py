@@ -99,6 +99,7 @@ def redis_url():
 def lease(settings):
     settings.REMINDER_LEASE_SECONDS = LEASE_SECONDS
     settings.REMINDER_SEND_TIME_LIMIT = 2
+    settings.REMINDER_DIGEST = False  # these tests count one email per reminder
 
 
 @pytest.fixture
