@@ -53,13 +53,8 @@ pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 FIGURES: list[tuple[str, int, int, int, int, float]] = []
 
 
-@pytest.fixture(scope="module", autouse=True)
-def figures_table(request):
-    """Print (and keep in var/) the table of fault figures that docs/reminders.md quotes."""
-    yield
-    if not FIGURES:
-        return
-    lines = [
+def figure_lines() -> list[str]:
+    return [
         "| fault | due | emails | lost | duplicates | recovery s |",
         "|---|---|---|---|---|---|",
         *(
@@ -67,14 +62,17 @@ def figures_table(request):
             for f, d, e, lost, dup, rec in FIGURES
         ),
     ]
-    out = BASE_DIR / "var" / "reminder-fault-figures.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures_table():
+    """Keep the table of fault figures that docs/reminders.md quotes in var/ (and the
+    conftest prints it after the run)."""
+    yield
+    if FIGURES:
+        out = BASE_DIR / "var" / "reminder-fault-figures.md"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text("\n".join(figure_lines()) + "\n")
 
 
 @pytest.fixture(scope="module")
