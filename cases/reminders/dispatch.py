@@ -48,7 +48,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import UUID4
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -277,26 +277,42 @@ def _settle_members(digest_id: int, **changes: object) -> None:
     Reminder.objects.filter(digest_id=digest_id, state=S.PENDING).update(**changes)
 
 
-def expired_claims(now: dt.datetime, room: int) -> QuerySet[Reminder, tuple[int, Any, int]]:
-    """The reclaim query: SENDING rows whose lease ran out, or whose send task never started
-    within REMINDER_PICKUP_SECONDS (reminder_claim_idx's predicate)."""
-    cutoff = now - dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
-    # A claim whose send task never started (its message lost with a Redis flush or outage) is
-    # taken back sooner: no attempt exists, so nothing can have been sent under it, and if the
-    # old task does turn up it finds a newer claim and sends under that one only once.
-    unstarted = now - dt.timedelta(seconds=settings.REMINDER_PICKUP_SECONDS)
-    started = ReminderAttempt.objects.filter(claim_token=OuterRef("claim_token"))
+def expired_claims(
+    now: dt.datetime, room: int
+) -> QuerySet[Reminder, tuple[int, Any, int, dt.datetime]]:
+    """The reclaim query's candidates: SENDING rows claimed before the later of the lease and
+    pick-up cut-offs, oldest first (reminder_claim_idx's predicate: an index scan at any size)."""
     return (
         Reminder.objects.select_for_update(skip_locked=True)
-        .filter(state=S.SENDING, claimed_at__lt=max(cutoff, unstarted))
-        .filter(Q(claimed_at__lt=cutoff) | ~Exists(started))
+        .filter(state=S.SENDING, claimed_at__lt=max(_lease_cutoff(now), _pickup_cutoff(now)))
         .order_by("claimed_at")
-        .values_list("id", "claim_token", "attempts")[:room]
+        .values_list("id", "claim_token", "attempts", "claimed_at")[:room]
     )
 
 
+def _lease_cutoff(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+
+
+def _pickup_cutoff(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(seconds=settings.REMINDER_PICKUP_SECONDS)
+
+
 def _reclaim_expired(now: dt.datetime, room: int, result: DispatchResult) -> None:
-    expired = list(expired_claims(now, room))
+    """Take back claims whose lease ran out (their worker died) and claims whose send task has
+    not started within REMINDER_PICKUP_SECONDS (its message lost with a Redis flush or outage):
+    no attempt exists under such a claim, so nothing can have been sent under it, and if the old
+    task does turn up it finds a newer claim and sends under that one only once."""
+    lease = _lease_cutoff(now)
+    candidates = list(expired_claims(now, room))
+    young = [token for _id, token, _n, claimed_at in candidates if claimed_at >= lease]
+    started = set(
+        ReminderAttempt.objects.filter(claim_token__in=young).values_list("claim_token", flat=True)
+    )
+    expired = [
+        (rid, token, n) for rid, token, n, claimed_at in candidates
+        if claimed_at < lease or token not in started
+    ]  # fmt: skip
     if not expired:
         return
     ReminderAttempt.objects.filter(

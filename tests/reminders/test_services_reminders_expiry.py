@@ -416,3 +416,32 @@ def test_two_dispatchers_making_the_same_digest_at_once_both_succeed():
     assert sorted(i for q in queued for i in q) == sorted(digests)
     members = models.Reminder.objects.filter(id__in=[r.pk for r in rows])
     assert {m.digest_id for m in members} == digests
+
+
+# --- A claim whose task message was lost comes back before the lease ----------------------------
+
+
+def test_a_claim_never_started_is_taken_back_after_the_pickup_time_a_started_one_is_not(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.REMINDER_DIGEST = False
+    case = make_case(responsible_clinician=make_user("clinician"))
+    lost = _due(case, K.REASSESSMENT_DUE, "lost")
+    busy = _due(case, K.REASSESSMENT_DUE, "busy")
+
+    def dispatch_at(moment) -> list[int]:
+        with time_machine.travel(moment, tick=False):
+            queued: list[int] = []
+            with django_capture_on_commit_callbacks(execute=True):
+                dispatch.reminders_dispatch_due(enqueue=queued.extend)
+            return queued
+
+    assert sorted(dispatch_at(NOW)) == sorted([lost.pk, busy.pk])
+    with time_machine.travel(NOW, tick=False):
+        assert dispatch._attempt_start(busy.pk) is not None  # its task started; "lost"'s never did
+    pickup = dt.timedelta(seconds=settings.REMINDER_PICKUP_SECONDS)
+    assert dispatch_at(NOW + pickup - dt.timedelta(seconds=1)) == []
+    assert dispatch_at(NOW + pickup + dt.timedelta(seconds=1)) == [lost.pk]
+    lease = dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    # The started one waits for its whole lease ("lost", still never started, comes back again).
+    assert sorted(dispatch_at(NOW + lease + dt.timedelta(seconds=1))) == sorted([lost.pk, busy.pk])
