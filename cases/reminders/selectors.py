@@ -38,7 +38,9 @@ def reminder_log(*, state: str = "", kind: str = "", cursor: str = "") -> LogPag
     after = _parse_cursor(cursor)
     if after is not None:
         due_at, pk = after
-        rows = rows.filter(Q(due_at__lt=due_at) | Q(due_at=due_at, id__lt=pk))
+        # "(due_at, id) < cursor", written so that due_at <= … is the index's range condition
+        # (an OR alone would be a filter over every row before the cursor).
+        rows = rows.filter(due_at__lte=due_at).filter(Q(due_at__lt=due_at) | Q(id__lt=pk))
     page = list(
         rows.order_by("-due_at", "-id").prefetch_related(
             Prefetch("send_attempts", queryset=ReminderAttempt.objects.order_by("number"))
