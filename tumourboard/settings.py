@@ -463,6 +463,9 @@ REMINDER_RETRY_BACKOFF_MAX_SECONDS = env_int("REMINDER_RETRY_BACKOFF_MAX_SECONDS
 # belongs to a worker that died: the dispatcher may hand it to another. Hence lease > limit.
 REMINDER_SEND_TIME_LIMIT = env_int("REMINDER_SEND_TIME_LIMIT", 60)
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300)
+# A claim whose send task has not even started after this long lost its task message (a Redis
+# flush or outage): the dispatcher takes it back without waiting for the whole lease.
+REMINDER_PICKUP_SECONDS = env_int("REMINDER_PICKUP_SECONDS", 120)
 _visibility_timeout = CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
 if not REMINDER_SEND_TIME_LIMIT < REMINDER_LEASE_SECONDS < _visibility_timeout:
     raise ImproperlyConfigured(

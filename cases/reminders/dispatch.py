@@ -6,6 +6,11 @@ The life of a reminder row::
        ^                               |  \\--SMTP error--> PENDING (later, back-off) or FAILED
        |                               \\--worker died, lease expired--> claimed again (or FAILED)
        \\-- reminder_retry (a coordinator, from the log) <-- FAILED
+    PENDING --its last day passed--> EXPIRED (never sent; planning.expires_on)
+    PENDING --non-urgent, claimed--> stays PENDING in its recipients' digest, then takes the
+                                     digest's outcome (SENT or FAILED)
+
+docs/reminders.md has the whole state machine, the delivery guarantee and recovery times.
 
 - ``reminders_dispatch_due`` runs every minute (Celery beat). It claims due rows with
   ``SELECT … FOR UPDATE SKIP LOCKED`` (so any number of dispatchers split the work and never
@@ -225,20 +230,35 @@ def _gather_digests(ids: list[int], now: dt.datetime, result: DispatchResult) ->
         else:
             key = keys[recipients]
         if digest is None:
-            digest = Reminder.objects.create(
-                kind=ReminderKind.DIGEST,
-                dedupe_key=key,
-                due_at=now,
-                event_on=today,
-                recipients=list(recipients),
-                created_at=now,
-                updated_at=now,
-            )
-            send_now.append(digest.pk)
+            digest = _new_digest(key, recipients, today, now)
+            if digest.state != S.PENDING:  # a racing dispatcher made and claimed it just now
+                digest = _new_digest(f"{key}:{uuid.uuid4().hex[:8]}", recipients, today, now)
+            if digest.due_at == now and digest.attempts == 0:  # ours: send it now
+                send_now.append(digest.pk)
         member_ids = [rid for rid, _last in members]
         Reminder.objects.filter(id__in=member_ids).update(digest=digest, updated_at=now)
         result.digested.extend(member_ids)
     return send_now
+
+
+def _new_digest(key: str, recipients: tuple[str, ...], day: dt.date, now: dt.datetime) -> Reminder:
+    """INSERT … ON CONFLICT DO NOTHING, then the row under that key, locked: two dispatchers
+    making the same digest at once never fail; the second finds the first's."""
+    Reminder.objects.bulk_create(
+        [
+            Reminder(
+                kind=ReminderKind.DIGEST,
+                dedupe_key=key,
+                due_at=now,
+                event_on=day,
+                recipients=list(recipients),
+                created_at=now,
+                updated_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return Reminder.objects.select_for_update().get(dedupe_key=key)
 
 
 def _digest_key(day: dt.date, recipients: tuple[str, ...]) -> str:
@@ -257,19 +277,42 @@ def _settle_members(digest_id: int, **changes: object) -> None:
     Reminder.objects.filter(digest_id=digest_id, state=S.PENDING).update(**changes)
 
 
-def expired_claims(now: dt.datetime, room: int) -> QuerySet[Reminder, tuple[int, Any, int]]:
-    """The reclaim query: SENDING rows whose lease ran out (reminder_claim_idx's predicate)."""
-    cutoff = now - dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+def expired_claims(
+    now: dt.datetime, room: int
+) -> QuerySet[Reminder, tuple[int, Any, int, dt.datetime]]:
+    """The reclaim query's candidates: SENDING rows claimed before the later of the lease and
+    pick-up cut-offs, oldest first (reminder_claim_idx's predicate: an index scan at any size)."""
     return (
         Reminder.objects.select_for_update(skip_locked=True)
-        .filter(state=S.SENDING, claimed_at__lt=cutoff)
+        .filter(state=S.SENDING, claimed_at__lt=max(_lease_cutoff(now), _pickup_cutoff(now)))
         .order_by("claimed_at")
-        .values_list("id", "claim_token", "attempts")[:room]
+        .values_list("id", "claim_token", "attempts", "claimed_at")[:room]
     )
 
 
+def _lease_cutoff(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+
+
+def _pickup_cutoff(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(seconds=settings.REMINDER_PICKUP_SECONDS)
+
+
 def _reclaim_expired(now: dt.datetime, room: int, result: DispatchResult) -> None:
-    expired = list(expired_claims(now, room))
+    """Take back claims whose lease ran out (their worker died) and claims whose send task has
+    not started within REMINDER_PICKUP_SECONDS (its message lost with a Redis flush or outage):
+    no attempt exists under such a claim, so nothing can have been sent under it, and if the old
+    task does turn up it finds a newer claim and sends under that one only once."""
+    lease = _lease_cutoff(now)
+    candidates = list(expired_claims(now, room))
+    young = [token for _id, token, _n, claimed_at in candidates if claimed_at >= lease]
+    started = set(
+        ReminderAttempt.objects.filter(claim_token__in=young).values_list("claim_token", flat=True)
+    )
+    expired = [
+        (rid, token, n) for rid, token, n, claimed_at in candidates
+        if claimed_at < lease or token not in started
+    ]  # fmt: skip
     if not expired:
         return
     ReminderAttempt.objects.filter(

@@ -185,9 +185,12 @@ def reminder_retry(*, user: object, reminder_id: int) -> str:
     """
     require(user, Capability.MANAGE_REMINDERS)
     with transaction.atomic():
-        row = Reminder.objects.filter(pk=reminder_id).values_list("case_id", flat=True).first()
+        row = Reminder.objects.filter(pk=reminder_id).values_list("case_id", "kind").first()
         if row is None:
             return "unchanged"
+        if row[1] == ReminderKind.DIGEST:
+            return _digest_retry(reminder_id)
+        row = row[0]
         facts = _load_facts([row])  # locks the case first, the same order as every sync
         reminder = Reminder.objects.select_for_update().get(pk=reminder_id)
         if reminder.state != ReminderState.FAILED:
@@ -221,6 +224,47 @@ def reminder_retry(*, user: object, reminder_id: int) -> str:
             ]
         )
     return outcome
+
+
+def _digest_retry(digest_id: int) -> str:
+    """A failed digest goes again with its failed members (each is also checked at send time:
+    an expired one drops out)."""
+    digest = Reminder.objects.select_for_update().get(pk=digest_id)
+    if digest.state != ReminderState.FAILED:
+        return "unchanged"
+    now = timezone.now()
+    Reminder.objects.filter(digest=digest, state=ReminderState.FAILED).update(
+        state=ReminderState.PENDING, last_error="", updated_at=now
+    )
+    Reminder.objects.filter(pk=digest_id).update(
+        state=ReminderState.PENDING, due_at=now, last_error="", updated_at=now
+    )
+    return "queued"
+
+
+def reminder_cancel(*, user: object, reminder_id: int) -> str:
+    """A coordinator cancels a reminder that no longer applies: "cancelled" or "unchanged".
+
+    Only one still waiting (pending, or failed): a reminder being sent, sent, expired or already
+    cancelled is left as it is. The change is audited like every write (pghistory, with the
+    request's user). A digest is cancelled with its waiting members.
+    """
+    require(user, Capability.MANAGE_REMINDERS)
+    waiting = [ReminderState.PENDING, ReminderState.FAILED]
+    with transaction.atomic():
+        reminder = Reminder.objects.select_for_update().filter(pk=reminder_id).first()
+        if reminder is None or reminder.state not in waiting:
+            return "unchanged"
+        now = timezone.now()
+        rows = Reminder.objects.filter(pk=reminder.pk)
+        if reminder.kind == ReminderKind.DIGEST:
+            rows = Reminder.objects.filter(
+                Q(pk=reminder.pk) | Q(digest=reminder, state__in=waiting)
+            )
+        rows.update(
+            state=ReminderState.CANCELLED, cancelled_at=now, claim_token=None, updated_at=now
+        )
+    return "cancelled"
 
 
 # --- Derivation ------------------------------------------------------------------------------

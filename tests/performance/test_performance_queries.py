@@ -69,7 +69,7 @@ EXPECTED = {
     "outcome partial": 4,
     "card preview (htmx POST)": 2,
     "answer POST + walk swap": 11,
-    "reminder log": 5,
+    "reminder log": 4,
     "audit case page": 9,
     "molecular form (htmx, in place)": 4,
     "patient lookup (htmx POST)": 4,

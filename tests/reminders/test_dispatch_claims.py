@@ -25,6 +25,12 @@ AFTER_THE_LEASE = dt.timedelta(hours=1)
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 
+@pytest.fixture(autouse=True)
+def one_email_per_reminder(settings):
+    """Single claims here; the daily digest has its own tests."""
+    settings.REMINDER_DIGEST = False
+
+
 @pytest.fixture
 def claimed(django_capture_on_commit_callbacks):
     """A reminder claimed by a worker that has started its attempt and is still sending."""

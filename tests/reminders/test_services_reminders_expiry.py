@@ -6,7 +6,10 @@ sent; the next day it is not made, and a pending one becomes EXPIRED unsent.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import re
+from email import message_from_bytes, policy
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +18,7 @@ from django.core import mail
 
 from cases import models
 from cases.reminders import dispatch, planning
+from tests.celery_harness import BASE_DIR
 from tests.conftest import make_case, make_user
 
 LONDON = ZoneInfo("Europe/London")
@@ -243,3 +247,201 @@ def test_a_second_batch_the_same_day_waits_for_the_next_digest(django_capture_on
     with time_machine.travel(later.due_at, tick=False):
         assert run() == ["sent"]
     assert len(mail.outbox) == 2
+
+
+# --- The demo cohort: a first start sends nothing stale ------------------------------------
+
+
+def patient_identifiers(patients) -> list[re.Pattern[str]]:
+    """Each patient's names, NHS number (plain and spaced), hospital number and date of birth
+    in the common written forms, as patterns matched on word boundaries. A name that is also a
+    word of the email templates themselves (a month, "Due") could not tell a leak from the
+    template, so such names are left out of the name check."""
+    template_words = {
+        w.lower() for path in (BASE_DIR / "templates" / "emails").glob("*")
+        for w in re.findall(r"[A-Za-z]+", path.read_text())
+    } | {m.lower() for m in calendar.month_name[1:] + calendar.month_abbr[1:]} | {
+        d.lower() for d in calendar.day_name
+    }  # fmt: skip
+    found: list[str] = []
+    for p in patients:
+        found += [n for n in (p.family_name, p.given_name) if n.lower() not in template_words]
+        nhs = p.nhs_number
+        found += [nhs, f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}", p.hospital_number]
+        dob = p.date_of_birth
+        found += [
+            dob.isoformat(), f"{dob:%d/%m/%Y}", f"{dob:%d-%m-%Y}", f"{dob:%d.%m.%Y}",
+            f"{dob:%Y%m%d}", f"{dob:%-d %b %Y}", f"{dob:%-d %B %Y}", f"{dob:%d %b %Y}",
+            f"{dob:%m/%d/%Y}", f"{dob:%b %-d, %Y}",
+        ]  # fmt: skip
+    return [re.compile(rf"(?<![\w]){re.escape(text)}(?![\w])", re.I) for text in set(found)]
+
+
+def email_texts(message) -> list[str]:
+    """Subject, headers, the plain and HTML bodies, decoded."""
+    parsed = message_from_bytes(message.message().as_bytes(), policy=policy.default)
+    texts = [f"{name}: {value}" for name, value in parsed.items()]
+    texts += [part.get_content() for part in parsed.walk() if not part.is_multipart()]
+    return texts
+
+
+def test_no_email_or_digest_about_the_demo_cohort_names_a_patient(
+    django_capture_on_commit_callbacks,
+):
+    """Every email the demo cohort's reminders produce (the first start's digests and urgent
+    alerts, sent; and each reminder rendered as a single email) is scanned for every patient's
+    names, NHS number, hospital number and date of birth in several formats."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("demo_data", patients=60, seed=11, stdout=StringIO())
+    patterns = patient_identifiers(models.Patient.objects.all())
+    assert len(patterns) > 60 * 10
+    queued: list[int] = []
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.reminders_dispatch_due(enqueue=queued.extend)
+    [dispatch.reminder_send(reminder_id=i) for i in queued]
+    messages = list(mail.outbox)
+    assert any(m.subject.startswith("Tumour board: daily digest") for m in messages)
+    for r in models.Reminder.objects.exclude(kind=K.DIGEST):
+        messages.append(dispatch.reminder_email(r, attempt_number=1))
+    assert len(messages) > 60
+    for message in messages:
+        for text in email_texts(message):
+            for pattern in patterns:
+                assert not pattern.search(text), f"{pattern.pattern} in {message.subject}"
+
+
+def test_a_first_start_on_the_demo_cohort_sends_nothing_due_before_today(
+    django_capture_on_commit_callbacks, capsys
+):
+    """What `make run` loads (demo_data with its default size), then one dispatch at once, as
+    the worker does on a first start: every email is about a reminder due today, none about an
+    event that is over."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("demo_data", stdout=StringIO())
+    today = timezone.localdate()
+    made = models.Reminder.objects.count()
+    queued: list[int] = []
+    with django_capture_on_commit_callbacks(execute=True):
+        result = dispatch.reminders_dispatch_due(enqueue=queued.extend)
+    outcomes = [dispatch.reminder_send(reminder_id=i) for i in queued]
+    assert set(outcomes) <= {"sent"}
+    sent = models.Reminder.objects.filter(state=S.SENT).exclude(kind=K.DIGEST)
+    stale = [
+        r for r in sent
+        if timezone.localdate(r.due_at) < today or (r.expires_on and r.expires_on < today)
+    ]  # fmt: skip
+    with capsys.disabled():
+        print(
+            f"\ndemo cohort: {made} reminders made, {sent.count()} sent on the first start "
+            f"(in {len(mail.outbox)} emails), {len(result.expired)} expired, {len(stale)} stale"
+        )
+    assert stale == []
+    assert all(timezone.localdate(r.due_at) == today for r in sent)
+    assert (
+        models.Reminder.objects.filter(due_at__lt=timezone.now() - dt.timedelta(days=1))
+        .filter(state__in=[S.PENDING, S.SENDING, S.SENT])
+        .count()
+        == 0
+    )
+
+
+# --- The database's own checks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "constraint"),
+    [
+        ({"state": S.EXPIRED}, "reminder_expired_has_time"),  # expired without a time
+        ({"kind": K.DIGEST}, "reminder_digest_shape"),  # a digest about one case
+        ({"case": None}, "reminder_digest_shape"),  # a reminder about no case
+    ],
+)
+def test_the_database_refuses_reminders_of_the_wrong_shape(fields, constraint):
+    from django.db import IntegrityError, transaction
+
+    case = make_case()
+    row = {"case": case, "kind": K.REASSESSMENT_DUE, "dedupe_key": "shape", "due_at": NOW}
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        models.Reminder.objects.create(**{**row, **fields})
+
+
+def test_a_digest_inside_a_digest_is_refused():
+    from django.db import IntegrityError, transaction
+
+    digest = models.Reminder.objects.create(kind=K.DIGEST, dedupe_key="d1", due_at=NOW)
+    with pytest.raises(IntegrityError, match="reminder_digest_shape"), transaction.atomic():
+        models.Reminder.objects.create(kind=K.DIGEST, dedupe_key="d2", due_at=NOW, digest=digest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_making_the_same_digest_at_once_both_succeed():
+    """The second dispatcher's insert waits for the first's and finds its digest claimed: its
+    reminders go in a digest of their own, nothing fails, nothing is sent twice."""
+    import threading
+
+    from django.db import connection
+
+    a = make_case(responsible_clinician=make_user("clinician"))
+    rows = [_due(a, K.REASSESSMENT_DUE, f"r{n}") for n in range(40)]
+    barrier = threading.Barrier(2)
+    queued: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            barrier.wait()
+            with time_machine.travel(NOW, tick=False):
+                queued.append(
+                    dispatch.reminders_dispatch_due(enqueue=lambda ids: None, limit=20).queued
+                )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    digests = set(models.Reminder.objects.filter(kind=K.DIGEST).values_list("id", flat=True))
+    assert sorted(i for q in queued for i in q) == sorted(digests)
+    members = models.Reminder.objects.filter(id__in=[r.pk for r in rows])
+    assert {m.digest_id for m in members} == digests
+
+
+# --- A claim whose task message was lost comes back before the lease ----------------------------
+
+
+def test_a_claim_never_started_is_taken_back_after_the_pickup_time_a_started_one_is_not(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.REMINDER_DIGEST = False
+    case = make_case(responsible_clinician=make_user("clinician"))
+    lost = _due(case, K.REASSESSMENT_DUE, "lost")
+    busy = _due(case, K.REASSESSMENT_DUE, "busy")
+
+    def dispatch_at(moment) -> list[int]:
+        with time_machine.travel(moment, tick=False):
+            queued: list[int] = []
+            with django_capture_on_commit_callbacks(execute=True):
+                dispatch.reminders_dispatch_due(enqueue=queued.extend)
+            return queued
+
+    assert sorted(dispatch_at(NOW)) == sorted([lost.pk, busy.pk])
+    with time_machine.travel(NOW, tick=False):
+        assert dispatch._attempt_start(busy.pk) is not None  # its task started; "lost"'s never did
+    pickup = dt.timedelta(seconds=settings.REMINDER_PICKUP_SECONDS)
+    assert dispatch_at(NOW + pickup - dt.timedelta(seconds=1)) == []
+    assert dispatch_at(NOW + pickup + dt.timedelta(seconds=1)) == [lost.pk]
+    lease = dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    # The started one waits for its whole lease ("lost", still never started, comes back again).
+    assert sorted(dispatch_at(NOW + lease + dt.timedelta(seconds=1))) == sorted([lost.pk, busy.pk])

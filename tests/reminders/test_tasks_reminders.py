@@ -24,10 +24,13 @@ from cases.reminders import dispatch, tasks
 from cases.reminders.planning import reminders_sync_for_case
 from tests.celery_harness import (
     BASE_DIR,
+    Beat,
+    RedisServer,
     SmtpServer,
     Worker,
     flush_own_redis_db,
     queue_length,
+    redis_server_binary,
     wait_for,
     worker_env,
 )
@@ -50,13 +53,8 @@ pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 FIGURES: list[tuple[str, int, int, int, int, float]] = []
 
 
-@pytest.fixture(scope="module", autouse=True)
-def figures_table(request):
-    """Print (and keep in var/) the table of fault figures that docs/reminders.md quotes."""
-    yield
-    if not FIGURES:
-        return
-    lines = [
+def figure_lines() -> list[str]:
+    return [
         "| fault | due | emails | lost | duplicates | recovery s |",
         "|---|---|---|---|---|---|",
         *(
@@ -64,14 +62,17 @@ def figures_table(request):
             for f, d, e, lost, dup, rec in FIGURES
         ),
     ]
-    out = BASE_DIR / "var" / "reminder-fault-figures.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures_table():
+    """Keep the table of fault figures that docs/reminders.md quotes in var/ (and the
+    conftest prints it after the run)."""
+    yield
+    if FIGURES:
+        out = BASE_DIR / "var" / "reminder-fault-figures.md"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text("\n".join(figure_lines()) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,7 @@ def redis_url():
 def lease(settings):
     settings.REMINDER_LEASE_SECONDS = LEASE_SECONDS
     settings.REMINDER_SEND_TIME_LIMIT = 2
+    settings.REMINDER_DIGEST = False  # these tests count one email per reminder
 
 
 @pytest.fixture
@@ -204,15 +206,19 @@ def test_a_worker_killed_mid_batch_loses_nothing(make_worker, sink):
     sent_before_kill = states()[S.SENT]
     assert sent_before_kill < 60, "the batch finished before the kill: not mid-batch"
 
+    killed_at = time.monotonic()
     make_worker()
     # Beat keeps dispatching: claims of the dead worker come back once their lease expires.
     assert wait_for(all_sent(60), timeout=45, interval=0.5, each=dispatch_now)
+    recovery = time.monotonic() - killed_at
 
     delivered = Counter(sink.reminder_ids())
     assert set(delivered) == set(ids)  # none lost
     # The only duplicates possible: a message the SMTP server accepted just before the kill,
     # at most one per pool process (DESIGN.md §5's unavoidable window).
     assert sum(delivered.values()) - len(ids) <= 2
+    FIGURES.append(("worker SIGKILL mid-batch (2 pool processes)", 60, sum(delivered.values()),
+                    0, sum(delivered.values()) - len(ids), recovery))  # fmt: skip
 
 
 def test_a_redis_wipe_while_reminders_are_pending_loses_nothing(make_worker, sink, redis_url):
@@ -224,11 +230,14 @@ def test_a_redis_wipe_while_reminders_are_pending_loses_nothing(make_worker, sin
 
     flush_own_redis_db(redis_url)
     assert queue_length(redis_url) == 0
+    flushed_at = time.monotonic()
 
     make_worker()
     assert wait_for(all_sent(40), timeout=45, interval=0.5, each=dispatch_now)
+    recovery = time.monotonic() - flushed_at
     wait_for(lambda: False, timeout=1)
     assert sorted(sink.reminder_ids()) == sorted(claimed + later)
+    FIGURES.append(("Redis FLUSHDB with 30 queued", 40, sink.count(), 0, 0, recovery))
 
 
 def test_four_concurrent_dispatchers_send_exactly_one_email_per_reminder(make_worker, sink):
@@ -263,6 +272,7 @@ def test_four_concurrent_dispatchers_send_exactly_one_email_per_reminder(make_wo
     wait_for(lambda: False, timeout=1)
     assert sink.count() == 200
     assert sorted(sink.reminder_ids()) == sorted(ids)
+    FIGURES.append(("four racing dispatchers", 200, sink.count(), 0, 0, 0.0))
 
 
 def test_a_451_on_each_first_try_delivers_each_once_on_the_second_attempt(make_worker, sink):
@@ -273,6 +283,7 @@ def test_a_451_on_each_first_try_delivers_each_once_on_the_second_attempt(make_w
     assert wait_for(all_sent(20), timeout=45, interval=0.5, each=dispatch_now)
 
     assert sorted(sink.reminder_ids()) == sorted(ids)
+    FIGURES.append(("SMTP 451 then success", 20, sink.count(), 0, 0, 0.0))
     assert set(sink.refused) == set(ids)
     assert set(models.Reminder.objects.values_list("attempts", flat=True)) == {2}
     outcomes = Counter(models.ReminderAttempt.objects.values_list("number", "outcome"))
@@ -387,3 +398,94 @@ def test_a_long_wait_for_the_row_lock_does_not_back_date_the_claim(make_worker, 
     assert wait_for(all_sent(1), timeout=30, interval=0.2, each=dispatch_now)
     wait_for(lambda: False, timeout=LEASE_SECONDS + 1, interval=0.5, each=dispatch_now)
     assert sink.reminder_ids() == ids
+
+
+def test_a_550_fails_at_once_with_its_error_and_sends_nothing(make_worker, sink):
+    """(e) The SMTP server refuses every message for good: FAILED after one attempt, the error
+    on the row for the log, nothing delivered, nothing retried."""
+    ids = due_reminders(10)
+    sink.refuse_always = "550 5.1.1 No such mailbox"
+    make_worker()
+    dispatch_now()
+    assert wait_for(lambda: states()[S.FAILED] == 10, timeout=30, interval=0.5)
+    wait_for(lambda: False, timeout=LEASE_SECONDS + 1, interval=0.5, each=dispatch_now)
+    assert sink.count() == 0
+    assert set(sink.refused) == set(ids)
+    assert all(n == 1 for n in sink.refused.values())
+    assert set(models.Reminder.objects.values_list("attempts", flat=True)) == {1}
+    assert all("550" in e for e in models.Reminder.objects.values_list("last_error", flat=True))
+    FIGURES.append(("SMTP 550 (permanent)", 10, 0, 0, 0, 0.0))
+
+
+# --- Beat and Redis, the real processes --------------------------------------------------------
+
+
+@pytest.fixture
+def private_redis():
+    """Redis of our own (another port), so stopping it disturbs nobody else."""
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary to run a private Redis")
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def processes(transactional_db, smtp, lease, private_redis):
+    """A worker and beat (dispatching every second) on the private Redis."""
+    env = worker_env(
+        test_database_url(), private_redis.url, smtp.port,
+        REMINDER_LEASE_SECONDS=str(LEASE_SECONDS), REMINDER_SEND_TIME_LIMIT="2",
+        REMINDER_RETRY_BACKOFF_SECONDS="1", REMINDER_DIGEST="0",
+        REMINDER_DISPATCH_INTERVAL_SECONDS="1",
+    )  # fmt: skip
+    started: list = []
+
+    def start(cls):
+        process = cls(env)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def test_redis_down_for_thirty_seconds_loses_nothing(processes, private_redis, sink):
+    """(f) Redis stops for 30 s (and comes back empty) while reminders fall due: every one is
+    sent once after it returns; the figure is how long that takes."""
+    processes(Worker)
+    processes(Beat)
+    first = due_reminders(10)
+    assert wait_for(all_sent(10), timeout=30, interval=0.5)
+    private_redis.stop()
+    during = due_reminders(10)
+    time.sleep(30)
+    private_redis.start()
+    back = time.monotonic()
+    assert wait_for(all_sent(20), timeout=60, interval=0.5)
+    recovery = time.monotonic() - back
+    wait_for(lambda: False, timeout=LEASE_SECONDS + 1)
+    delivered = Counter(sink.reminder_ids())
+    assert sorted(delivered.elements()) == sorted(first + during)
+    FIGURES.append(("Redis down 30 s (back empty)", 20, sink.count(), 0, 0, recovery))
+
+
+def test_beat_killed_and_restarted_loses_nothing(processes, sink):
+    """(g) Beat is SIGKILLed; reminders falling due meanwhile wait (nothing else dispatches) and
+    all go once it is back."""
+    processes(Worker)
+    beat = processes(Beat)
+    first = due_reminders(5)
+    assert wait_for(all_sent(5), timeout=30, interval=0.5)
+    beat.kill()
+    during = due_reminders(5)
+    time.sleep(3)
+    assert states()[S.SENT] == 5  # nobody dispatches while beat is down
+    processes(Beat)
+    back = time.monotonic()
+    assert wait_for(all_sent(10), timeout=30, interval=0.2)
+    recovery = time.monotonic() - back
+    wait_for(lambda: False, timeout=1)
+    assert sorted(sink.reminder_ids()) == sorted(first + during)
+    FIGURES.append(("beat SIGKILL, restarted after 3 s", 10, sink.count(), 0, 0, recovery))

@@ -90,6 +90,7 @@ ALLOWED_ROLES = {
     "cases:reassessment-update": "chair clinician coordinator",
     "cases:referral-create": "chair clinician coordinator",
     "cases:referral-update": "chair clinician coordinator",
+    "cases:reminder-cancel": "admin coordinator",
     "cases:reminder-list": "admin coordinator",
     "cases:reminder-retry": "admin coordinator",
     "cases:series-member-add": "chair coordinator",
