@@ -15,6 +15,7 @@ so plainly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pghistory
@@ -32,6 +33,23 @@ def access_log_record(*, user: Any, case_id: int, context: str) -> None:
     if user.pk is None:  # views call this after the login check; nothing to attribute
         return
     CaseAccess.objects.create(user_id=user.pk, case_id=case_id, context=context[:CONTEXT_MAX])
+
+
+def access_list_record(
+    *, user: Any, case_ids: Iterable[int], context: str, patient_id: int | None = None
+) -> None:
+    """Record one page view that showed patients: the cases listed (search results, a worklist,
+    the dashboard) in ``case_ids``, and/or the patient a page names (``patient_id``).
+
+    One INSERT per page view, whatever the number of rows shown; a page that showed nobody
+    records nothing.
+    """
+    ids = list(dict.fromkeys(int(pk) for pk in case_ids))  # each once, in the order shown
+    if user.pk is None or (not ids and patient_id is None):
+        return
+    CaseAccess.objects.create(
+        user_id=user.pk, case_ids=ids, patient_id=patient_id, context=context[:CONTEXT_MAX]
+    )
 
 
 # --- Context for writes outside a request ----------------------------------------------------

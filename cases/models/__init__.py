@@ -30,6 +30,8 @@ from cases.models.meetings import (
     Attendance,
     Decision,
     DecisionPoint,
+    FactCorrection,
+    FactCorrectionState,
     Meeting,
     MeetingStatus,
 )
@@ -77,13 +79,21 @@ from cases.models.reminders import (
     ReminderKind,
     ReminderState,
 )
+from cases.models.security import (
+    ENROLMENT_LINK_LIFETIME,
+    AccountEvent,
+    EnrolmentLink,
+    SavedSearch,
+)
 
 __all__ = [
     "BIOLOGIC_AGENTS",
+    "ENROLMENT_LINK_LIFETIME",
     "MARKER_STATUSES",
     "NOTE_TABLE_CHANGED",
     "UNREPORTED_STATUSES",
     "WRITE_DATA_VERSION",
+    "AccountEvent",
     "Action",
     "ActionStatus",
     "AgendaItem",
@@ -103,8 +113,11 @@ __all__ = [
     "DecisionPoint",
     "Discipline",
     "DispatchHeartbeat",
+    "EnrolmentLink",
     "ExitReason",
     "ExtrahepaticDisease",
+    "FactCorrection",
+    "FactCorrectionState",
     "HepatectomyExtent",
     "Intent",
     "Margin",
@@ -126,6 +139,7 @@ __all__ = [
     "ReminderState",
     "Response",
     "Role",
+    "SavedSearch",
     "Side",
     "Stage",
     "Surgery",
