@@ -4,6 +4,8 @@ token that only its author can use; the session (cached in Redis) carries none o
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+import string
 
 import pytest
 import redis
@@ -32,17 +34,19 @@ def redis_holds(needle: str) -> list[str]:
 
 @pytest.mark.parametrize("url", ["/cases/", "/audit/"])
 def test_a_search_leaves_nothing_of_its_text_in_redis(url):
-    case = make_case(patient=make_patient(family_name="Quixotewright"))
+    # A name no earlier run can have left in Redis (sessions there outlive a test run).
+    name = "Quixote" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(10))
+    case = make_case(patient=make_patient(family_name=name))
     role = "auditor" if url == "/audit/" else "clinician"
     client = signed_in(make_user(role))
     client.get(url)  # the session is in the Redis cache from here on
-    response = client.post(url, {"q": "Quixotewright"}, follow=True)
+    response = client.post(url, {"q": name}, follow=True)
     assert case.reference in response.content.decode()
-    assert "Quixotewright" not in response.redirect_chain[-1][0]
-    assert "Quixotewright" not in str(dict(client.session))
-    assert redis_holds("Quixotewright") == []
+    assert name not in response.redirect_chain[-1][0]
+    assert name not in str(dict(client.session))
+    assert redis_holds(name) == []
     # The text is in PostgreSQL, for this user only.
-    assert models.SavedSearch.objects.filter(text="Quixotewright").count() == 1
+    assert models.SavedSearch.objects.filter(text=name).count() == 1
 
 
 def test_the_results_link_works_for_its_author_only():
