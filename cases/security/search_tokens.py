@@ -19,7 +19,16 @@ from django.utils import timezone
 
 from cases.models import SavedSearch
 
-_TABLE = SavedSearch._meta.db_table
+# One statement: forget searches older than any session, then store the text, or refresh the
+# user's earlier search for the same text and return its token.
+_KEEP_SEARCH = """
+    WITH forgotten AS (DELETE FROM cases_savedsearch WHERE created_at < %s)
+    INSERT INTO cases_savedsearch (user_id, token, text, created_at)
+    VALUES (%s, %s, %s, now())
+    ON CONFLICT (user_id, text) DO UPDATE SET created_at = now()
+    RETURNING token
+"""
+assert SavedSearch._meta.db_table == "cases_savedsearch"  # noqa: S101 (the SQL above names it)
 
 
 def _oldest_kept() -> dt.datetime:
@@ -38,14 +47,7 @@ def search_token(request: HttpRequest, text: str) -> str:
         return ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            WITH forgotten AS (DELETE FROM {_TABLE} WHERE created_at < %s)
-            INSERT INTO {_TABLE} (user_id, token, text, created_at)
-            VALUES (%s, %s, %s, now())
-            ON CONFLICT (user_id, text) DO UPDATE SET created_at = now()
-            RETURNING token
-            """,  # noqa: S608 (the table name is the model's; every value is a parameter)
-            [_oldest_kept(), request.user.pk, secrets.token_urlsafe(9), text],
+            _KEEP_SEARCH, [_oldest_kept(), request.user.pk, secrets.token_urlsafe(9), text]
         )
         return cursor.fetchone()[0]
 
