@@ -11,8 +11,11 @@ trigger refuses edits anyway) and reminders belong to the dispatcher.
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.template.response import TemplateResponse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases import models
+from cases.security import accounts
 from cases.security.permissions import Capability, has_capability
 
 
@@ -66,6 +69,24 @@ class UserAdmin(CapabilityAdmin, BaseUserAdmin):
     )
     list_display = ("username", "first_name", "last_name", "email", "role", "discipline")
     list_filter = ("role", "discipline", "is_active")
+    actions = ["issue_enrolment_link"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.pk == request.user.pk:
+            # Nobody changes their own role or switches themselves off: another administrator
+            # must (cases/security/accounts.py refuses it on any other path too).
+            fields += ("role", "is_active", "is_superuser", "is_staff")
+        return fields
+
+    @admin.action(description="Issue a two-factor enrolment link (single use, 72 hours)")
+    def issue_enrolment_link(self, request, queryset):
+        links = [
+            (user, accounts.enrolment_link_issue(user=user, issued_by=request.user))
+            for user in queryset.order_by("username")
+        ]
+        context = {**self.admin_site.each_context(request), "links": links}
+        return TemplateResponse(request, "admin/cases/enrolment_links.html", context)
 
 
 class MolecularResultInline(CapabilityInline):
@@ -233,3 +254,21 @@ def _manage_with_capability(site: admin.AdminSite) -> None:
 
 
 _manage_with_capability(admin.site)
+
+
+class TOTPDeviceAdmin(admin.site._registry[TOTPDevice].__class__):
+    """Administrators see and remove devices, never add or edit one: a key of their choosing
+    would let them sign in as the user. A user links a device with an enrolment link."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return has_capability(request.user, Capability.MANAGE_USERS)
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, TOTPDeviceAdmin)

@@ -13,11 +13,12 @@ class CasesConfig(AppConfig):
 
         from cases.audit import access as audit
         from cases.audit import db_roles, tasks  # noqa: F401 (registers the chain-head task)
-        from cases.security import middleware
+        from cases.security import accounts, middleware
 
         audit.connect_task_context()
         post_migrate.connect(db_roles.after_migrate, sender=self, dispatch_uid="audit-install")
         user_logged_in.connect(middleware.mark_sign_in, dispatch_uid="session-clocks")
+        accounts.connect_account_signals()
 
 
 class TumourBoardAdminConfig(admin_apps.AdminConfig):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("login/", auth.SignInView.as_view(), name="login"),
     path("login/verify/", auth.two_factor_verify, name="two-factor-verify"),
     path("login/setup/", auth.two_factor_setup, name="two-factor-setup"),
+    path("login/enrol/<str:token>/", auth.two_factor_enrol, name="two-factor-enrol"),
     path("logout/", two_factor_exempt(auth_views.LogoutView.as_view()), name="logout"),
     path("healthz", healthz, name="healthz"),
     # One front door: the admin's own login page would skip the second factor's prompts.

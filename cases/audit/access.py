@@ -15,6 +15,7 @@ so plainly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pghistory
@@ -34,12 +35,20 @@ def access_log_record(*, user: Any, case_id: int, context: str) -> None:
     CaseAccess.objects.create(user_id=user.pk, case_id=case_id, context=context[:CONTEXT_MAX])
 
 
-def access_log_record_many(*, user: Any, case_ids: list[int], context: str) -> None:
-    """``access_log_record`` for every case a screen lists (the minutes): one INSERT."""
-    if user.pk is None or not case_ids:
+def access_list_record(
+    *, user: Any, case_ids: Iterable[int], context: str, patient_id: int | None = None
+) -> None:
+    """Record one page view that showed patients: the cases listed (search results, a worklist,
+    the dashboard) in ``case_ids``, and/or the patient a page names (``patient_id``).
+
+    One INSERT per page view, whatever the number of rows shown; a page that showed nobody
+    records nothing.
+    """
+    ids = list(dict.fromkeys(int(pk) for pk in case_ids))  # each once, in the order shown
+    if user.pk is None or (not ids and patient_id is None):
         return
-    CaseAccess.objects.bulk_create(
-        [CaseAccess(user_id=user.pk, case_id=c, context=context[:CONTEXT_MAX]) for c in case_ids]
+    CaseAccess.objects.create(
+        user_id=user.pk, case_ids=ids, patient_id=patient_id, context=context[:CONTEXT_MAX]
     )
 
 

@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 
 CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
 
-# Beyond the chained tables: decisions are append-only too (a correction supersedes).
-APPEND_ONLY = ("cases_decision",)
+# Beyond the chained tables: decisions are append-only too (a correction supersedes), and so is
+# the record of changes to accounts (cases/security/accounts.py).
+APPEND_ONLY = ("cases_decision", "cases_accountevent")
 READ_ONLY = (
     "django_migrations",
     "audit_chain",

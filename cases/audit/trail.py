@@ -242,12 +242,14 @@ def describe_place(context: dict[str, Any] | None) -> str:
 
 
 def overrides_and_deviations(case_id: int) -> db.QuerySet[models.Decision]:
-    """Every decision on the case that overrode a hard stop, departed from the recommendation,
-    or corrected an earlier decision."""
+    """Every decision on the case that overrode a hard stop, was taken after a fact corrected
+    in the meeting cleared one, departed from the recommendation, or corrected an earlier
+    decision."""
     return (
         models.Decision.objects.filter(agenda_item__case_id=case_id)
         .filter(
             ~Q(overridden_hard_stops=[])
+            | ~Q(corrected_facts=[])
             | Q(follows_recommendation=False)
             | Q(supersedes__isnull=False)
         )

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases import models
-from cases.audit.access import access_log_record
+from cases.audit.access import access_list_record, access_log_record
 from cases.audit.trail import change_log, overrides_and_deviations
 from cases.security.permissions import Capability, capability_required
 from cases.security.search_tokens import search_text, search_token
@@ -33,8 +33,10 @@ def _param(request: HttpRequest, name: str, limit: int) -> str:
 
 
 def _flagged_decisions() -> Q:
-    return Q(agenda_items__decisions__follows_recommendation=False) | ~Q(
-        agenda_items__decisions__overridden_hard_stops=[]
+    return (
+        Q(agenda_items__decisions__follows_recommendation=False)
+        | ~Q(agenda_items__decisions__overridden_hard_stops=[])
+        | ~Q(agenda_items__decisions__corrected_facts=[])
     )
 
 
@@ -71,6 +73,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
     if flagged_only:
         cases = cases.filter(flagged__gt=0)
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    access_list_record(
+        user=request.user, case_ids=[case.pk for case in page], context="audit-case-list"
+    )
     return render(
         request,
         "cases/audit/audit_case_list.html",
@@ -83,6 +88,11 @@ def case_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _showed(case_id: int) -> Q:
+    """Accesses that showed this case: its own pages, and the lists it appeared in."""
+    return Q(case_id=case_id) | Q(case_ids__contains=[case_id])
+
+
 @capability_required(Capability.VIEW_AUDIT)
 @require_GET
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
@@ -91,7 +101,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     if case is None and not models.Case.pgh_event_model.objects.filter(pgh_obj_id=case_id).exists():
         raise Http404("No such case.")
     access_log_record(user=request.user, case_id=case_id, context="audit-case")
-    accesses = models.CaseAccess.objects.filter(case_id=case_id).select_related("user")
+    accesses = models.CaseAccess.objects.filter(_showed(case_id)).select_related("user")
     history = change_log(case_id)
     return render(
         request,
@@ -122,7 +132,22 @@ def access_list(request: HttpRequest) -> HttpResponse:
     if username:
         accesses = accesses.filter(user__username=username)
     if case_id is not None:
-        accesses = accesses.filter(case_id=case_id)
+        accesses = accesses.filter(_showed(case_id))
     page = Paginator(accesses, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "username": username, "case_filter": case_id}
     return render(request, "cases/audit/audit_access_list.html", context)
+
+
+@capability_required(Capability.VIEW_AUDIT)
+@require_GET
+def account_list(request: HttpRequest) -> HttpResponse:
+    """Changes to user accounts (role, password, two-factor devices and enrolment links, active
+    flag), newest first, with who made each; optionally one user's."""
+    username = _param(request, "user", 150)
+    events = models.AccountEvent.objects.select_related("user", "actor").order_by("-at", "-id")
+    if username:
+        events = events.filter(user__username=username)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "cases/audit/audit_account_list.html", {"page": page, "username": username}
+    )

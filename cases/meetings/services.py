@@ -13,8 +13,9 @@ Listing cases on a meeting belongs to ``cases/meetings/agenda.py``.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
 from cases import models
+from cases.common.json_rows import prefill
 from cases.common.services import ConflictError, update_versioned
 from cases.meetings.selectors import hpb_present, meeting_day, quorum_of
 from cases.meetings.walk import (
@@ -43,6 +45,8 @@ from cases.models import (
     Attendance,
     Decision,
     Discipline,
+    FactCorrection,
+    FactCorrectionState,
     Meeting,
     MeetingSeries,
     MeetingStatus,
@@ -616,6 +620,14 @@ def _decide(
         errors["correction_reason"] = "Say why this answer is being corrected."
     if errors:
         raise ValidationError(errors)
+    corrected = _facts_that_cleared_hard_stops(
+        case,
+        decisions,
+        item=item,
+        point=point,
+        answer=clean,
+        hard_stops=evaluation.hard_stops,
+    )
     try:
         with transaction.atomic():
             decision = Decision.objects.create(
@@ -629,6 +641,7 @@ def _decide(
                 override_reason=override if evaluation.hard_stops else "",
                 supersedes=supersedes,
                 correction_reason=correction if supersedes is not None else "",
+                corrected_facts=corrected,
                 recorded_by=user,
             )
     except IntegrityError:
@@ -645,6 +658,10 @@ def _decide(
 # --- Facts corrected in the meeting ---------------------------------------------------------------
 
 
+class _TryOnly(Exception):
+    """Raised inside a savepoint to undo a write that was made only to check it."""
+
+
 @transaction.atomic
 def meeting_fact_correct(
     *,
@@ -656,12 +673,19 @@ def meeting_fact_correct(
     requested_on: dt.date | None = None,
     method: str = "",
     expected_version: int | None = None,
-) -> MolecularResult:
+) -> FactCorrection:
     """A fact corrected on a card during the meeting (today: a molecular result).
 
-    Delegates to the molecular-result service; the card then re-runs the advice. Answers already
-    recorded stay as they are: if the new fact puts one of them against a hard stop, the walk
-    reopens that point and sign-off waits until it is corrected or overridden.
+    1. Check the correction exactly as the molecular-result service would (its errors, its
+       optimistic lock) by making it in a savepoint.
+    2. The chair's correction is kept and applied; anyone else's is kept awaiting the chair's
+       confirmation (``meeting_fact_confirm``) and the record does not change yet: editing a
+       fact must not be a way for a non-chair around a hard stop (issue 18, finding 2).
+
+    The card then re-runs the advice. Answers already recorded stay as they are: if the new
+    fact puts one of them against a hard stop, the walk reopens that point and sign-off waits
+    until it is corrected or overridden. An answer recorded after a correction that cleared a
+    hard stop names the correction (``Decision.corrected_facts``).
     """
     require(user, C.EDIT_CASES)
     item = lock_open_item(agenda_item_id)
@@ -670,16 +694,142 @@ def meeting_fact_correct(
     if existing is not None:
         requested_on = requested_on or existing.requested_on
         method = method or existing.method
-    return records.molecular_result_record(
+    change = {
+        "case_id": item.case_id,
+        "marker": marker,
+        "status": status,
+        "reported_on": reported_on,
+        "requested_on": requested_on,
+        "method": method,
+        "expected_version": expected_version,
+    }
+    by_chair = has_capability(user, C.OVERRIDE_HARD_STOPS)
+    if by_chair:
+        records.molecular_result_record(user=user, **change)
+    else:
+        try:
+            with transaction.atomic():
+                records.molecular_result_record(user=user, **change)
+                raise _TryOnly
+        except _TryOnly:
+            pass
+    now = timezone.now()
+    return FactCorrection.objects.create(
+        agenda_item=item,
+        marker=marker,
+        old_status=existing.status if existing is not None else "",
+        new_status=status,
+        requested_on=requested_on,
+        reported_on=reported_on,
+        method=method,
+        state=FactCorrectionState.APPLIED if by_chair else FactCorrectionState.AWAITING_CHAIR,
+        requested_by=user,
+        confirmed_by=user if by_chair else None,
+        confirmed_at=now if by_chair else None,
+    )
+
+
+@transaction.atomic
+def meeting_fact_confirm(*, user: User, agenda_item_id: int, correction_id: int) -> FactCorrection:
+    """The chair confirms a correction someone else asked for: the record changes now.
+
+    Refused if the record no longer says what it said when the correction was asked for.
+    """
+    require(user, C.OVERRIDE_HARD_STOPS)
+    item = lock_open_item(agenda_item_id)
+    correction = (
+        FactCorrection.objects.select_for_update()
+        .filter(pk=correction_id, agenda_item=item, state=FactCorrectionState.AWAITING_CHAIR)
+        .first()
+    )
+    if correction is None:
+        raise ValidationError("This correction has been confirmed already, or does not exist.")
+    existing = MolecularResult.objects.filter(
+        case_id=item.case_id, marker=correction.marker
+    ).first()
+    if (existing.status if existing is not None else "") != correction.old_status:
+        raise ConflictError(
+            "The result has changed since this correction was asked for: look at the record "
+            "and ask for the correction again if it is still needed."
+        )
+    records.molecular_result_record(
         user=user,
         case_id=item.case_id,
-        marker=marker,
-        status=status,
-        reported_on=reported_on,
-        requested_on=requested_on,
-        method=method,
-        expected_version=expected_version,
+        marker=correction.marker,
+        status=correction.new_status,
+        reported_on=correction.reported_on,
+        requested_on=correction.requested_on,
+        method=correction.method,
+        expected_version=existing.version if existing is not None else None,
     )
+    FactCorrection.objects.filter(pk=correction.pk).update(
+        state=FactCorrectionState.APPLIED, confirmed_by=user, confirmed_at=timezone.now()
+    )
+    correction.refresh_from_db()
+    return correction
+
+
+def _as_recorded(case: models.Case, marker: str, status: str) -> models.Case:
+    """A copy of the case record with one marker's result as it was before a correction."""
+    before = copy.copy(case)
+    before._prefetched_objects_cache = dict(case._prefetched_objects_cache)
+    results = []
+    for result in case.molecular_results.all():
+        if result.marker == marker:
+            if not status:
+                continue  # there was no result for this marker
+            result = copy.copy(result)
+            result.status = status
+        results.append(result)
+    if status and marker not in {result.marker for result in results}:
+        results.append(MolecularResult(case_id=case.pk, marker=marker, status=status))
+    prefill(before, "molecular_results", results)
+    return before
+
+
+def _facts_that_cleared_hard_stops(
+    case: models.Case,
+    decisions: list[Decision],
+    *,
+    item: AgendaItem,
+    point: str,
+    answer: Mapping[str, Any],
+    hard_stops: Sequence[str],
+) -> list[dict[str, Any]]:
+    """The facts corrected in this meeting without which ``answer`` would meet a hard stop:
+    for each marker's latest applied correction, the answer is tried against the old value."""
+    latest: dict[str, FactCorrection] = {}
+    for correction in FactCorrection.objects.filter(
+        agenda_item=item, state=FactCorrectionState.APPLIED
+    ).select_related("requested_by", "confirmed_by"):
+        latest[correction.marker] = correction
+    cleared = []
+    for correction in latest.values():
+        before = _as_recorded(case, correction.marker, correction.old_status)
+        try:
+            _step, _clean, evaluation = evaluate_answer(
+                before, decisions, meeting_day=meeting_day(item.meeting), point=point, answer=answer
+            )
+        except (AnswerError, ValueError):
+            continue  # the point did not apply, or the answer was not valid, before
+        removed = [code for code in evaluation.hard_stops if code not in hard_stops]
+        if removed:
+            cleared.append(
+                {
+                    "correction": correction.pk,
+                    "fact": _label(models.Marker, correction.marker),
+                    "old": _label(models.MarkerStatus, correction.old_status) or "none",
+                    "new": _label(models.MarkerStatus, correction.new_status),
+                    "by": _name(correction.requested_by),
+                    "confirmed_by": _name(correction.confirmed_by),
+                    "hard_stops": removed,
+                }
+            )
+    return cleared
+
+
+def _label(choices: Any, value: str) -> str:
+    return choices(value).label if value in choices.values else value
 
 
 # --- Sign-off ------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases.meetings.views import case, listing, meetings, series
+from cases.meetings.views import case, facts, listing, meetings, series
 
 urlpatterns = [
     path("meetings/", meetings.meeting_list, name="meeting-list"),
@@ -56,6 +56,16 @@ urlpatterns = [
         name="decision-preview",
     ),
     path("agenda/<int:item_id>/facts/", case.meeting_fact_correct, name="meeting-fact-correct"),
+    path(
+        "agenda/<int:item_id>/facts/pending/",
+        facts.fact_correction_list,
+        name="fact-correction-list",
+    ),
+    path(
+        "agenda/<int:item_id>/facts/<int:correction_id>/confirm/",
+        facts.fact_correction_confirm,
+        name="fact-correction-confirm",
+    ),
     path("agenda/<int:item_id>/actions/", case.action_create, name="action-create"),
     path("agenda/<int:item_id>/sign-off/", case.outcome_sign_off, name="outcome-sign-off"),
     path("agenda/<int:item_id>/print/", case.outcome_print, name="outcome-print"),

@@ -45,6 +45,8 @@ from cases.models.meetings import (
     Attendance,
     Decision,
     DecisionPoint,
+    FactCorrection,
+    FactCorrectionState,
     Meeting,
     MeetingSeries,
     MeetingStatus,
@@ -100,6 +102,12 @@ from cases.models.reminders import (
     ReminderKind,
     ReminderState,
 )
+from cases.models.security import (
+    ENROLMENT_LINK_LIFETIME,
+    AccountEvent,
+    EnrolmentLink,
+    SavedSearch,
+)
 from cases.models.staging import (
     TNM_PREFIX,
     CrmStatus,
@@ -124,6 +132,7 @@ from cases.models.staging import (
 __all__ = [
     "BIOLOGIC_AGENTS",
     "CTCAE_GRADES",
+    "ENROLMENT_LINK_LIFETIME",
     "LIVER_SEGMENTS",
     "MARKER_STATUSES",
     "NON_TARGET_STATES",
@@ -132,6 +141,7 @@ __all__ = [
     "TNM_PREFIX",
     "UNREPORTED_STATUSES",
     "WRITE_DATA_VERSION",
+    "AccountEvent",
     "Action",
     "ActionStatus",
     "AgendaItem",
@@ -155,8 +165,11 @@ __all__ = [
     "Discipline",
     "DispatchHeartbeat",
     "Emvi",
+    "EnrolmentLink",
     "ExitReason",
     "ExtrahepaticDisease",
+    "FactCorrection",
+    "FactCorrectionState",
     "HepatectomyExtent",
     "HistologicalGrade",
     "HistologicalType",
@@ -200,6 +213,7 @@ __all__ = [
     "ReminderState",
     "Response",
     "Role",
+    "SavedSearch",
     "SeriesMember",
     "Side",
     "Specimen",

@@ -252,6 +252,10 @@ class Decision(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
     correction_reason = models.TextField(blank=True)
+    # Facts corrected in the meeting without which this answer would have met a hard stop
+    # (issue 18, finding 2): [{"fact", "old", "new", "by", "confirmed_by", "hard_stops"}], each
+    # value as its label and each person as a name, as the auditor reads them.
+    corrected_facts = models.JSONField(default=list, blank=True)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -280,6 +284,67 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_point_display()} ({self.recorded_at:%d %b %Y})"
+
+
+class FactCorrectionState(models.TextChoices):
+    AWAITING_CHAIR = "awaiting_chair", "Awaiting the chair's confirmation"
+    APPLIED = "applied", "Applied"
+
+
+@audited()
+class FactCorrection(models.Model):
+    """A molecular result corrected on a card during the meeting (issue 18, finding 2).
+
+    A chair's correction is applied at once. Anyone else's waits for the chair's confirmation
+    (``confirmed_by``) before the record changes: a fact edit must not become a way around a
+    hard stop that only the chair may override. ``old_status`` is what the record said when the
+    correction was asked for ("" when there was no result).
+    """
+
+    agenda_item = models.ForeignKey(
+        AgendaItem, on_delete=models.PROTECT, related_name="fact_corrections"
+    )
+    marker = models.CharField(max_length=20)
+    old_status = models.CharField(max_length=30, blank=True)
+    new_status = models.CharField(max_length=30)
+    requested_on = models.DateField(null=True, blank=True)
+    reported_on = models.DateField(null=True, blank=True)
+    method = models.CharField(max_length=120, blank=True)
+    state = models.CharField(max_length=20, choices=FactCorrectionState.choices)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    confirmed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["awaiting_chair", "applied"]),
+                name="fact_correction_state_valid",
+            ),
+            # Applied means confirmed by someone, at a time; awaiting means neither.
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        state="applied",
+                        confirmed_by__isnull=False,
+                        confirmed_at__isnull=False,
+                    )
+                    | Q(
+                        state="awaiting_chair",
+                        confirmed_by__isnull=True,
+                        confirmed_at__isnull=True,
+                    )
+                ),
+                name="fact_correction_confirmed_when_applied",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.marker}: {self.old_status or 'none'} to {self.new_status}"
 
 
 class ActionStatus(models.TextChoices):

@@ -1,8 +1,12 @@
 """Sign-in: password (throttled by django-axes), then a TOTP code when ``OTP_REQUIRED``.
 
-The first time, a user with no authenticator sets one up: scan the QR code, type the code it
-shows. From then on every sign-in asks for a code. An administrator removes a lost device in
-the admin ("TOTP devices"), and the user sets up a new one at their next sign-in.
+Linking an authenticator app needs more than the password (issue 18, finding 6): a one-time
+enrolment link issued by an administrator (single use, 72 hours; ``cases/security/accounts.py``)
+or, to replace a phone, the user's existing device (signed in with it). The user opens the
+link, signs in with the password, scans the QR code and types the code it shows. From then on
+every sign-in asks for a code. An administrator removes a lost device in the admin ("TOTP
+devices") and issues a new enrolment link (the "Users" list, action "Issue a two-factor
+enrolment link").
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
+from cases.security import accounts
 from cases.security.middleware import ENDED_BECAUSE, two_factor_exempt
 
 SETUP_KEY = "tb_totp_setup_key"
+ENROLMENT_LINK = "tb_enrolment_link"
 SETUP_FAILURES = "tb_totp_setup_failures"
 SETUP_MAX_FAILURES = 5
 
@@ -126,10 +132,20 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 @two_factor_exempt
 @require_http_methods(["GET", "POST"])
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    """First sign-in: link an authenticator app by scanning a QR code, then prove it works."""
-    if _confirmed_device(request.user) is not None:
-        # A second device needs an administrator: a stolen password must not add one.
+    """Link an authenticator app by scanning a QR code, then prove it works.
+
+    Only with an enrolment link opened in this session, or, to replace a phone, after signing
+    in with the existing device: the password alone never shows a secret.
+    """
+    existing = _confirmed_device(request.user)
+    replacing = existing is not None and request.user.is_verified()
+    if existing is not None and not replacing:
+        # A stolen password must not add a device: the code from the existing one first.
         return redirect_with_next("two-factor-verify", request)
+    link_id = request.session.get(ENROLMENT_LINK)
+    if not replacing and not accounts.enrolment_link_usable(user=request.user, link_id=link_id):
+        request.session.pop(SETUP_KEY, None)
+        return render(request, "registration/two_factor_need_link.html", status=403)
     key = request.session.get(SETUP_KEY) or _new_setup_key(request)
     form = TokenForm(request.POST or None)
     error = ""
@@ -138,10 +154,19 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         totp.time = timezone.now().timestamp()
         if totp.verify(int(form.cleaned_data["token"]), tolerance=1):
             with transaction.atomic():
+                if not replacing and not accounts.enrolment_link_use(
+                    user=request.user, link_id=link_id
+                ):
+                    # Spent or expired while the page was open.
+                    return render(request, "registration/two_factor_need_link.html", status=403)
+                if replacing:
+                    for old in TOTPDevice.objects.filter(user=request.user):
+                        old.delete()  # one by one: each removal is recorded and told
                 device = TOTPDevice.objects.create(
                     user=request.user, name="Authenticator app", key=key, last_t=totp.t()
                 )
             del request.session[SETUP_KEY]
+            request.session.pop(ENROLMENT_LINK, None)
             request.session.pop(SETUP_FAILURES, None)
             _complete_sign_in(request, device)
             return redirect(_next_url(request))
@@ -167,6 +192,22 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             "secret": " ".join(_chunks(b32encode(unhexlify(key)).decode(), 4)),
         },
     )
+
+
+@never_cache
+@two_factor_exempt
+@require_GET
+def two_factor_enrol(request: HttpRequest, token: str) -> HttpResponse:
+    """An enrolment link, opened after the password: on to linking the app, if it is usable
+    (issued for this account, not used, not expired)."""
+    link = accounts.enrolment_link_for(user=request.user, token=token[:100])
+    if link is None:
+        return render(
+            request, "registration/two_factor_need_link.html", {"bad_link": True}, status=404
+        )
+    request.session[ENROLMENT_LINK] = link.pk
+    request.session.pop(SETUP_KEY, None)  # a fresh secret for this enrolment
+    return redirect("two-factor-setup")
 
 
 def _new_setup_key(request: HttpRequest) -> str:

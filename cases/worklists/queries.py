@@ -34,6 +34,7 @@ from django.contrib.postgres.aggregates import BoolOr
 from django.db import connection
 from django.db.models import (
     Case,
+    CharField,
     Count,
     DateField,
     Exists,
@@ -551,20 +552,25 @@ def worklist_queryset(
 # --- Plots' numbers --------------------------------------------------------------------------
 
 
-def cohort_by_stage() -> list[tuple[str, str, int]]:
-    """(stage value, label, number of cases) for every stage, in pathway order: one query."""
-    counts = dict(models.Case.objects.order_by().values_list("stage").annotate(n=Count("id")))
+CHART_WEEKS = 8
+
+
+def _stage_counts() -> QuerySet[Any]:
+    return models.Case.objects.order_by().values_list("stage").annotate(n=Count("id"))
+
+
+def _cohort(counts: dict[str, int]) -> list[tuple[str, str, int]]:
     return [(stage.value, stage.label, counts.get(stage.value, 0)) for stage in models.Stage]
 
 
-def reassessments_due_by_week(*, today: dt.date, weeks: int = 8) -> list[tuple[dt.date, int]]:
-    """(first day of the week, number due) for ``weeks`` weeks starting today: one query.
+def cohort_by_stage() -> list[tuple[str, str, int]]:
+    """(stage value, label, number of cases) for every stage, in pathway order: one query."""
+    return _cohort(dict(_stage_counts()))
 
-    Week k holds reassessments due from today + 7k to today + 7k + 6. Overdue ones are not here:
-    they have their own worklist.
-    """
+
+def _due_day_counts(today: dt.date, weeks: int) -> QuerySet[Any]:
     end = today + dt.timedelta(days=7 * weeks - 1)
-    due_days = (
+    return (
         models.Reassessment.objects.filter(
             ON_PATHWAY, reassessed_on__isnull=True, due_on__gte=today, due_on__lte=end
         )
@@ -572,10 +578,57 @@ def reassessments_due_by_week(*, today: dt.date, weeks: int = 8) -> list[tuple[d
         .values_list("due_on")
         .annotate(n=Count("id"))
     )
+
+
+def _due_weeks(
+    due_days: list[tuple[dt.date, int]], today: dt.date, weeks: int
+) -> list[tuple[dt.date, int]]:
     buckets = [0] * weeks
     for day, n in due_days:
         buckets[(day - today).days // 7] += n
     return [(today + dt.timedelta(days=7 * k), buckets[k]) for k in range(weeks)]
+
+
+def reassessments_due_by_week(
+    *, today: dt.date, weeks: int = CHART_WEEKS
+) -> list[tuple[dt.date, int]]:
+    """(first day of the week, number due) for ``weeks`` weeks starting today: one query.
+
+    Week k holds reassessments due from today + 7k to today + 7k + 6. Overdue ones are not here:
+    they have their own worklist.
+    """
+    return _due_weeks(list(_due_day_counts(today, weeks)), today, weeks)
+
+
+def chart_counts(
+    *, today: dt.date, weeks: int = CHART_WEEKS
+) -> tuple[list[tuple[str, str, int]], list[tuple[dt.date, int]]]:
+    """Both charts' numbers (``cohort_by_stage`` and ``reassessments_due_by_week``) in one
+    query, for a dashboard that must draw both afresh (its query budget is 12)."""
+    stages = (
+        models.Case.objects.order_by()
+        .values("stage")
+        .annotate(chart_day=Value(None, output_field=DateField()), n=Count("id"))
+        .values_list("stage", "chart_day", "n")
+    )
+    end = today + dt.timedelta(days=7 * weeks - 1)
+    days = (
+        models.Reassessment.objects.filter(
+            ON_PATHWAY, reassessed_on__isnull=True, due_on__gte=today, due_on__lte=end
+        )
+        .order_by()
+        .values("due_on")
+        .annotate(chart_stage=Value(None, output_field=CharField()), n=Count("id"))
+        .values_list("chart_stage", "due_on", "n")
+    )
+    counts: dict[str, int] = {}
+    due_days: list[tuple[dt.date, int]] = []
+    for stage, day, n in stages.union(days, all=True).order_by():
+        if day is None:
+            counts[stage] = n
+        else:
+            due_days.append((day, n))
+    return _cohort(counts), _due_weeks(due_days, today, weeks)
 
 
 # --- The dashboard's capped panels: counts and first rows together ---------------------------

@@ -7,6 +7,7 @@ Every worklist renders on the page itself (it works without JavaScript); with ht
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cases import models
+from cases.audit.access import access_list_record
 from cases.common import data_version
 from cases.common.kept_html import render_to_keep, serve
 from cases.meetings.selectors import agenda_frozen_at, next_meeting
@@ -87,6 +89,7 @@ class ShownPanel:
     spec: worklists.WorklistSpec
     count: int
     html: str
+    case_ids: tuple[int, ...] = ()  # the cases its rows show, for the access log
 
 
 def _panel_key(
@@ -117,12 +120,24 @@ def _shown_panels(
     stale = tuple(spec for spec in specs if spec.slug not in found)
     for panel in _build_panels(stale, today=today, meeting=meeting) if stale else []:
         html = render_to_keep(panel.template, {"panel": panel, "can_list": can_list})
-        found[panel.spec.slug] = data_version.remember(keys[panel.spec.slug], (panel.count, html))
+        ids = tuple(_case_id(row) for row in panel.rows)
+        found[panel.spec.slug] = data_version.remember(
+            keys[panel.spec.slug], (panel.count, html, ids)
+        )
     shown = []
     for spec in specs:
-        count, html = found[spec.slug]
-        shown.append(ShownPanel(spec, count, serve(request, html)))
+        count, html, ids = found[spec.slug]
+        shown.append(ShownPanel(spec, count, serve(request, html), ids))
     return shown
+
+
+def _case_id(row: Any) -> int:
+    """The case a worklist row shows: the row itself, or the case it belongs to."""
+    return row.pk if isinstance(row, models.Case) else row.case_id
+
+
+def _log_shown(request: HttpRequest, case_ids: Iterable[int], context: str) -> None:
+    access_list_record(user=request.user, case_ids=case_ids, context=context)
 
 
 def _context() -> dict[str, Any]:
@@ -140,9 +155,17 @@ def _charts(today: dt.date, versions: dict[str, str] | None) -> dict[str, str]:
     def due_weeks() -> str:
         return _draw(due_per_week_chart(worklists.reassessments_due_by_week(today=today)))
 
+    found = data_version.get_many([cohort_key, due_key])
+    if cohort_key not in found and due_key not in found:
+        # Both drawn afresh: their numbers in one query (the page's budget is 12).
+        by_stage, by_week = worklists.chart_counts(today=today)
+        return {
+            "cohort_html": data_version.remember(cohort_key, _draw(cohort_chart(by_stage))),
+            "due_weeks_html": data_version.remember(due_key, _draw(due_per_week_chart(by_week))),
+        }
     return {
-        "cohort_html": data_version.cached(cohort_key, cohort),
-        "due_weeks_html": data_version.cached(due_key, due_weeks),
+        "cohort_html": found.get(cohort_key) or data_version.cached(cohort_key, cohort),
+        "due_weeks_html": found.get(due_key) or data_version.cached(due_key, due_weeks),
     }
 
 
@@ -162,6 +185,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     panels = _shown_panels(
         request, worklists.WORKLISTS, today=today, meeting=meeting, versions=versions
     )
+    _log_shown(request, (pk for panel in panels for pk in panel.case_ids), "dashboard")
     context = base | {
         "panels": panels,
         **_charts(today, versions),
@@ -191,6 +215,7 @@ def worklist_detail(request: HttpRequest, slug: str) -> HttpResponse:
         page = Paginator(rows, PAGE_ROWS).get_page(request.GET.get("page"))
         rows_on_page = _decorate(spec, list(page.object_list), today)
         panel = Panel(spec, page.paginator.count, rows_on_page, meeting, page=page, capped=False)
+        _log_shown(request, (_case_id(row) for row in rows_on_page), f"worklist:{slug}")
     context = base | {"panel": panel, "can_list": _can(request, Capability.LIST_CASES)}
     if request.htmx:
         return render(request, panel.template, context)
@@ -214,4 +239,5 @@ def worklist_refresh(request: HttpRequest, slug: str) -> HttpResponse:
         meeting=base["meeting"],
         versions=data_version.versions(),
     )
+    _log_shown(request, panel.case_ids, f"worklist-panel:{slug}")
     return HttpResponse(panel.html)

@@ -7,10 +7,12 @@ import time
 from base64 import b32decode
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from django_otp.oath import TOTP
 
 from cases import models
+from cases.security import accounts
 from tests.browser.conftest import sign_in
 from tests.conftest import make_case, make_user
 
@@ -24,9 +26,10 @@ def current_code(secret_shown: str) -> str:
 
 
 @override_settings(OTP_REQUIRED=True)
-def test_a_new_user_links_an_authenticator_app_at_first_sign_in(page):
-    make_user("coordinator", username="casey")
-    page.goto("/login/")
+def test_a_new_user_links_an_authenticator_app_with_an_enrolment_link(page):
+    user = make_user("coordinator", username="casey")
+    link = accounts.enrolment_link_issue(user=user, issued_by=make_user("admin"))
+    page.goto(link.removeprefix(settings.SITE_URL))  # the link first: sign in, then back to it
     assert page.get_by_text("Two-factor sign-in is switched off").count() == 0
     page.get_by_label("Username").fill("casey")
     page.get_by_label("Password").fill("correct-horse-battery-staple")

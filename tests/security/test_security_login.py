@@ -10,10 +10,12 @@ from binascii import unhexlify
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.test import Client, override_settings
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cases.security import accounts
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -90,13 +92,17 @@ def test_the_demo_says_plainly_that_two_factor_sign_in_is_off(client):
 @override_settings(OTP_REQUIRED=True)
 def test_first_sign_in_links_an_authenticator_app_then_opens_the_app():
     user = make_user("coordinator", username="casey")
+    link = accounts.enrolment_link_issue(user=user, issued_by=make_user("admin"))
     client = Client()
     response = sign_in(client, "casey", next="/audit/")
     assert response.status_code == 302
-    # The password alone opens nothing: every page sends the user to set up a second factor.
+    # The password alone opens nothing: every page sends the user to set up a second factor,
+    # which needs the enrolment link an administrator issued (tests/security/test_accounts.py).
     home = client.get("/")
     assert home.status_code == 302
     assert home["Location"].startswith("/login/setup/")
+    assert client.get("/login/setup/?next=/").status_code == 403
+    client.get(link.removeprefix(settings.SITE_URL))
     setup = client.get("/login/setup/?next=/")
     assert setup.status_code == 200
     html = setup.content.decode()

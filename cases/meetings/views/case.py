@@ -41,6 +41,7 @@ from cases.meetings.views.cards import (
     preview_card,
     render_case,
 )
+from cases.meetings.views.facts import awaiting_chair_message
 from cases.meetings.walk import (
     build_walk,
     describe_answer,
@@ -49,6 +50,7 @@ from cases.models import (
     AgendaItem,
     Attendance,
     DecisionPoint,
+    FactCorrectionState,
     Presence,
 )
 from cases.records.selectors import (
@@ -209,7 +211,7 @@ def meeting_fact_correct(request: HttpRequest, item_id: int) -> HttpResponse:
     status = 422
     if form.is_valid():
         try:
-            svc.meeting_fact_correct(
+            correction = svc.meeting_fact_correct(
                 user=request.user,
                 agenda_item_id=item.pk,
                 marker=form.cleaned_data["marker"],
@@ -224,6 +226,10 @@ def meeting_fact_correct(request: HttpRequest, item_id: int) -> HttpResponse:
             form.add_error(None, str(error))
             status = 409
         else:
+            if correction.state == FactCorrectionState.AWAITING_CHAIR:
+                # Nothing changed yet: the chair confirms it (cases/meetings/views/facts.py).
+                messages.info(request, awaiting_chair_message(correction))
+                return _case_response(request, case_screen(item.pk, "walk"))
             return _case_response(request, case_screen(item.pk, "walk"), event="fact-changed")
     screen = case_screen(item.pk, drawn(request, "walk"))
     return _case_response(request, screen, status=status, fact_form=form, fact_open=True)

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.audit.access import access_log_record_many
+from cases.audit.access import access_list_record
 from cases.common import data_version
 from cases.common.forms import add_service_errors
 from cases.common.kept_html import render_to_keep, serve
@@ -422,7 +422,7 @@ def meeting_minutes(request: HttpRequest, meeting_id: int) -> HttpResponse:
     once the meeting is closed, a draft before. Printable (the browser's Print command)."""
     meeting = meeting_or_404(meeting_id)
     minutes = minutes_rows(meeting)
-    access_log_record_many(
+    access_list_record(
         user=request.user,
         case_ids=[row.item.case_id for row in minutes["rows"]],
         context="meeting-minutes",

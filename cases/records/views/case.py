@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases import models
-from cases.audit.access import access_log_record
+from cases.audit.access import access_list_record, access_log_record
 from cases.common.forms import add_service_errors
 from cases.meetings.selectors import completeness_day, next_meeting
 from cases.meetings.walk.labels import conversion_text
@@ -95,6 +95,11 @@ def case_create(request: HttpRequest) -> HttpResponse:
     patient_id = request.GET.get("patient", "")
     if patient_id.isdigit() and len(patient_id) < 19:
         patient = models.Patient.objects.filter(pk=int(patient_id)).first()
+    if patient is not None:
+        # The page names the patient: logged like any page that shows one.
+        access_list_record(
+            user=request.user, case_ids=(), patient_id=patient.pk, context="case-create"
+        )
     data = posted(request)
     patient_form = None if patient else record_forms.PatientForm(data, prefix="patient")
     case_form = record_forms.CaseForm(

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import push_url
 
 from cases import models
+from cases.audit.access import access_list_record
 from cases.records import forms as record_forms
 from cases.records.selectors import case_search
 from cases.security.permissions import Capability, capability_required
@@ -63,6 +64,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
         clinician_id=clinician.pk if clinician else None,
     )
     page = _results_page(cases, request.GET.get("page"))
+    access_list_record(
+        user=request.user, case_ids=[case.pk for case in page.object_list], context="case-list"
+    )
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
