@@ -6,6 +6,8 @@ defaults are the engine's own (cases/pathway/constants.py), so a setting only ov
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 
 from cases.pathway import RuleConstants, WorkflowConstants
@@ -28,4 +30,13 @@ def workflow_constants() -> WorkflowConstants:
         imaging_max_age_days=settings.IMAGING_MAX_AGE_DAYS,
         agenda_freeze_hours=settings.AGENDA_FREEZE_HOURS,
         due_window_days=settings.DUE_SOON_DAYS,
+        letter_send_working_days=settings.LETTER_SEND_WORKING_DAYS,
+        referral_to_discussion_days=settings.REPORT_REFERRAL_TO_DISCUSSION_DAYS,
+        discussion_to_treatment_days=settings.REPORT_DISCUSSION_TO_TREATMENT_DAYS,
+        **{f"followup_{kind}_days": days for kind, days in settings.FOLLOWUP_DAYS.items()},
     )
+
+
+def bank_holidays() -> frozenset[dt.date]:
+    """The configured bank holidays (setting ``BANK_HOLIDAYS``): not working days."""
+    return frozenset(settings.BANK_HOLIDAYS)

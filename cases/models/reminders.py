@@ -21,6 +21,7 @@ class ReminderKind(models.TextChoices):
     RESULT_OUTSTANDING = "result_outstanding", "Molecular result outstanding"
     ACTION_DUE = "action_due", "MDT action due"
     ACTION_OVERDUE = "action_overdue", "MDT action overdue"
+    LETTER_TO_CHECK = "letter_to_check", "Outcome letter awaits checking"
 
 
 class ReminderState(models.TextChoices):

@@ -27,6 +27,7 @@ from cases.reminders.planning import reminders_sync_for_cases
 from cases.worklists import queries as worklists
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user
+from tests.followup.helpers import bulk_outcomes
 from tests.meeting_factory import (
     attend_all,
     list_case,
@@ -58,12 +59,20 @@ EXPECTED = {
     "case page": 5,
     "meeting list": 5,
     "meeting page": 5,
-    "meeting case (walk) page": 4,
+    "meeting case (walk) page": 5,  # 4, and the previous outcome's follow-up (cases/followup/)
     "walk card partial": 3,
     "outcome partial": 4,
     "answer POST + walk swap": 11,
     "reminder log": 5,
     "audit case page": 9,
+    # After the meeting (cases/followup/).
+    **{f"panel {spec.slug}": 3 for spec in worklists.AFTER_MEETING_WORKLISTS},
+    **{f"worklist {spec.slug}": 5 for spec in worklists.AFTER_MEETING_WORKLISTS},
+    "outcome letters and follow-up": 6,
+    "letter page": 6,
+    "letter templates": 3,
+    "letter template edit": 3,
+    "reports": 9,
 }
 
 
@@ -74,6 +83,7 @@ def _world(size: int) -> dict[str, object]:
     auditor, owner = make_user("auditor"), make_user("clinician")
     today = NOW.date()
     cases = populate(size, today=today, owner=owner)
+    outcome = bulk_outcomes(cases, today=today, owner=owner)
     upcoming_meeting(chair, days=1)  # the dashboard's next meeting: the cohort is its candidates
     meeting = make_meeting(chair, day=today + dt.timedelta(days=7))
     attend_all(meeting, make_core_members(prefix=f"s{size}-"))
@@ -93,7 +103,13 @@ def _world(size: int) -> dict[str, object]:
         case_clinical_record(case_id=fresh.case_id), [], meeting_day=meeting_day(meeting)
     ).current
     return {
-        "users": {"coordinator": coordinator, "chair": chair, "auditor": auditor},
+        "users": {
+            "coordinator": coordinator,
+            "chair": chair,
+            "auditor": auditor,
+            "admin": make_user("admin"),
+        },
+        "outcome": outcome,
         "item": item,
         "answer": (
             f"/agenda/{fresh.pk}/points/{step.point}/",
@@ -127,6 +143,19 @@ def _pages(world: dict[str, object]) -> list[tuple[str, str, str, dict[str, str]
         ("reminder log", "coordinator", "/reminders/", {}, None),
         ("audit case page", "auditor", f"/audit/cases/{item.case_id}/", {}, None),
     ]  # fmt: skip
+    outcome = world["outcome"]
+    for spec in worklists.AFTER_MEETING_WORKLISTS:
+        pages += [
+            (f"panel {spec.slug}", "coordinator", f"/worklists/{spec.slug}/panel/", HTMX, None),
+            (f"worklist {spec.slug}", "coordinator", f"/worklists/{spec.slug}/", {}, None),
+        ]
+    pages += [
+        ("outcome letters and follow-up", "coordinator", f"/agenda/{outcome.pk}/after/", {}, None),
+        ("letter page", "coordinator", f"/letters/{outcome.letters.get().pk}/", {}, None),
+        ("letter templates", "admin", "/letter-templates/", {}, None),
+        ("letter template edit", "admin", "/letter-templates/gp/", {}, None),
+        ("reports", "auditor", "/reports/", {}, None),
+    ]
     return pages
 
 

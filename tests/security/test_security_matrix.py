@@ -231,7 +231,11 @@ def test_the_permission_matrix_command_prints_the_table():
 
 
 def test_the_auditor_is_read_only_and_only_the_chair_overrides_or_signs_off():
-    writes = set(Capability) - {Capability.VIEW_CLINICAL, Capability.VIEW_AUDIT}
+    writes = set(Capability) - {
+        Capability.VIEW_CLINICAL,
+        Capability.VIEW_AUDIT,
+        Capability.VIEW_REPORTS,
+    }
     assert not ROLE_CAPABILITIES["auditor"] & writes
     for capability in (Capability.OVERRIDE_HARD_STOPS, Capability.SIGN_OFF):
         assert [r for r, caps in ROLE_CAPABILITIES.items() if capability in caps] == ["chair"]

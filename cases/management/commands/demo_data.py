@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from cases import models
 from cases.common.constants import rule_constants
+from cases.followup.demo import demo_history
 from cases.pathway import (
     earliest_elective_surgery,
     latest_primary_surgery_after_scrt,
@@ -657,6 +658,7 @@ class Command(BaseCommand):
         counts = {"users": len(users), "patients": len(patients), "cases": len(drafts)}
         counts.update(self._write_children(drafts))
         counts.update(self._meeting(rng, today, users, drafts))
+        counts.update(demo_history(rng, today, users, [d.case for d in drafts]))
         counts["reminders"] = reminders_sync_for_cases(case_ids=[d.case.pk for d in drafts]).created
         return counts
 
