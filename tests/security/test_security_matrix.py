@@ -79,6 +79,18 @@ ALLOWED_ROLES = {
     "cases:surgery-update": "chair clinician coordinator",
     "cases:worklist-detail": "auditor chair clinician coordinator",
     "cases:worklist-panel": "auditor chair clinician coordinator",
+    # After the meeting (cases/followup/): the auditor reads letters and reports, edits nothing.
+    "cases:outcome-after": "auditor chair clinician coordinator",
+    "cases:patient-letter-add": "chair clinician",
+    "cases:letter-detail": "auditor chair clinician coordinator",
+    "cases:letter-pdf": "auditor chair clinician coordinator",
+    "cases:letter-check": "chair clinician",
+    "cases:letter-send": "chair clinician coordinator",
+    "cases:letter-template-list": "admin",
+    "cases:letter-template-edit": "admin",
+    "cases:follow-up-update": "chair clinician coordinator",
+    "cases:reports": "auditor chair coordinator",
+    "cases:report-csv": "auditor chair coordinator",
 }
 ROLES = list(models.Role.values)
 
