@@ -133,7 +133,7 @@ def _demo_item() -> Any:
     from cases.models import AgendaItem
 
     item = (
-        AgendaItem.objects.filter(meeting__title="Colorectal MDT")
+        AgendaItem.objects.filter(meeting__title="Colorectal MDT", meeting__status="scheduled")
         .order_by("meeting__scheduled_for", "position")
         .first()
     )
@@ -289,6 +289,7 @@ def pages(*, runs: int, with_posts: bool = True) -> list[Page]:
         Page("molecular form (htmx, in place)", f"/cases/{item.case_id}/molecular/", HTMX,
              "coordinator", "partial"),
     ]  # fmt: skip
+    result += _after_the_meeting_pages()
     return result
 
 
@@ -301,6 +302,27 @@ def _middle_cursor() -> str:
     total = Reminder.objects.count()
     row = Reminder.objects.order_by("-due_at", "-id").values_list("due_at", "id")[total // 2]
     return quote(f"{row[0].isoformat()}_{row[1]}")
+
+
+def _after_the_meeting_pages() -> list[Page]:
+    """Letters, follow-up and the reports (cases/followup/), on the demo's past year."""
+    from cases.models import OutcomeLetter
+    from cases.worklists.queries import AFTER_MEETING_WORKLISTS
+
+    letter = OutcomeLetter.objects.order_by("-created_at").first()
+    if letter is None:
+        raise SystemExit("no outcome letters in this database: run with --reload")
+    return [
+        *[
+            Page(f"panel {spec.slug}", f"/worklists/{spec.slug}/panel/", HTMX, "coordinator",
+                 "partial")
+            for spec in AFTER_MEETING_WORKLISTS
+        ],
+        Page("outcome letters and follow-up", f"/agenda/{letter.agenda_item_id}/after/",
+             user="coordinator"),
+        Page("letter page", f"/letters/{letter.pk}/", user="coordinator"),
+        Page("reports (last 12 months)", "/reports/", user="auditor"),
+    ]  # fmt: skip
 
 
 def inprocess(url: str, runs: int, out: Path) -> None:

@@ -2,6 +2,7 @@
 
 from cases.api.urls import urlpatterns as api_urls
 from cases.audit.urls import urlpatterns as audit_urls
+from cases.followup.urls import urlpatterns as followup_urls
 from cases.interop.urls import urlpatterns as interop_urls
 from cases.meetings.urls import urlpatterns as meeting_urls
 from cases.records.urls import urlpatterns as record_urls
@@ -14,6 +15,7 @@ urlpatterns = [
     *worklist_urls,
     *record_urls,
     *meeting_urls,
+    *followup_urls,
     *reminder_urls,
     *audit_urls,
     *api_urls,

@@ -8,6 +8,7 @@ Two profiles, picked by TUMOURBOARD_PROFILE:
 Every variable is listed with its default in the README's configuration table.
 """
 
+import datetime as dt
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -164,6 +165,14 @@ DATABASES = {
 }
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (no other database)")
+
+# The reports (cases/followup/reports/) read from a read replica when REPORTING_DATABASE_URL is
+# set; in the tests that alias mirrors the default database.
+if env_str("REPORTING_DATABASE_URL"):
+    DATABASES["reporting"] = dj_database_url.parse(
+        env_str("REPORTING_DATABASE_URL"), conn_health_checks=True
+    )
+    DATABASES["reporting"]["TEST"] = {"MIRROR": "default"}
 
 # Privilege separation (docs/security.md): the app connects as DATABASE_URL's role, which owns
 # nothing and may not rewrite the audit trail; `manage.py migrate` (and `flush`) connect as
@@ -418,6 +427,50 @@ ECOG_MAX_AGE_DAYS = env_int("ECOG_MAX_AGE_DAYS", DEFAULT_WORKFLOW.ecog_max_age_d
 AGENDA_FREEZE_HOURS = env_int("AGENDA_FREEZE_HOURS", DEFAULT_WORKFLOW.agenda_freeze_hours)
 # "Due soon" on the dashboard: a reassessment due within this many days.
 DUE_SOON_DAYS = env_int("DUE_SOON_DAYS", DEFAULT_WORKFLOW.due_window_days)
+
+# --- After the meeting: letters, follow-up, reports (docs/after-the-meeting.md) -------------
+
+# An outcome letter not sent within this many working days of the sign-off joins the worklist.
+LETTER_SEND_WORKING_DAYS = env_int(
+    "LETTER_SEND_WORKING_DAYS", DEFAULT_WORKFLOW.letter_send_working_days
+)
+# Not working days (weekends are skipped anyway): ISO dates, comma-separated. The default is
+# England and Wales, 2026 and 2027 (https://www.gov.uk/bank-holidays).
+BANK_HOLIDAYS = [
+    dt.date.fromisoformat(day)
+    for day in env_list(
+        "BANK_HOLIDAYS",
+        "2026-01-01,2026-04-03,2026-04-06,2026-05-04,2026-05-25,2026-08-31,2026-12-25,"
+        "2026-12-28,2027-01-01,2027-03-26,2027-03-29,2027-05-03,2027-05-31,2027-08-30,"
+        "2027-12-27,2027-12-28",
+    )
+]
+# "Recommendations not implemented after N days", N per kind of recommendation.
+FOLLOWUP_DAYS = {
+    kind: env_int(
+        f"FOLLOWUP_{kind.upper()}_DAYS", getattr(DEFAULT_WORKFLOW, f"followup_{kind}_days")
+    )
+    for kind in ("treatment", "referral", "surgery", "scan", "biopsy", "radiotherapy")
+}
+# The trust's letterhead on outcome letters: lines separated by "|".
+LETTERHEAD = [
+    line.strip()
+    for line in env_str(
+        "LETTERHEAD",
+        "Colorectal Multidisciplinary Team|Example NHS Foundation Trust|"
+        "Hospital Road, Exampletown EX1 1AA|Telephone 01234 567890",
+    ).split("|")
+    if line.strip()
+]
+# The reports' targets: cases over them are counted "outside the target".
+REPORT_REFERRAL_TO_DISCUSSION_DAYS = env_int(
+    "REPORT_REFERRAL_TO_DISCUSSION_DAYS", DEFAULT_WORKFLOW.referral_to_discussion_days
+)
+REPORT_DISCUSSION_TO_TREATMENT_DAYS = env_int(
+    "REPORT_DISCUSSION_TO_TREATMENT_DAYS", DEFAULT_WORKFLOW.discussion_to_treatment_days
+)
+# Reports read from a read replica when this is set (a "reporting" database alias).
+REPORTING_DATABASE_URL = env_str("REPORTING_DATABASE_URL")
 
 # --- Reminders (DESIGN.md §5: PostgreSQL is the schedule, Celery only dispatches) ------------
 

@@ -6,6 +6,8 @@ defaults are the engine's own (cases/pathway/constants.py), so a setting only ov
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 
 from cases.pathway import RuleConstants, WorkflowConstants
@@ -34,4 +36,13 @@ def workflow_constants() -> WorkflowConstants:
         result_chase_grace_days=settings.REMINDER_RESULT_CHASE_GRACE_DAYS,
         action_reminder_grace_days=settings.REMINDER_ACTION_GRACE_DAYS,
         urgent_window_days=settings.REMINDER_URGENT_WINDOW_DAYS,
+        letter_send_working_days=settings.LETTER_SEND_WORKING_DAYS,
+        referral_to_discussion_days=settings.REPORT_REFERRAL_TO_DISCUSSION_DAYS,
+        discussion_to_treatment_days=settings.REPORT_DISCUSSION_TO_TREATMENT_DAYS,
+        **{f"followup_{kind}_days": days for kind, days in settings.FOLLOWUP_DAYS.items()},
     )
+
+
+def bank_holidays() -> frozenset[dt.date]:
+    """The configured bank holidays (setting ``BANK_HOLIDAYS``): not working days."""
+    return frozenset(settings.BANK_HOLIDAYS)

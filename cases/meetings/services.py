@@ -30,6 +30,7 @@ from django.utils import timezone
 from cases import models
 from cases.common.json_rows import prefill
 from cases.common.services import ConflictError, update_versioned
+from cases.followup.services import outcome_signed_off
 from cases.meetings.selectors import hpb_present, meeting_day, quorum_of
 from cases.meetings.walk import (
     AnswerError,
@@ -909,6 +910,7 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
         quorate_at_sign_off=quorum.quorate,
         next_reassessment_on=plan.next_on,
     )
+    outcome_signed_off(agenda_item_id=item.pk)  # letters and follow-ups (cases/followup/)
     reminders_sync_for_case(case_id=case.pk)
     item.refresh_from_db()
     return SignOffResult(item=item, next_reassessment_on=plan.next_on, reassessment=scheduled)

@@ -23,6 +23,7 @@ class ReminderKind(models.TextChoices):
     ACTION_OVERDUE = "action_overdue", "MDT action overdue"
     # One email with a recipient list's non-urgent reminders of the day (its members point at it).
     DIGEST = "digest", "Daily digest"
+    LETTER_TO_CHECK = "letter_to_check", "Outcome letter awaits checking"
 
 
 class ReminderState(models.TextChoices):

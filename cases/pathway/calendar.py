@@ -67,3 +67,27 @@ def latest_primary_surgery_after_scrt(scrt_completed: date, scrt_max_delay_month
 def next_reassessment(anchor: date, reassess_months: int) -> date:
     """R9: the next 2-monthly reassessment, counted from its anchor."""
     return add_months(anchor, reassess_months)
+
+
+def add_working_days(start: date, count: int, holidays: frozenset[date] = frozenset()) -> date:
+    """The day ``count`` working days after ``start`` (weekends and ``holidays`` skipped).
+
+    A letter signed off on Friday with one working day to go is due on Monday (Tuesday if Monday
+    is a bank holiday). ``count`` 0 gives ``start`` itself, or the next working day."""
+    day = start
+    while day.weekday() >= 5 or day in holidays:
+        day += timedelta(days=1)
+    for _ in range(count):
+        day += timedelta(days=1)
+        while day.weekday() >= 5 or day in holidays:
+            day += timedelta(days=1)
+    return day
+
+
+def latest_on_time_start(today: date, count: int, holidays: frozenset[date] = frozenset()) -> date:
+    """The last day ``d`` whose deadline ``add_working_days(d, count)`` is before ``today``: work
+    started on or before it is late today (the "not sent within N working days" worklist)."""
+    day = today - timedelta(days=1)
+    while add_working_days(day, count, holidays) >= today:
+        day -= timedelta(days=1)
+    return day

@@ -58,6 +58,20 @@ class WorkflowConstants:
     # A window closing within this many days is urgent: its reminder goes at once, not in the
     # daily digest.
     urgent_window_days: int = 14
+    # After the meeting (docs/after-the-meeting.md): an outcome letter goes out within this many
+    # working days of the sign-off; a recommendation of each kind is expected to be carried out
+    # within its number of days of the meeting.
+    letter_send_working_days: int = 1
+    followup_treatment_days: int = 28
+    followup_referral_days: int = 21
+    followup_surgery_days: int = 35
+    followup_scan_days: int = 28
+    followup_biopsy_days: int = 21
+    followup_radiotherapy_days: int = 28
+    # The MDT's own audit targets (the reports count the cases outside them): referral to first
+    # discussion, and discussion to the start of treatment (the NHS 31-day standard).
+    referral_to_discussion_days: int = 14
+    discussion_to_treatment_days: int = 31
 
     def __post_init__(self) -> None:
         for f in fields(self):

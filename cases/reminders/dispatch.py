@@ -90,6 +90,9 @@ KIND_GUIDANCE = {
     "outstanding. Please chase the laboratory.",
     ReminderKind.ACTION_DUE: "An MDT action assigned to you is due.",
     ReminderKind.ACTION_OVERDUE: "An MDT action on this case is overdue and still open.",
+    # The letter itself is never attached: it names the patient (docs/after-the-meeting.md).
+    ReminderKind.LETTER_TO_CHECK: "An MDT outcome letter for this case awaits checking by a "
+    "clinician before it is sent. Please open the case's letters to check it.",
 }
 
 

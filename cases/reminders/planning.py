@@ -50,7 +50,9 @@ from cases.models import (
     ActionStatus,
     AgentAdministration,
     Case,
+    LetterStatus,
     MolecularResult,
+    OutcomeLetter,
     PelvicRadiotherapy,
     Radiotherapy,
     Reassessment,
@@ -140,6 +142,7 @@ class CaseFacts:
     last_scrt: dt.date | None = None
     pending_results: list[dict] = field(default_factory=list)
     open_actions: list[dict] = field(default_factory=list)
+    letters_to_check: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -273,9 +276,12 @@ def reminder_cancel(*, user: object, reminder_id: int) -> str:
 def reminders_implied(facts: CaseFacts) -> list[Wanted]:
     """Every reminder the case's current facts imply (no database access), over or not: the
     sync creates only those whose last day has not passed (``expires_on``)."""
+    # A letter awaits checking whatever the stage (an outcome may take the case off the pathway).
+    letters = list(_letter_reminders(facts))
     if facts.stage == Stage.LEFT_PATHWAY:
-        return []
+        return letters
     return [
+        *letters,
         *_reassessment_reminders(facts),
         *_bevacizumab_reminders(facts),
         *_scrt_reminders(facts),
@@ -370,6 +376,18 @@ def _action_reminders(facts: CaseFacts) -> Iterator[Wanted]:
         )
 
 
+def _letter_reminders(facts: CaseFacts) -> Iterator[Wanted]:
+    # At once (the letters are due out within a working day of the sign-off); one email per
+    # outcome, however many of its letters await checking.
+    first: dict[int, dt.datetime] = {}
+    for letter in facts.letters_to_check:
+        item = letter["agenda_item_id"]
+        first[item] = min(first.get(item, letter["created_at"]), letter["created_at"])
+    for item, created_at in sorted(first.items()):
+        key = f"c{facts.case_id}:outcome{item}:letters-check"
+        yield Wanted(key, K.LETTER_TO_CHECK, timezone.localdate(created_at), None, facts.team)
+
+
 def send_time(day: dt.date) -> dt.datetime:
     """REMINDER_SEND_HOUR local time on ``day``, as an aware datetime (DST-safe)."""
     zone = ZoneInfo(settings.TIME_ZONE)
@@ -434,6 +452,10 @@ def _load_facts(case_ids: list[int]) -> dict[int, CaseFacts]:
         "id", "case_id", "due_on", "owner_id", "owner__email"
     ):
         facts[row["case_id"]].open_actions.append(row)
+    for row in OutcomeLetter.objects.filter(
+        case_id__in=case_ids, status=LetterStatus.DRAFTED
+    ).values("agenda_item_id", "case_id", "created_at"):
+        facts[row["case_id"]].letters_to_check.append(row)
     return facts
 
 

@@ -31,6 +31,11 @@ class Capability(StrEnum):
     MANAGE_REMINDERS = "manage_reminders"
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
+    CHECK_LETTERS = "check_letters"
+    SEND_LETTERS = "send_letters"
+    EDIT_LETTER_TEMPLATES = "edit_letter_templates"
+    RECORD_FOLLOW_UP = "record_follow_up"
+    VIEW_REPORTS = "view_reports"
 
 
 LABELS = {
@@ -45,6 +50,11 @@ LABELS = {
     Capability.MANAGE_REMINDERS: "see and retry reminders",
     Capability.VIEW_AUDIT: "see the audit trail and access log",
     Capability.MANAGE_USERS: "manage user accounts",
+    Capability.CHECK_LETTERS: "check an outcome letter (as the named clinician)",
+    Capability.SEND_LETTERS: "mark a checked outcome letter sent",
+    Capability.EDIT_LETTER_TEMPLATES: "edit the outcome letters' templates",
+    Capability.RECORD_FOLLOW_UP: "record whether a recommendation was carried out",
+    Capability.VIEW_REPORTS: "see the MDT's audit reports",
 }
 
 
@@ -52,10 +62,28 @@ C = Capability
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "coordinator": frozenset(
-        {C.VIEW_CLINICAL, C.EDIT_CASES, C.LIST_CASES, C.MANAGE_MEETINGS, C.MANAGE_REMINDERS}
+        {
+            C.VIEW_CLINICAL,
+            C.EDIT_CASES,
+            C.LIST_CASES,
+            C.MANAGE_MEETINGS,
+            C.MANAGE_REMINDERS,
+            C.SEND_LETTERS,
+            C.RECORD_FOLLOW_UP,
+            C.VIEW_REPORTS,
+        }
     ),
     "clinician": frozenset(
-        {C.VIEW_CLINICAL, C.EDIT_CASES, C.RECORD_IMAGING, C.LIST_CASES, C.RECORD_DECISIONS}
+        {
+            C.VIEW_CLINICAL,
+            C.EDIT_CASES,
+            C.RECORD_IMAGING,
+            C.LIST_CASES,
+            C.RECORD_DECISIONS,
+            C.CHECK_LETTERS,
+            C.SEND_LETTERS,
+            C.RECORD_FOLLOW_UP,
+        }
     ),
     "chair": frozenset(
         {
@@ -67,10 +95,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             C.RECORD_DECISIONS,
             C.OVERRIDE_HARD_STOPS,
             C.SIGN_OFF,
+            C.CHECK_LETTERS,
+            C.SEND_LETTERS,
+            C.RECORD_FOLLOW_UP,
+            C.VIEW_REPORTS,
         }
     ),
-    "admin": frozenset({C.MANAGE_USERS, C.MANAGE_REMINDERS}),
-    "auditor": frozenset({C.VIEW_CLINICAL, C.VIEW_AUDIT}),
+    "admin": frozenset({C.MANAGE_USERS, C.MANAGE_REMINDERS, C.EDIT_LETTER_TEMPLATES}),
+    "auditor": frozenset({C.VIEW_CLINICAL, C.VIEW_AUDIT, C.VIEW_REPORTS}),
 }
 
 

@@ -55,8 +55,10 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from cases import models
-from cases.common.constants import rule_constants, workflow_constants
+from cases.common.constants import bank_holidays, rule_constants, workflow_constants
+from cases.followup.selectors import follow_up_days, follow_ups_overdue, letters_unsent
 from cases.meetings.selectors import completeness_day
+from cases.models import FollowUpKind
 from cases.pathway.constants import RuleConstants, WorkflowConstants
 from cases.pathway.dataset import DATASET_ITEMS, item_words
 
@@ -403,6 +405,10 @@ def _rule_words() -> dict[str, int]:
         "due_days": workflow.due_window_days,
         "chase_days": workflow.result_chase_days,
         "imaging_weeks": workflow.imaging_max_age_days // 7,
+        "letter_days": workflow.letter_send_working_days,
+        "followup_days": ", ".join(
+            f"{FollowUpKind(kind).label.lower()} {days}" for kind, days in follow_up_days().items()
+        ),
     }
 
 
@@ -535,7 +541,36 @@ WORKLISTS: tuple[WorklistSpec, ...] = (
         needs_meeting=True,
     ),
 )
-WORKLISTS_BY_SLUG = {spec.slug: spec for spec in WORKLISTS}
+# After the meeting (cases/followup/): letters not sent in time, recommendations not carried out.
+# Drawn on the dashboard after the page (htmx), each by its own panel view: the dashboard's first
+# answer keeps its fixed number of queries.
+AFTER_MEETING_WORKLISTS: tuple[WorklistSpec, ...] = (
+    WorklistSpec(
+        "letters-unsent",
+        "Outcome letters not sent within {letter_days} working day(s)",
+        "Signed-off outcomes whose letter is not yet checked and sent, {letter_days} working "
+        "day(s) after the sign-off (weekends and bank holidays skipped).",
+        "warn",
+        letters_unsent,
+        reads=(
+            models.OutcomeLetter,
+            models.AgendaItem,
+            models.Meeting,
+            models.Case,
+            models.Patient,
+        ),
+    ),
+    WorklistSpec(
+        "follow-ups-overdue",
+        "Recommendations not implemented in time",
+        "Signed-off recommendations still planned or in progress after their kind's number of "
+        "days ({followup_days}).",
+        "warn",
+        follow_ups_overdue,
+        reads=(models.FollowUp, models.Case, models.Patient),
+    ),
+)
+WORKLISTS_BY_SLUG = {spec.slug: spec for spec in (*WORKLISTS, *AFTER_MEETING_WORKLISTS)}
 
 
 def worklist_queryset(
@@ -702,7 +737,7 @@ def dashboard_first_rows(
     """``capped_queries`` of these worklists (none needing a meeting), run, and built once a
     day: building them takes about a quarter as long as running them."""
     slugs = tuple(spec.slug for spec in specs)
-    constants = (rule_constants(), workflow_constants())
+    constants = (rule_constants(), workflow_constants(), bank_holidays())
     return _daily_capped_queries(slugs, today, constants, limit).run()
 
 
@@ -710,7 +745,7 @@ def dashboard_first_rows(
 def _daily_capped_queries(
     slugs: tuple[str, ...],
     today: dt.date,
-    constants: tuple[RuleConstants, WorkflowConstants],
+    constants: tuple[RuleConstants, WorkflowConstants, frozenset[dt.date]],
     limit: int,
 ) -> CappedQueries:
     """Kept per argument: the queries are a function of the day and of the constants the

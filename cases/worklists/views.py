@@ -188,6 +188,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     _log_shown(request, (pk for panel in panels for pk in panel.case_ids), "dashboard")
     context = base | {
         "panels": panels,
+        "after_meeting": worklists.AFTER_MEETING_WORKLISTS,
         **_charts(today, versions),
         "frozen_at": agenda_frozen_at(meeting) if meeting else None,
         "frozen": meeting is not None and timezone.now() >= agenda_frozen_at(meeting),

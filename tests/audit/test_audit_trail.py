@@ -271,6 +271,37 @@ BUILDERS = {
         {"scope": "import"},
         {"revoked_at": timezone.now()},
     ),
+    # After the meeting (cases/followup/).
+    "LetterTemplate": (
+        lambda: models.LetterTemplate.objects.create(
+            kind="patient", salutation="Dear {{ patient_name }}", opening="We met."
+        ),
+        {"closing": "With best wishes"},
+        {"opening": "The team met."},
+    ),
+    "OutcomeLetter": (
+        lambda: (
+            lambda item: models.OutcomeLetter.objects.create(
+                agenda_item=item, case=item.case, kind="gp"
+            )
+        )(_item()),
+        {"kind": "referrer"},
+        {"kind": "patient"},
+    ),
+    "FollowUp": (
+        lambda: (
+            lambda item: models.FollowUp.objects.create(
+                agenda_item=item,
+                case=item.case,
+                decision=_decision(item, make_user("chair")),
+                kind="scan",
+                description="CT chest, abdomen and pelvis",
+                planned_on=TODAY,
+            )
+        )(_item()),
+        {"status": "in_progress"},
+        {"description": "MRI liver"},
+    ),
 }
 
 

@@ -27,6 +27,7 @@ from cases.reminders.planning import reminders_sync_for_cases
 from cases.worklists import queries as worklists
 from tests.cohort import populate, upcoming_meeting
 from tests.conftest import make_user
+from tests.followup.helpers import bulk_outcomes
 from tests.imaging_factory import measured_series
 from tests.meeting_factory import (
     answer_as_recommended,
@@ -68,7 +69,7 @@ EXPECTED = {
     "meeting page": 7,  # with the expected core members and the staff who may deputise
     "meeting minutes": 9,
     "core members page": 5,
-    "meeting case (walk) page": 4,
+    "meeting case (walk) page": 5,  # 4, and the previous outcome's follow-up (cases/followup/)
     "walk card partial": 3,
     "outcome partial": 4,
     "card preview (htmx POST)": 2,
@@ -79,6 +80,14 @@ EXPECTED = {
     "audit case page": 9,
     "molecular form (htmx, in place)": 4,
     "patient lookup (htmx POST)": 4,
+    # After the meeting (cases/followup/).
+    **{f"panel {spec.slug}": 3 for spec in worklists.AFTER_MEETING_WORKLISTS},
+    **{f"worklist {spec.slug}": 5 for spec in worklists.AFTER_MEETING_WORKLISTS},
+    "outcome letters and follow-up": 6,
+    "letter page": 6,
+    "letter templates": 3,
+    "letter template edit": 3,
+    "reports": 9,
 }
 
 
@@ -110,6 +119,7 @@ def _world(size: int) -> dict[str, object]:
     auditor, owner = make_user("auditor"), make_user("clinician")
     today = NOW.date()
     cases = populate(size, today=today, owner=owner)
+    outcome = bulk_outcomes(cases, today=today, owner=owner)
     upcoming_meeting(chair, days=1)  # the dashboard's next meeting: the cohort is its candidates
     meeting = make_meeting(chair, day=today + dt.timedelta(days=7))
     core = make_core_members(prefix=f"s{size}-")
@@ -141,7 +151,13 @@ def _world(size: int) -> dict[str, object]:
         case_clinical_record(case_id=fresh.case_id), [], meeting_day=meeting_day(meeting)
     ).current
     return {
-        "users": {"coordinator": coordinator, "chair": chair, "auditor": auditor},
+        "users": {
+            "coordinator": coordinator,
+            "chair": chair,
+            "auditor": auditor,
+            "admin": make_user("admin"),
+        },
+        "outcome": outcome,
         "item": item,
         "answer": (
             f"/agenda/{fresh.pk}/points/{step.point}/",
@@ -185,6 +201,19 @@ def _pages(world: dict[str, object]) -> list[tuple[str, str, str, dict[str, str]
         ("patient lookup (htmx POST)", "coordinator", "/patients/lookup/", HTMX,
          {"number": item.case.patient.hospital_number}),
     ]  # fmt: skip
+    outcome = world["outcome"]
+    for spec in worklists.AFTER_MEETING_WORKLISTS:
+        pages += [
+            (f"panel {spec.slug}", "coordinator", f"/worklists/{spec.slug}/panel/", HTMX, None),
+            (f"worklist {spec.slug}", "coordinator", f"/worklists/{spec.slug}/", {}, None),
+        ]
+    pages += [
+        ("outcome letters and follow-up", "coordinator", f"/agenda/{outcome.pk}/after/", {}, None),
+        ("letter page", "coordinator", f"/letters/{outcome.letters.get().pk}/", {}, None),
+        ("letter templates", "admin", "/letter-templates/", {}, None),
+        ("letter template edit", "admin", "/letter-templates/gp/", {}, None),
+        ("reports", "auditor", "/reports/", {}, None),
+    ]
     return pages
 
 

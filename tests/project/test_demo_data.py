@@ -73,7 +73,7 @@ def test_it_records_bevacizumab_doses_and_two_monthly_reassessments(cohort):
 
 
 def test_it_creates_an_upcoming_meeting_with_an_agenda_and_a_user_per_role(cohort):
-    meeting = models.Meeting.objects.get()
+    meeting = models.Meeting.objects.get(status=models.MeetingStatus.SCHEDULED)
     assert meeting.agenda_items.count() == 12
     assert set(models.User.objects.values_list("role", flat=True)) == set(models.Role.values)
 

@@ -39,6 +39,13 @@ READ_MODULES = {
     "cases.interop.export",
     "cases.interop.recommendations",
     "cases.interop.validation",
+    # After the meeting: a letter's words, which decisions imply a follow-up, and the reports'
+    # SQL only read.
+    "cases.followup.letters",
+    "cases.followup.implementation",
+    "cases.followup.reports",
+    "cases.followup.reports.queries",
+    "cases.followup.reports.charts",
 }
 WRITE_MODULES = {
     "cases.meetings.agenda",

@@ -107,6 +107,18 @@ ALLOWED_ROLES = {
     "cases:toxicity-update": "chair clinician coordinator",
     "cases:worklist-detail": "auditor chair clinician coordinator",
     "cases:worklist-panel": "auditor chair clinician coordinator",
+    # After the meeting (cases/followup/): the auditor reads letters and reports, edits nothing.
+    "cases:outcome-after": "auditor chair clinician coordinator",
+    "cases:patient-letter-add": "chair clinician",
+    "cases:letter-detail": "auditor chair clinician coordinator",
+    "cases:letter-pdf": "auditor chair clinician coordinator",
+    "cases:letter-check": "chair clinician",
+    "cases:letter-send": "chair clinician coordinator",
+    "cases:letter-template-list": "admin",
+    "cases:letter-template-edit": "admin",
+    "cases:follow-up-update": "chair clinician coordinator",
+    "cases:reports": "auditor chair coordinator",
+    "cases:report-csv": "auditor chair coordinator",
 }
 ROLES = list(models.Role.values)
 
@@ -313,7 +325,11 @@ def test_the_permission_matrix_command_prints_the_table():
 
 
 def test_the_auditor_is_read_only_and_only_the_chair_overrides_or_signs_off():
-    writes = set(Capability) - {Capability.VIEW_CLINICAL, Capability.VIEW_AUDIT}
+    writes = set(Capability) - {
+        Capability.VIEW_CLINICAL,
+        Capability.VIEW_AUDIT,
+        Capability.VIEW_REPORTS,
+    }
     assert not ROLE_CAPABILITIES["auditor"] & writes
     for capability in (Capability.OVERRIDE_HARD_STOPS, Capability.SIGN_OFF):
         assert [r for r, caps in ROLE_CAPABILITIES.items() if capability in caps] == ["chair"]

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from cases import models
 from cases.common.constants import rule_constants
+from cases.followup.demo import demo_history
 from cases.management import demo_imaging, demo_record
 from cases.pathway import (
     earliest_elective_surgery,
@@ -667,6 +668,7 @@ class Command(BaseCommand):
         counts.update(demo_imaging.load(seed, today, drafts))
         counts.update(demo_record.write(seed, today, [d.case.pk for d in drafts]))
         counts.update(self._meeting(rng, today, users, drafts))
+        counts.update(demo_history(rng, today, users, [d.case for d in drafts]))
         counts["reminders"] = reminders_sync_for_cases(case_ids=[d.case.pk for d in drafts]).created
         return counts
 
