@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from cases import models
+from cases.meetings.services import agenda_item_defer
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.conftest import make_user
@@ -189,6 +190,28 @@ def test_a_meeting_gives_the_hpb_verdict_and_the_record_follows(page, meeting_se
     assert_accessible(page, "case page after sign-off")
     page.goto("/")
     expect(page.locator("#wl-reassessments-overdue")).not_to_contain_text(case.reference)
+
+    # The meeting ends: the other case waits for its KRAS result, the chair closes the meeting
+    # from its page and the minutes come out, printable.
+    agenda_item_defer(
+        user=setup["chair"], agenda_item_id=setup["other"].pk, reason="Awaiting the KRAS result"
+    )
+    page.goto(f"/meetings/{meeting.pk}/")
+    page.get_by_role("button", name="Close the meeting and issue the minutes").click()
+    minutes = page.locator("article.minutes")
+    expect(page.locator("h1")).to_contain_text("Minutes")
+    expect(minutes).not_to_contain_text("Draft")
+    expect(minutes).to_contain_text(case.reference)
+    expect(minutes).to_contain_text("One-stage hepatectomy")
+    expect(minutes).to_contain_text("Awaiting the KRAS result")
+    expect(minutes).to_contain_text("Signed off by")
+    meeting.refresh_from_db()
+    assert meeting.status == models.MeetingStatus.CLOSED
+    assert_accessible(page, "minutes")
+    page.emulate_media(media="print")
+    expect(page.locator(".no-print").first).to_be_hidden()
+    assert page.pdf(format="A4")[:4] == b"%PDF"  # what the browser's Print command produces
+    _shot(page, "05-minutes")
 
 
 def test_two_browsers_answering_the_same_point_get_a_clear_conflict(
