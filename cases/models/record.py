@@ -345,7 +345,9 @@ class Reassessment(Versioned):
     )
     # An HPB review given in an MDT meeting (written at sign-off): its day and who was present.
     hpb_reviewed_on = models.DateField(null=True, blank=True, verbose_name="HPB review date")
-    hpb_reviewers = models.CharField(max_length=500, blank=True, verbose_name="HPB reviewers")
+    hpb_reviewers = models.CharField(
+        max_length=500, blank=True, default="", db_default="", verbose_name="HPB reviewers"
+    )
 
     class Meta:
         ordering = ["case", "cycle"]
