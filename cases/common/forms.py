@@ -57,6 +57,10 @@ class ServiceModelForm(forms.ModelForm):
     def validate_unique(self) -> None:
         """The service checks uniqueness and constraints, with clinical wording."""
 
+    def validate_constraints(self) -> None:
+        """Likewise the check constraints (Django checks them apart from uniqueness): a form
+        would otherwise name the constraint instead of saying what is wrong."""
+
 
 def blank_choice(choices: list[tuple[str, str]], label: str = "—") -> list[tuple[str, str]]:
     return [("", label), *choices]

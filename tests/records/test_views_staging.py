@@ -221,3 +221,35 @@ def test_a_result_is_entered_from_the_meeting_screen_without_leaving_it(users):
     assert {r.marker: r.version for r in case.molecular_results.exclude(marker="her2")} == {
         m: r.version for m, r in kept.items()
     }
+
+
+def test_cycles_and_toxicities_are_recorded_through_their_forms(users):
+    case = make_case(diagnosed_on=D(2025, 11, 15))
+    course = models.TreatmentCourse.objects.create(
+        case=case, backbone="folfoxiri", agents=FOLFOXIRI_BEV, started_on=D(2025, 12, 1)
+    )
+    client = signed_in(users["clinician"])
+    page = client.get(f"/cases/{case.pk}/courses/{course.pk}/cycles/new/")
+    assert 'value="1"' in page.text  # the next cycle number is offered
+    response = client.post(
+        f"/cases/{case.pk}/courses/{course.pk}/cycles/new/",
+        {"number": "1", "given_on": "2025-12-01", "agents": FOLFOXIRI_BEV[:3],
+         "dose_reduction_percent": "20"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    cycle = course.cycles.get()
+    assert (cycle.agents, cycle.dose_reduction_percent) == (FOLFOXIRI_BEV[:3], 20)
+    assert course.administrations.count() == 3
+    refused = client.post(
+        f"/cases/{case.pk}/courses/{course.pk}/toxicities/new/",
+        {"term": "alopecia", "grade": "3", "cycle_id": str(cycle.pk), "noted_on": "2025-12-08"},
+    )
+    assert refused.status_code == 422
+    assert "Alopecia is graded 1 to 2 in CTCAE v5.0." in refused.text
+    assert "Constraint" not in refused.text  # the clinical words, not the constraint's name
+    saved = client.post(
+        f"/cases/{case.pk}/courses/{course.pk}/toxicities/new/",
+        {"term": "diarrhea", "grade": "3", "cycle_id": str(cycle.pk), "noted_on": "2025-12-08"},
+    )
+    assert saved.status_code == 302
+    assert str(course.toxicities.get()) == "Diarrhea grade 3"
