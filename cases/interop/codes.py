@@ -66,6 +66,10 @@ PROFILES = {
     "medication_administration": f"{MCODE}/mcode-cancer-related-medication-administration",
     "surgery": f"{MCODE}/mcode-cancer-related-surgical-procedure",
     "radiotherapy": f"{MCODE}/mcode-radiotherapy-course-summary",
+    "tnm_t": f"{MCODE}/mcode-tnm-primary-tumor-category",
+    "tnm_n": f"{MCODE}/mcode-tnm-regional-nodes-category",
+    "tnm_m": f"{MCODE}/mcode-tnm-distant-metastases-category",
+    "tnm_stage_group": f"{MCODE}/mcode-tnm-stage-group",
 }
 
 EXTENSIONS = {
@@ -189,6 +193,79 @@ _CONDITIONS = [
     Row("Case", "*", "Condition.clinicalStatus", CLINICAL_ACTIVE),
     Row("Case", "*", "Condition.verificationStatus", VERIFICATION_CONFIRMED),
     Row("Case", "*", "Condition.category", PROBLEM_LIST_ITEM),
+]
+
+# --- TNM staging (mCODE STU4 TNM category and stage group profiles) ---------------------------
+
+# Observation.code: the LOINC staging types of mCODE's TNM profiles, clinical or pathological.
+# A staging after neoadjuvant therapy (ypTNM) is pathological; our kind rides as a second coding.
+TNM_TYPE = {
+    ("clinical", "T"): Code(LOINC, "21905-5", "Primary tumor.clinical [Class] Cancer"),
+    ("clinical", "N"): Code(LOINC, "21906-3", "Regional lymph nodes.clinical [Class] Cancer"),
+    ("clinical", "M"): Code(LOINC, "21907-1", "Distant metastases.clinical [Class] Cancer"),
+    ("clinical", "stage"): Code(LOINC, "21908-9", "Stage group.clinical Cancer"),
+    ("pathological", "T"): Code(LOINC, "21899-0", "Primary tumor.pathology Cancer"),
+    ("pathological", "N"): Code(LOINC, "21900-6", "Regional lymph nodes.pathology [Class] Cancer"),
+    ("pathological", "M"): Code(LOINC, "21901-4", "Distant metastases.pathology [Class] Cancer"),
+    ("pathological", "stage"): Code(LOINC, "21902-2", "Stage group.pathology Cancer"),
+}
+TNM_TYPE_OF_KIND = {
+    "clinical": "clinical",
+    "pathological": "pathological",
+    "post_neoadjuvant": "pathological",
+}
+TNM_KIND_LOCAL = _local(
+    "tnm-kind",
+    {
+        "clinical": "Clinical (cTNM)",
+        "pathological": "Pathological (pTNM)",
+        "post_neoadjuvant": "Pathological after neoadjuvant therapy (ypTNM)",
+    },
+)
+# Observation.method: TNMStagingMethodVS (extensible); the record stages by the 8th edition.
+AJCC_8TH = Code(
+    SNOMED,
+    "897275008",
+    "American Joint Commission on Cancer, Cancer Staging Manual, 8th edition neoplasm staging "
+    "system (tumor staging)",
+)
+# Observation.value: the categories and groups as the manual writes them, under our own system.
+# mCODE's value sets (SNOMED CT "AJCC ... allowable value" concepts) are a *preferred* binding;
+# no SNOMED CT concept is written until each is checked against a terminology server.
+TNM_CATEGORY_LOCAL = _local(
+    "tnm-category",
+    {
+        **{v: v for v in ("TX", "T0", "Tis", "T1", "T2", "T3", "T4a", "T4b")},
+        **{v: v for v in ("NX", "N0", "N1a", "N1b", "N1c", "N2a", "N2b")},
+        **{v: v for v in ("M0", "M1a", "M1b", "M1c")},
+    },
+)
+STAGE_GROUP_LOCAL = _local(
+    "tnm-stage-group",
+    {
+        v: f"Stage {v}"
+        for v in ("0", "I", "IIA", "IIB", "IIC", "IIIA", "IIIB", "IIIC", "IVA", "IVB", "IVC")
+    },
+)
+
+_STAGING = [
+    *[
+        Row(
+            f"TnmStaging.{part.lower() if part != 'stage' else 'stage group (engine)'}",
+            f"kind {kind}",
+            "Observation.code",
+            code,
+        )
+        for (kind, part), code in TNM_TYPE.items()
+    ],
+    *_rows("TnmStaging.kind", "Observation.code (ours)", TNM_KIND_LOCAL),
+    Row("TnmStaging", "*", "Observation.method", AJCC_8TH),
+    *_rows("TnmStaging.t / n / m", "Observation.valueCodeableConcept (ours)", TNM_CATEGORY_LOCAL),
+    *_rows(
+        "TnmStaging (stage group, engine)",
+        "Observation.valueCodeableConcept (ours)",
+        STAGE_GROUP_LOCAL,
+    ),
 ]
 
 # --- Tumour marker tests -----------------------------------------------------------------------
@@ -442,6 +519,7 @@ _CAREPLAN = [
 TABLE: tuple[Row, ...] = (
     *_PATIENT,
     *_CONDITIONS,
+    *_STAGING,
     *_MARKERS,
     *_BLOOD_MARKERS,
     *_ASSESSMENT,

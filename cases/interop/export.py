@@ -39,6 +39,7 @@ from cases.interop.recommendations import describe_recommendation
 from cases.meetings.walk.cards import alert_for
 from cases.meetings.walk.context import current_decisions
 from cases.meetings.walk.labels import describe_answer, fmt_date
+from cases.pathway.staging import stage_group
 from cases.records.selectors import case_page_record
 
 FHIR_JSON = "application/fhir+json"
@@ -151,6 +152,62 @@ def _conditions(b: _Builder) -> None:
     secondary["code"] = codeable(codes.LIVER_METASTASES)
     secondary["bodySite"] = [codeable(codes.LIVER)]
     b.add("secondary", secondary, codes.PROFILES["secondary"])
+
+
+# --- TNM staging ------------------------------------------------------------------------------
+
+_TNM_PARTS = (("T", "t", "tnm_t"), ("N", "n", "tnm_n"), ("M", "m", "tnm_m"))
+
+
+def _staging(b: _Builder) -> None:
+    """Per staging, T, N and M category Observations and, when the categories place the tumour
+    in one, the AJCC stage group (the engine's) with the three as members."""
+    for staging in sorted(b.case.tnm_stagings.all(), key=lambda s: (s.staged_on, s.pk)):
+        kind = codes.TNM_TYPE_OF_KIND[staging.kind]
+        prefix = models.TNM_PREFIX[staging.kind]
+        common = {
+            "resourceType": "Observation",
+            "status": "final",
+            "subject": b.ref("patient"),
+            "focus": [b.ref("primary")],
+            "effectiveDateTime": _iso(staging.staged_on),
+            "method": codeable(codes.AJCC_8TH),
+        }
+        members = []
+        for part, field_name, profile in _TNM_PARTS:
+            value = getattr(staging, field_name)
+            key = f"tnm:{staging.kind}:{part}"
+            members.append(b.ref(key))
+            b.add(
+                key,
+                {
+                    **common,
+                    "code": codeable(
+                        codes.TNM_TYPE[(kind, part)], codes.TNM_KIND_LOCAL[staging.kind]
+                    ),
+                    "valueCodeableConcept": codeable(
+                        codes.TNM_CATEGORY_LOCAL[value], text=f"{prefix}{value}"
+                    ),
+                },
+                codes.PROFILES[profile],
+            )
+        group = stage_group(staging.t, staging.n, staging.m)
+        if group is None:
+            continue
+        b.add(
+            f"tnm:{staging.kind}:stage",
+            {
+                **common,
+                "code": codeable(
+                    codes.TNM_TYPE[(kind, "stage")], codes.TNM_KIND_LOCAL[staging.kind]
+                ),
+                "valueCodeableConcept": codeable(
+                    codes.STAGE_GROUP_LOCAL[group], text=codes.STAGE_GROUP_LOCAL[group].display
+                ),
+                "hasMember": members,
+            },
+            codes.PROFILES["tnm_stage_group"],
+        )
 
 
 # --- Tumour markers and ECOG -------------------------------------------------------------------
@@ -534,6 +591,7 @@ def case_entries(case: models.Case) -> list[dict[str, Any]]:
     _patient(b)
     _organization(b)
     _conditions(b)
+    _staging(b)
     _markers(b)
     _ecog(b)
     _reassessments(b)

@@ -38,6 +38,7 @@ from cases.interop import codes
 from cases.interop.codes import Code
 from cases.interop.tokens import may_import
 from cases.interop.validation import Index, Problem, profile_problems, structure_problems
+from cases.pathway.staging import tnm_problems
 from cases.reminders.planning import reminders_sync_for_case
 
 # --- Outcome -----------------------------------------------------------------------------------
@@ -101,6 +102,8 @@ class Referral:
     courses: dict[str, Course] = field(default_factory=dict)
     radiotherapy: list[models.Radiotherapy] = field(default_factory=list)
     surgeries: list[models.Surgery] = field(default_factory=list)
+    # TNM staging by kind: {"t": ..., "n": ..., "m": ..., "staged_on": ...}
+    stagings: dict[str, dict[str, Any]] = field(default_factory=dict)
     ignored: Counter[str] = field(default_factory=Counter)
 
 
@@ -199,6 +202,7 @@ class _Reader:
             elif kind not in passive:
                 self.referral.ignored[kind] += 1
         self.where = "Bundle"
+        self.check_stagings()
         if not self.referral.primary_site:
             self.problem("entry", "A referral has a primary cancer Condition.", "required")
         return self.referral
@@ -248,11 +252,42 @@ class _Reader:
             self.ecog(resource)
         elif _has(concept, codes.DISEASE_STATUS):
             self.disease_status(resource)
+        elif _tnm_part(concept) is not None:
+            self.tnm(resource)
         elif _has(concept, codes.CEA):
             # Blood tumour markers arrive with the record work; until then they are left out.
             self.referral.ignored["Observation (CEA)"] += 1
         else:
             self.marker(resource)
+
+    def tnm(self, resource: dict[str, Any]) -> None:
+        concept = resource.get("code")
+        kind, part = _tnm_part(concept)  # type: ignore[misc]
+        if part == "stage":
+            # The stage group follows from T, N and M (the engine's): not stored.
+            self.referral.ignored["Observation (stage group)"] += 1
+            return
+        value = _lookup(resource.get("valueCodeableConcept"), codes.TNM_CATEGORY_LOCAL)
+        allowed = {"T": models.TCategory, "N": models.NCategory, "M": models.MCategory}[part]
+        if value is None or value not in allowed.values:
+            self.unknown("valueCodeableConcept", resource.get("valueCodeableConcept"))
+            return
+        staged = self.date("effectiveDateTime", resource.get("effectiveDateTime"))
+        staging = self.referral.stagings.setdefault(kind, {})
+        if part.lower() in staging:
+            self.problem("code", f"Two {part} categories for one {kind} staging.", "invalid")
+        staging[part.lower()] = value
+        staging["staged_on"] = staging.get("staged_on") or staged
+
+    def check_stagings(self) -> None:
+        for kind, staging in self.referral.stagings.items():
+            missing = [p.upper() for p in ("t", "n", "m") if p not in staging]
+            if missing:
+                self.problem("entry", f"The {kind} staging lacks its {', '.join(missing)} "
+                             "category.", "required")  # fmt: skip
+                continue
+            for message in tnm_problems(staging["t"], staging["n"], staging["m"]):
+                self.problem("entry", f"The {kind} staging: {message}", "business-rule")
 
     def ecog(self, resource: dict[str, Any]) -> None:
         value = resource.get("valueInteger")
@@ -446,6 +481,16 @@ class _Reader:
         )
 
 
+def _tnm_part(concept: Any) -> tuple[str, str] | None:
+    """(our staging kind, "T" / "N" / "M" / "stage") for a TNM staging type, else None. The
+    kind is ours when the bundle says it (ypTNM), else clinical or pathological."""
+    pairs = _codings(concept)
+    for (kind, part), code in codes.TNM_TYPE.items():
+        if (code.system, code.code) in pairs:
+            return _lookup(concept, codes.TNM_KIND_LOCAL) or kind, part
+    return None
+
+
 def _answer(marker: str, value: Any) -> str | None:
     """A result given only as a LOINC answer (a referral from another system)."""
     pairs = set(_codings(value))
@@ -570,6 +615,9 @@ def _write_case(r: Referral, patient: models.Patient) -> models.Case:
         row.case = case
     models.Radiotherapy.objects.bulk_create(r.radiotherapy)
     models.Surgery.objects.bulk_create(r.surgeries)
+    models.TnmStaging.objects.bulk_create(
+        [models.TnmStaging(case=case, kind=kind, **staging) for kind, staging in r.stagings.items()]
+    )
     return case
 
 

@@ -314,6 +314,48 @@ def _radiotherapy(c: _Check) -> None:
         c.add("performedDateTime", "A radiotherapy course is performed over a Period.", "value")
 
 
+# The LOINC staging types each TNM profile allows (mCODE STU4: ObservationCodes... value sets;
+# the later SNOMED CT types are not used here).
+TNM_TYPES = {
+    "T": {"21905-5", "21899-0", "21911-3"},
+    "N": {"21906-3", "21900-6", "21912-1"},
+    "M": {"21907-1", "21901-4", "21913-9"},
+    "stage": {"21908-9", "21902-2", "21914-7"},
+}
+TNM_METHODS = {"444256004", "443830009", "897275008", "1269566009"}  # TNMStagingMethodVS
+
+
+def _tnm(c: _Check, part: str) -> None:
+    c.required("status", "code", "effectiveDateTime", "valueCodeableConcept", "method")
+    c.subject_is_patient()
+    c.not_used("device", "referenceRange", "component")
+    if part != "stage":
+        c.not_used("hasMember")
+    c.coded(
+        "code",
+        c.resource.get("code"),
+        lambda x: x.get("system") == codes.LOINC and x.get("code") in TNM_TYPES[part],
+    )
+    c.coded(
+        "method",
+        c.resource.get("method"),
+        lambda x: x.get("system") == codes.SNOMED and x.get("code") in TNM_METHODS,
+    )
+    focus = c.resource.get("focus") or []
+    if part == "stage" and len(focus) != 1:
+        c.add("focus", "A stage group has exactly one focus (the primary).", "required")
+    for i, reference in enumerate(focus):
+        target = c.index.target(reference)
+        profiles = ((target or {}).get("meta") or {}).get("profile") or []
+        if codes.PROFILES["primary"] not in profiles:
+            c.add(f"focus[{i}]", "focus must reference a PrimaryCancerCondition.", "invariant")
+    for i, reference in enumerate(c.resource.get("hasMember") or []):
+        target = c.index.target(reference)
+        profiles = set(((target or {}).get("meta") or {}).get("profile") or [])
+        if not profiles & {codes.PROFILES[p] for p in ("tnm_t", "tnm_n", "tnm_m")}:
+            c.add(f"hasMember[{i}]", "A member is a TNM category Observation.", "invariant")
+
+
 CHECKERS: dict[str, Callable[[_Check], None]] = {
     codes.PROFILES["patient"]: _patient,
     codes.PROFILES["primary"]: _primary,
@@ -325,6 +367,10 @@ CHECKERS: dict[str, Callable[[_Check], None]] = {
     codes.PROFILES["medication_administration"]: _medication_administration,
     codes.PROFILES["surgery"]: _procedure,
     codes.PROFILES["radiotherapy"]: _radiotherapy,
+    codes.PROFILES["tnm_t"]: lambda c: _tnm(c, "T"),
+    codes.PROFILES["tnm_n"]: lambda c: _tnm(c, "N"),
+    codes.PROFILES["tnm_m"]: lambda c: _tnm(c, "M"),
+    codes.PROFILES["tnm_stage_group"]: lambda c: _tnm(c, "stage"),
 }
 
 

@@ -24,6 +24,7 @@ CLINICAL_MODELS = (
     models.AgentAdministration,
     models.Radiotherapy,
     models.Surgery,
+    models.TnmStaging,
 )
 
 
@@ -45,6 +46,13 @@ def signed_off_case(chair: models.User) -> models.Case:
     models.Surgery.objects.create(
         case=case, kind="defunctioning_stoma", planned_on=dt.date(2025, 11, 1),
         performed_on=dt.date(2025, 11, 1),
+    )  # fmt: skip
+    models.TnmStaging.objects.create(
+        case=case, kind="clinical", t="T3", n="N1a", m="M1a", staged_on=dt.date(2025, 9, 20)
+    )
+    models.TnmStaging.objects.create(
+        case=case, kind="post_neoadjuvant", t="T2", n="NX", m="M1a",
+        staged_on=dt.date(2025, 11, 3),
     )  # fmt: skip
     meeting = make_meeting(chair)
     item = models.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)

@@ -87,6 +87,41 @@ def test_the_bundle_says_what_the_record_says():
     }  # fmt: skip
 
 
+def test_each_tnm_staging_is_three_category_observations_and_its_stage_group():
+    case = signed_off_case(make_user("chair"))
+    bundle = as_json(case_bundle(case_id=case.pk))
+    staging = {
+        o["code"]["coding"][0]["code"]: o
+        for o in entries_of(bundle, "Observation")
+        if o["code"]["coding"][0]["code"] in {c.code for c in codes.TNM_TYPE.values()}
+    }
+    # cT3 N1a M1a: T, N, M and stage IVA; ypT2 NX M1a: T, N, M and stage IVA (M1 groups).
+    assert set(staging) == {"21905-5", "21906-3", "21907-1", "21908-9",
+                            "21899-0", "21900-6", "21901-4", "21902-2"}  # fmt: skip
+    clinical_t = staging["21905-5"]
+    assert clinical_t["meta"]["profile"] == [codes.PROFILES["tnm_t"]]
+    assert clinical_t["valueCodeableConcept"]["text"] == "cT3"
+    assert coded(clinical_t["method"], codes.AJCC_8TH)
+    assert clinical_t["effectiveDateTime"] == "2025-09-20"
+    assert staging["21900-6"]["valueCodeableConcept"]["text"] == "ypNX"
+    assert coded(staging["21899-0"]["code"], codes.TNM_KIND_LOCAL["post_neoadjuvant"])
+    group = staging["21908-9"]
+    assert group["meta"]["profile"] == [codes.PROFILES["tnm_stage_group"]]
+    assert coded(group["valueCodeableConcept"], codes.STAGE_GROUP_LOCAL["IVA"])
+    assert len(group["hasMember"]) == 3
+    (primary, _) = entries_of(bundle, "Condition")
+    assert group["focus"] == [{"reference": f"urn:uuid:{primary['id']}"}]
+
+
+def test_a_staging_the_engine_cannot_group_has_no_stage_group():
+    case = signed_off_case(make_user("chair"))
+    models.TnmStaging.objects.filter(case=case, kind="clinical").update(t="TX", m="M0")
+    bundle = as_json(case_bundle(case_id=case.pk))
+    found = {o["code"]["coding"][0]["code"] for o in entries_of(bundle, "Observation")}
+    assert "21905-5" in found
+    assert "21908-9" not in found
+
+
 def test_a_pending_test_is_a_request_not_a_result():
     from tests.meeting_factory import make_conversion_case
 
@@ -201,6 +236,22 @@ def test_the_structure_check_reports_every_bad_element(bundle):
             "valueQuantity",
         ),
         (lambda b: resource(b, "Patient").pop("gender"), "gender"),
+        (
+            lambda b: resource(b, "Observation", codes.TNM_TYPE[("clinical", "T")]).pop("method"),
+            "method",
+        ),
+        (
+            lambda b: resource(b, "Observation", codes.TNM_TYPE[("clinical", "N")]).update(
+                code={"coding": [codes.TNM_TYPE[("clinical", "T")].coding()]}
+            ),
+            "code",
+        ),
+        (
+            lambda b: resource(b, "Observation", codes.TNM_TYPE[("clinical", "stage")]).update(
+                hasMember=[{"reference": b["entry"][0]["fullUrl"]}]
+            ),
+            "hasMember[0]",
+        ),
     ],
 )
 def test_each_profile_check_finds_its_problem(bundle, change, expected):

@@ -132,6 +132,43 @@ def test_a_patient_known_by_hospital_number_only_is_matched_not_duplicated():
     assert models.Patient.objects.count() == 1
 
 
+def _staging(t: str, n: str, m: str) -> list[dict]:
+    def category(part: str, value: str) -> dict:
+        return {
+            "fullUrl": f"urn:uuid:tnm-{part}",
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [codes.TNM_TYPE[("clinical", part)].coding()]},
+                "subject": {"reference": "urn:uuid:p"},
+                "effectiveDateTime": "2026-01-20",
+                "valueCodeableConcept": {"coding": [codes.TNM_CATEGORY_LOCAL[value].coding()]},
+            },
+        }
+
+    return [category("T", t), category("N", n), category("M", m)]
+
+
+def test_a_referral_with_its_tnm_staging_stores_the_staging():
+    body = referral()
+    body["entry"] += _staging("T3", "N1b", "M1a")
+    assert post_bundle(token_client("import")[0], body).status_code == 201
+    staging = models.TnmStaging.objects.get()
+    assert (staging.kind, staging.t, staging.n, staging.m) == ("clinical", "T3", "N1b", "M1a")
+    assert staging.staged_on == dt.date(2026, 1, 20)
+
+
+def test_a_staging_the_manual_does_not_allow_is_refused_with_the_reason():
+    body = referral()
+    body["entry"] += _staging("Tis", "N1a", "M0")
+    before = clinical_counts()
+    response = post_bundle(token_client("import")[0], body)
+    assert response.status_code == 422
+    (issue,) = response.json()["issue"]
+    assert "Tis" in issue["diagnostics"]
+    assert clinical_counts() == before
+
+
 # --- Refused bundles write nothing --------------------------------------------------------------
 
 
