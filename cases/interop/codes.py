@@ -81,6 +81,8 @@ EXTENSIONS = {
     "related_primary": "http://hl7.org/fhir/StructureDefinition/condition-related",
     # Ours: what FHIR R4 has no element for.
     "cycle_number": f"{LOCAL_BASE}/StructureDefinition/treatment-cycle-number",
+    # One per pathology report of the primary (specimen, date, type, grade, features).
+    "histology_report": f"{LOCAL_BASE}/StructureDefinition/histology-report",
     "planned_on": f"{LOCAL_BASE}/StructureDefinition/procedure-planned-date",
     "cancelled_on": f"{LOCAL_BASE}/StructureDefinition/procedure-cancelled-date",
 }
@@ -169,12 +171,36 @@ LIVER_METASTASES = Code(
 )
 LIVER = Code(ICDO3, "C22.0", "Liver")
 
-# Awaiting the histology of the record work: the morphology the primary condition will carry.
+# Histology (cases/models/staging.py): the morphology of the latest report, ICD-O-3 with
+# behaviour /3 (the colorectal carcinomas of the WHO classification). "Other" has no code: the
+# extension then carries ours only.
 HISTOLOGY = {
     "adenocarcinoma": Code(ICDO3, "8140/3", "Adenocarcinoma, NOS"),
     "mucinous_adenocarcinoma": Code(ICDO3, "8480/3", "Mucinous adenocarcinoma"),
     "signet_ring_cell_carcinoma": Code(ICDO3, "8490/3", "Signet ring cell carcinoma"),
+    "medullary_carcinoma": Code(ICDO3, "8510/3", "Medullary carcinoma, NOS"),
+    "serrated_adenocarcinoma": Code(ICDO3, "8213/3", "Serrated adenocarcinoma"),
+    "micropapillary_adenocarcinoma": Code(ICDO3, "8265/3", "Micropapillary carcinoma, NOS"),
+    "adenosquamous_carcinoma": Code(ICDO3, "8560/3", "Adenosquamous carcinoma"),
 }
+HISTOLOGY_LOCAL = _local(
+    "histological-type",
+    {
+        "adenocarcinoma": "Adenocarcinoma (not otherwise specified)",
+        "mucinous_adenocarcinoma": "Mucinous adenocarcinoma",
+        "signet_ring_cell_carcinoma": "Signet-ring cell carcinoma",
+        "medullary_carcinoma": "Medullary carcinoma",
+        "serrated_adenocarcinoma": "Serrated adenocarcinoma",
+        "micropapillary_adenocarcinoma": "Micropapillary adenocarcinoma",
+        "adenosquamous_carcinoma": "Adenosquamous carcinoma",
+        "other": "Other",
+    },
+)
+SPECIMEN_LOCAL = _local("histology-specimen", {"biopsy": "Biopsy", "resection": "Resection"})
+GRADE_LOCAL = _local(
+    "histological-grade",
+    {"low": "Low grade", "high": "High grade", "not_assessable": "Cannot be assessed"},
+)
 
 CLINICAL_ACTIVE = Code(CONDITION_CLINICAL, "active", "Active")
 VERIFICATION_CONFIRMED = Code(CONDITION_VERIFICATION, "confirmed", "Confirmed")
@@ -186,10 +212,19 @@ _CONDITIONS = [
     Row("Case (liver metastases)", "*", "Condition(secondary).code", LIVER_METASTASES),
     Row("Case (liver metastases)", "*", "Condition(secondary).bodySite", LIVER),
     *_rows(
-        "Histology (record work)",
+        "Histology.histological_type (latest report)",
         "Condition(primary).extension[histologyMorphologyBehavior]",
         HISTOLOGY,
     ),
+    *_rows(
+        "Histology.histological_type",
+        "Condition(primary).extension[histologyMorphologyBehavior] (ours)",
+        HISTOLOGY_LOCAL,
+    ),
+    *_rows(
+        "Histology.specimen", "Condition(primary).extension[histologyReport] (ours)", SPECIMEN_LOCAL
+    ),
+    *_rows("Histology.grade", "Condition(primary).extension[histologyReport] (ours)", GRADE_LOCAL),
     Row("Case", "*", "Condition.clinicalStatus", CLINICAL_ACTIVE),
     Row("Case", "*", "Condition.verificationStatus", VERIFICATION_CONFIRMED),
     Row("Case", "*", "Condition.category", PROBLEM_LIST_ITEM),

@@ -138,12 +138,52 @@ def _condition_base(b: _Builder) -> dict[str, Any]:
     }
 
 
+def _histology_report(report: models.Histology) -> dict[str, Any]:
+    def part(url: str, **value: Any) -> dict[str, Any]:
+        return {"url": url, **value}
+
+    return {
+        "url": codes.EXTENSIONS["histology_report"],
+        "extension": [
+            part("specimen", valueCoding=codes.SPECIMEN_LOCAL[report.specimen].coding()),
+            part("reportedOn", valueDate=_iso(report.reported_on)),
+            part(
+                "type",
+                valueCoding=codes.HISTOLOGY_LOCAL[report.histological_type].coding(),
+            ),
+            part("grade", valueCoding=codes.GRADE_LOCAL[report.grade].coding()),
+            part("mucinous", valueBoolean=report.mucinous),
+            part("signetRing", valueBoolean=report.signet_ring),
+        ],
+    }
+
+
+def _histology(case: models.Case) -> list[dict[str, Any]]:
+    """mCODE's histology extension from the latest report; every report in full as ours."""
+    reports = sorted(case.histologies.all(), key=lambda h: (h.reported_on, h.pk))
+    if not reports:
+        return []
+    latest = reports[-1].histological_type
+    return [
+        {
+            "url": codes.EXTENSIONS["histology"],
+            "valueCodeableConcept": codeable(
+                codes.HISTOLOGY.get(latest),
+                codes.HISTOLOGY_LOCAL[latest],
+                text=codes.HISTOLOGY_LOCAL[latest].display,
+            ),
+        },
+        *[_histology_report(report) for report in reports],
+    ]
+
+
 def _conditions(b: _Builder) -> None:
     site = b.case.primary_site
     body = codes.PRIMARY_SITE_BODY.get(site)
     primary = _condition_base(b)
     primary["code"] = codeable(codes.PRIMARY_SITE_CONDITION[site])
     primary["bodySite"] = [codeable(body)] if body else []
+    primary["extension"] = _histology(b.case)
     b.add("primary", primary, codes.PROFILES["primary"])
     secondary = _condition_base(b)
     secondary["extension"] = [

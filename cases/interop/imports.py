@@ -104,6 +104,7 @@ class Referral:
     surgeries: list[models.Surgery] = field(default_factory=list)
     # TNM staging by kind: {"t": ..., "n": ..., "m": ..., "staged_on": ...}
     stagings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    histologies: list[models.Histology] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
 
 
@@ -243,8 +244,43 @@ class _Reader:
                 self.problem("code", "A referral has one primary cancer Condition.", "invalid")
             self.referral.primary_site = site
             self.referral.diagnosed_on = self.date("onsetDateTime", resource.get("onsetDateTime"))
+            for ext in resource.get("extension") or []:
+                if ext.get("url") == codes.EXTENSIONS["histology_report"]:
+                    self.histology_report(ext)
         elif not _has(concept, codes.LIVER_METASTASES):
             self.unknown("code", concept)
+
+    def histology_report(self, extension: dict[str, Any]) -> None:
+        """One pathology report (our extension; mCODE's histology extension alone says too
+        little for a report: no specimen, date or grade)."""
+        parts = {e.get("url"): e for e in extension.get("extension") or []}
+
+        def coded(name: str, mapping: dict[str, Code]) -> str | None:
+            coding = (parts.get(name) or {}).get("valueCoding")
+            value = _lookup({"coding": [coding]} if coding else None, mapping)
+            if value is None:
+                self.problem(f"extension[histologyReport].{name}", f"{name} is required "
+                             "(docs/interop.md lists the codes).", "required")  # fmt: skip
+            return value
+
+        specimen = coded("specimen", codes.SPECIMEN_LOCAL)
+        kind = coded("type", codes.HISTOLOGY_LOCAL)
+        grade = coded("grade", codes.GRADE_LOCAL)
+        reported = self.date(
+            "extension[histologyReport].reportedOn",
+            (parts.get("reportedOn") or {}).get("valueDate"),
+        )
+        if specimen and kind and grade and reported:
+            self.referral.histologies.append(
+                models.Histology(
+                    specimen=specimen,
+                    reported_on=reported,
+                    histological_type=kind,
+                    grade=grade,
+                    mucinous=bool((parts.get("mucinous") or {}).get("valueBoolean")),
+                    signet_ring=bool((parts.get("signetRing") or {}).get("valueBoolean")),
+                )
+            )
 
     def observation(self, resource: dict[str, Any]) -> None:
         concept = resource.get("code")
@@ -615,6 +651,9 @@ def _write_case(r: Referral, patient: models.Patient) -> models.Case:
         row.case = case
     models.Radiotherapy.objects.bulk_create(r.radiotherapy)
     models.Surgery.objects.bulk_create(r.surgeries)
+    for report in r.histologies:
+        report.case = case
+    models.Histology.objects.bulk_create(r.histologies)
     models.TnmStaging.objects.bulk_create(
         [models.TnmStaging(case=case, kind=kind, **staging) for kind, staging in r.stagings.items()]
     )

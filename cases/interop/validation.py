@@ -201,8 +201,21 @@ def _condition(c: _Check, pattern: re.Pattern[str]) -> None:
         c.coded(f"bodySite[{i}]", site, lambda x: x.get("system") in BODY_LOCATION_SYSTEMS)
 
 
+ICDO3_MORPHOLOGY = re.compile(r"^[89][0-9]{3}/[0-369]$")
+
+
 def _primary(c: _Check) -> None:
     _condition(c, PRIMARY_ICD10)
+    for ext in c.resource.get("extension") or []:
+        if ext.get("url") != codes.EXTENSIONS["histology"]:
+            continue
+        # HistologyMorphologyBehaviorVS (extensible): an ICD-O-3 morphology is code/behaviour.
+        for coding in (ext.get("valueCodeableConcept") or {}).get("coding") or []:
+            if coding.get("system") == codes.ICDO3 and not ICDO3_MORPHOLOGY.match(
+                coding.get("code") or ""
+            ):
+                c.add("extension[histologyMorphologyBehavior]",
+                      "An ICD-O-3 morphology is written NNNN/B.", "code-invalid")  # fmt: skip
 
 
 def _secondary(c: _Check) -> None:

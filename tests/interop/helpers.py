@@ -25,6 +25,7 @@ CLINICAL_MODELS = (
     models.Radiotherapy,
     models.Surgery,
     models.TnmStaging,
+    models.Histology,
 )
 
 
@@ -53,6 +54,14 @@ def signed_off_case(chair: models.User) -> models.Case:
     models.TnmStaging.objects.create(
         case=case, kind="post_neoadjuvant", t="T2", n="NX", m="M1a",
         staged_on=dt.date(2025, 11, 3),
+    )  # fmt: skip
+    models.Histology.objects.create(
+        case=case, specimen="biopsy", reported_on=dt.date(2025, 9, 12),
+        histological_type="adenocarcinoma", grade="low",
+    )  # fmt: skip
+    models.Histology.objects.create(
+        case=case, specimen="resection", reported_on=dt.date(2025, 11, 2),
+        histological_type="mucinous_adenocarcinoma", grade="high", mucinous=True,
     )  # fmt: skip
     meeting = make_meeting(chair)
     item = models.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)

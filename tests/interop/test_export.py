@@ -113,6 +113,32 @@ def test_each_tnm_staging_is_three_category_observations_and_its_stage_group():
     assert group["focus"] == [{"reference": f"urn:uuid:{primary['id']}"}]
 
 
+def test_the_primary_carries_the_latest_histology_and_every_report():
+    case = signed_off_case(make_user("chair"))
+    primary = entries_of(as_json(case_bundle(case_id=case.pk)), "Condition")[0]
+    assert primary["onsetDateTime"] == case.diagnosed_on.isoformat()
+    by_url = {}
+    for ext in primary["extension"]:
+        by_url.setdefault(ext["url"], []).append(ext)
+    (histology,) = by_url[codes.EXTENSIONS["histology"]]
+    assert coded(histology["valueCodeableConcept"], codes.HISTOLOGY["mucinous_adenocarcinoma"])
+    assert histology["valueCodeableConcept"]["coding"][0]["code"] == "8480/3"
+    reports = by_url[codes.EXTENSIONS["histology_report"]]
+    assert [
+        {p["url"]: next(v for k, v in p.items() if k.startswith("value")) for p in r["extension"]}[
+            "reportedOn"
+        ]
+        for r in reports
+    ] == ["2025-09-12", "2025-11-02"]
+
+
+def test_a_case_without_histology_has_no_histology_extension():
+    case = signed_off_case(make_user("chair"))
+    models.Histology.objects.filter(case=case).delete()
+    primary = entries_of(as_json(case_bundle(case_id=case.pk)), "Condition")[0]
+    assert "extension" not in primary
+
+
 def test_a_staging_the_engine_cannot_group_has_no_stage_group():
     case = signed_off_case(make_user("chair"))
     models.TnmStaging.objects.filter(case=case, kind="clinical").update(t="TX", m="M0")
@@ -236,6 +262,12 @@ def test_the_structure_check_reports_every_bad_element(bundle):
             "valueQuantity",
         ),
         (lambda b: resource(b, "Patient").pop("gender"), "gender"),
+        (
+            lambda b: resource(b, "Condition")["extension"][0]["valueCodeableConcept"]["coding"][
+                0
+            ].update(code="8480"),
+            "extension[histologyMorphologyBehavior]",
+        ),
         (
             lambda b: resource(b, "Observation", codes.TNM_TYPE[("clinical", "T")]).pop("method"),
             "method",
