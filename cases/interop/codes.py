@@ -50,6 +50,8 @@ def local(name: str) -> str:
 
 
 CASE_REFERENCE_SYSTEM = f"{LOCAL_BASE}/Id/case-reference"
+# The PACS accession numbers of this hospital's scans (ImagingStudy.identifier, type ACSN).
+ACCESSION_NUMBER_SYSTEM = f"{LOCAL_BASE}/Id/accession-number"
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition"
 
@@ -422,6 +424,31 @@ IMAGING_MODALITY_LOCAL = _local(
     {"ct": "CT chest, abdomen, pelvis", "mri_liver": "Liver MRI", "pet_ct": "PET-CT"},
 )
 
+# Scans of the record (cases/models/imaging.py): DICOM modality (CID 29), our modality and body
+# region as procedure codes, the accession number as an identifier of type ACSN.
+STUDY_MODALITY = {
+    "ct": Code(DICOM, "CT", "Computed Tomography"),
+    "mri": Code(DICOM, "MR", "Magnetic Resonance"),
+    "pet_ct": Code(DICOM, "PT", "Positron emission tomography"),
+    "ultrasound": Code(DICOM, "US", "Ultrasound"),
+}
+STUDY_MODALITY_LOCAL = _local(
+    "imaging-study-modality",
+    {"ct": "CT", "mri": "MRI", "pet_ct": "PET-CT", "ultrasound": "Ultrasound"},
+)
+BODY_REGION_LOCAL = _local(
+    "imaging-body-region",
+    {
+        "chest_abdomen_pelvis": "Chest, abdomen and pelvis",
+        "abdomen_pelvis": "Abdomen and pelvis",
+        "chest": "Chest",
+        "liver": "Liver",
+        "pelvis": "Pelvis",
+        "whole_body": "Whole body",
+    },
+)
+ACCESSION = Code(V2_0203, "ACSN", "Accession ID")
+
 _ASSESSMENT = [
     Row("Case.ecog", "*", "Observation.code", ECOG),
     Row("Case.ecog", "*", "Observation.category", SURVEY),
@@ -431,6 +458,10 @@ _ASSESSMENT = [
     *_rows("Reassessment.response", "Observation.valueCodeableConcept (RECIST)", RECIST_RESPONSE),
     *_rows("Reassessment.modality", "ImagingStudy.modality", IMAGING_MODALITY),
     *_rows("Reassessment.modality", "ImagingStudy.procedureCode (ours)", IMAGING_MODALITY_LOCAL),
+    *_rows("ImagingStudy.modality", "ImagingStudy.modality", STUDY_MODALITY),
+    *_rows("ImagingStudy.modality", "ImagingStudy.procedureCode (ours)", STUDY_MODALITY_LOCAL),
+    *_rows("ImagingStudy.body_region", "ImagingStudy.procedureCode (ours)", BODY_REGION_LOCAL),
+    Row("ImagingStudy.accession_number", "*", "ImagingStudy.identifier.type", ACCESSION),
 ]
 
 # --- Treatment ---------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from cases.meetings.walk.cards import alert_for
 from cases.meetings.walk.context import current_decisions
 from cases.meetings.walk.labels import describe_answer, fmt_date
 from cases.pathway.staging import stage_group
+from cases.records.imaging import RecistView, recist_view
 from cases.records.selectors import case_page_record
 
 FHIR_JSON = "application/fhir+json"
@@ -331,28 +332,79 @@ def _ecog(b: _Builder) -> None:
 # --- Reassessments: imaging and disease status --------------------------------------------------
 
 
+def _studies(b: _Builder) -> dict[int, str]:
+    """One ImagingStudy per scan of the record; {reassessment pk: the key of its scan}."""
+    answering: dict[int, str] = {}
+    for study in sorted(b.case.imaging_studies.all(), key=lambda s: (s.performed_on, s.pk)):
+        key = f"study:{study.pk}"
+        if study.reassessment_id is not None:
+            answering.setdefault(study.reassessment_id, key)
+        b.add(
+            key,
+            {
+                "resourceType": "ImagingStudy",
+                "identifier": [
+                    {
+                        "type": codeable(codes.ACCESSION),
+                        "system": codes.ACCESSION_NUMBER_SYSTEM,
+                        "value": study.accession_number,
+                    }
+                ]
+                if study.accession_number
+                else [],
+                "status": "available",
+                "modality": [codes.STUDY_MODALITY[study.modality].coding()],
+                "subject": b.ref("patient"),
+                "started": _iso(study.performed_on),
+                "procedureCode": [
+                    codeable(codes.STUDY_MODALITY_LOCAL[study.modality]),
+                    codeable(codes.BODY_REGION_LOCAL[study.body_region]),
+                ],
+                "reasonReference": [b.ref("secondary")],
+                "description": str(study),
+                "note": [{"text": study.report}] if study.report else [],
+            },
+        )
+    return answering
+
+
+def _response(row: models.Reassessment, key: str | None, view: RecistView | None) -> str:
+    """The response of a reassessment: RECIST's, computed by the record from its scan's
+    measurements (or the radiologist's own with its reason), else the one recorded."""
+    if key is not None and view is not None:
+        scan = next((s for s in view.follow_ups if f"study:{s.study.pk}" == key), None)
+        if scan is not None and scan.reassessment_response:
+            return scan.reassessment_response
+    return row.response
+
+
 def _reassessments(b: _Builder) -> None:
+    answering = _studies(b)
+    view = recist_view(b.case)
     for row in sorted(b.case.reassessments.all(), key=lambda r: r.cycle):
         if row.imaging_performed_on is None:
             continue
-        study_key = f"imaging:{row.cycle}"
-        modality = codes.IMAGING_MODALITY.get(row.modality)
-        b.add(
-            study_key,
-            {
-                "resourceType": "ImagingStudy",
-                "status": "available",
-                "modality": [modality.coding()] if modality else [],
-                "subject": b.ref("patient"),
-                "started": _iso(row.imaging_performed_on),
-                "procedureCode": [codeable(codes.IMAGING_MODALITY_LOCAL[row.modality])]
-                if row.modality
-                else [],
-                "reasonReference": [b.ref("secondary")],
-                "description": f"Reassessment {row.cycle}",
-            },
-        )
-        recist = codes.RECIST_RESPONSE.get(row.response)
+        study_key = answering.get(row.pk)
+        if study_key is None:
+            # No scan of the record answers it: the reassessment's own scan date and modality.
+            study_key = f"imaging:{row.cycle}"
+            modality = codes.IMAGING_MODALITY.get(row.modality)
+            b.add(
+                study_key,
+                {
+                    "resourceType": "ImagingStudy",
+                    "status": "available",
+                    "modality": [modality.coding()] if modality else [],
+                    "subject": b.ref("patient"),
+                    "started": _iso(row.imaging_performed_on),
+                    "procedureCode": [codeable(codes.IMAGING_MODALITY_LOCAL[row.modality])]
+                    if row.modality
+                    else [],
+                    "reasonReference": [b.ref("secondary")],
+                    "description": f"Reassessment {row.cycle}",
+                },
+            )
+        response = _response(row, answering.get(row.pk), view)
         b.add(
             f"disease-status:{row.cycle}",
             {
@@ -369,9 +421,9 @@ def _reassessments(b: _Builder) -> None:
                 "focus": [b.ref("primary"), b.ref("secondary")],
                 "effectiveDateTime": _iso(row.reassessed_on or row.imaging_performed_on),
                 "valueCodeableConcept": codeable(
-                    codes.RESPONSE_TREND[row.response],
-                    recist,
-                    text=models.Response(row.response).label if row.response else "",
+                    codes.RESPONSE_TREND[response],
+                    codes.RECIST_RESPONSE.get(response),
+                    text=models.Response(response).label if response else "",
                 ),
                 "derivedFrom": [b.ref(study_key)],
             },

@@ -105,6 +105,10 @@ class Referral:
     # TNM staging by kind: {"t": ..., "n": ..., "m": ..., "staged_on": ...}
     stagings: dict[str, dict[str, Any]] = field(default_factory=dict)
     histologies: list[models.Histology] = field(default_factory=list)
+    # Scans of the record by the fullUrl of their ImagingStudy, and which reassessment (by its
+    # index in ``reassessments``) each answers.
+    studies: dict[str, models.ImagingStudy] = field(default_factory=dict)
+    answered_by: dict[int, str] = field(default_factory=dict)
     ignored: Counter[str] = field(default_factory=Counter)
 
 
@@ -193,14 +197,15 @@ class _Reader:
             "MedicationAdministration": self.medication_administration,
             "Procedure": self.procedure,
         }
-        passive = {"ImagingStudy"}  # read through the disease status that derives from it
         for i, entry in enumerate(self.entries):
             resource = entry.get("resource") or {}
             kind = resource.get("resourceType", "")
             self.where = f"Bundle.entry[{i}].resource"
-            if kind in readers:
+            if kind == "ImagingStudy":
+                self.imaging_study(resource, entry.get("fullUrl") or "")
+            elif kind in readers:
                 readers[kind](resource)
-            elif kind not in passive:
+            else:
                 self.referral.ignored[kind] += 1
         self.where = "Bundle"
         self.check_stagings()
@@ -379,6 +384,44 @@ class _Reader:
         )
         result.requested_on = result.requested_on or requested
 
+    def imaging_study(self, resource: dict[str, Any], url: str) -> None:
+        """A scan of the record (it names its body region with our code); any other
+        ImagingStudy is read through the disease status that derives from it."""
+        procedures = {"coding": [c for p in resource.get("procedureCode") or []
+                                 for c in (p or {}).get("coding") or []]}  # fmt: skip
+        region = _lookup(procedures, codes.BODY_REGION_LOCAL)
+        if region is None:
+            return
+        modality = _lookup(procedures, codes.STUDY_MODALITY_LOCAL) or _lookup(
+            {"coding": resource.get("modality") or []}, codes.STUDY_MODALITY
+        )
+        if modality is None:
+            self.unknown("modality", {"coding": resource.get("modality") or []})
+            return
+        accession = next(
+            (
+                str(i.get("value") or "")
+                for i in resource.get("identifier") or []
+                if _has(i.get("type"), codes.ACCESSION)
+            ),
+            "",
+        )
+        if len(accession) > 40 or not all(c.isalnum() or c in "._-" for c in accession):
+            self.problem("identifier", "An accession number is up to 40 letters, digits, "
+                         "dots, dashes or underscores.", "value")  # fmt: skip
+            return
+        report = "\n".join(str(n.get("text") or "") for n in resource.get("note") or [])
+        performed = self.date("started", resource.get("started"))
+        if performed is None:
+            return
+        self.referral.studies[url] = models.ImagingStudy(
+            modality=modality,
+            body_region=region,
+            performed_on=performed,
+            accession_number=accession,
+            report=report.strip(),
+        )
+
     def disease_status(self, resource: dict[str, Any]) -> None:
         judged = self.date("effectiveDateTime", resource.get("effectiveDateTime"))
         value = resource.get("valueCodeableConcept")
@@ -387,7 +430,8 @@ class _Reader:
             trend = _lookup(value, codes.RESPONSE_TREND)
             # "Improved" alone does not say complete or partial: left for the coordinator.
             response = trend if trend in ("stable_disease", "progressive_disease") else ""
-        study = self.index.target((resource.get("derivedFrom") or [None])[0]) or {}
+        derived = (resource.get("derivedFrom") or [None])[0]
+        study = self.index.target(derived) or {}
         imaged = self.date("derivedFrom.started", study.get("started"), required=False) or judged
         modality = ""
         if study:
@@ -398,6 +442,8 @@ class _Reader:
             )
         if judged and imaged and judged < imaged:
             self.problem("effectiveDateTime", "The assessment cannot precede its scan.", "value")
+        if isinstance(derived, dict) and derived.get("reference"):
+            self.referral.answered_by[len(self.referral.reassessments)] = derived["reference"]
         self.referral.reassessments.append(
             models.Reassessment(
                 due_on=imaged,
@@ -634,6 +680,13 @@ def _write_case(r: Referral, patient: models.Patient) -> models.Case:
     for cycle, row in enumerate(imaged, start=1):
         row.case, row.cycle = case, cycle
     models.Reassessment.objects.bulk_create(imaged)
+    for index, url in r.answered_by.items():
+        study = r.studies.get(url)
+        if study is not None and study.reassessment is None:
+            study.reassessment = r.reassessments[index]
+    for study in r.studies.values():
+        study.case = case
+    models.ImagingStudy.objects.bulk_create(list(r.studies.values()))
     for course_in in sorted(r.courses.values(), key=lambda c: c.started_on or dt.date.min):
         course = models.TreatmentCourse.objects.create(
             case=case,

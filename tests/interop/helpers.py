@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -26,6 +27,7 @@ CLINICAL_MODELS = (
     models.Surgery,
     models.TnmStaging,
     models.Histology,
+    models.ImagingStudy,
 )
 
 
@@ -63,6 +65,7 @@ def signed_off_case(chair: models.User) -> models.Case:
         case=case, specimen="resection", reported_on=dt.date(2025, 11, 2),
         histological_type="mucinous_adenocarcinoma", grade="high", mucinous=True,
     )  # fmt: skip
+    add_scans(case)
     meeting = make_meeting(chair)
     item = models.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
     snapshot = {"recommendation": {"recommended_regimen_family": "doublet_bevacizumab"}}
@@ -100,6 +103,31 @@ def signed_off_case(chair: models.User) -> models.Case:
     item.next_reassessment_on = dt.date(2026, 5, 10)
     item.save()
     return case
+
+
+def add_scans(case: models.Case, follow_up_mm: str = "20") -> models.ImagingStudy:
+    """A RECIST baseline before treatment (one 50 mm liver target) and the scan of reassessment
+    1 measuring it again; returns the follow-up."""
+    first = case.reassessments.get(cycle=1)
+    baseline = models.ImagingStudy.objects.create(
+        case=case, modality="ct", body_region="chest_abdomen_pelvis",
+        performed_on=first.imaging_performed_on - dt.timedelta(days=70),
+        accession_number="ACC-0001", report="Two liver metastases.",
+    )  # fmt: skip
+    lesion = models.Lesion.objects.create(
+        baseline_study=baseline, label="T1", kind="target", organ="liver", segment=7
+    )
+    models.LesionMeasurement.objects.create(
+        study=baseline, lesion=lesion, state="measured", size_mm=Decimal("50")
+    )
+    follow_up = models.ImagingStudy.objects.create(
+        case=case, reassessment=first, modality="mri", body_region="liver",
+        performed_on=first.imaging_performed_on, accession_number="ACC-0002",
+    )  # fmt: skip
+    models.LesionMeasurement.objects.create(
+        study=follow_up, lesion=lesion, state="measured", size_mm=Decimal(follow_up_mm)
+    )
+    return follow_up
 
 
 def demo_cohort(patients: int = 20, seed: int = 11) -> None:

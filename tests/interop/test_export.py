@@ -75,7 +75,7 @@ def test_the_bundle_says_what_the_record_says():
     # Two reassessments have a scan: two disease statuses; the first with its RECIST response.
     assert len(statuses) == 2
     assert coded(statuses[0]["valueCodeableConcept"], codes.RECIST_RESPONSE["partial_response"])
-    assert len(entries_of(bundle, "ImagingStudy")) == 2
+    assert len(entries_of(bundle, "ImagingStudy")) == 3
     requests = entries_of(bundle, "MedicationRequest")
     assert {r["medicationCodeableConcept"]["coding"][0]["code"] for r in requests} == {
         "4492", "32592", "253337"
@@ -146,6 +146,45 @@ def test_a_staging_the_engine_cannot_group_has_no_stage_group():
     found = {o["code"]["coding"][0]["code"] for o in entries_of(bundle, "Observation")}
     assert "21905-5" in found
     assert "21908-9" not in found
+
+
+def test_each_scan_is_an_imaging_study_and_its_reassessment_carries_the_recist_response():
+    case = signed_off_case(make_user("chair"))
+    bundle = as_json(case_bundle(case_id=case.pk))
+    studies = entries_of(bundle, "ImagingStudy")
+    # The baseline and reassessment 1's scan from the record; reassessment 2 has no scan of
+    # the record, so its own (date and modality) stands.
+    assert len(studies) == 3
+    baseline, follow_up = studies[0], studies[1]
+    assert baseline["identifier"][0]["value"] == "ACC-0001"
+    assert baseline["identifier"][0]["type"]["coding"][0]["code"] == "ACSN"
+    assert baseline["modality"] == [codes.STUDY_MODALITY["ct"].coding()]
+    assert follow_up["modality"][0]["code"] == "MR"
+    assert follow_up["started"] == case.reassessments.get(cycle=1).imaging_performed_on.isoformat()
+    first, _second = [o for o in entries_of(bundle, "Observation")
+                      if coded(o["code"], codes.DISEASE_STATUS)]  # fmt: skip
+    assert first["derivedFrom"] == [{"reference": f"urn:uuid:{follow_up['id']}"}]
+    assert coded(first["valueCodeableConcept"], codes.RECIST_RESPONSE["partial_response"])
+
+
+def test_the_response_computed_from_the_measurements_wins_over_a_stale_one():
+    case = signed_off_case(make_user("chair"))
+    # 50 mm → 20 mm is a partial response whatever the reassessment row still says.
+    case.reassessments.filter(cycle=1).update(response="progressive_disease")
+    bundle = as_json(case_bundle(case_id=case.pk))
+    first = next(
+        o for o in entries_of(bundle, "Observation") if coded(o["code"], codes.DISEASE_STATUS)
+    )
+    assert coded(first["valueCodeableConcept"], codes.RECIST_RESPONSE["partial_response"])
+    # A radiologist's own reading (with its reason) is the record's response.
+    models.ImagingStudy.objects.filter(reassessment__cycle=1, case=case).update(
+        response_override="stable_disease", response_override_reason="Necrosis, not shrinkage"
+    )
+    bundle = as_json(case_bundle(case_id=case.pk))
+    first = next(
+        o for o in entries_of(bundle, "Observation") if coded(o["code"], codes.DISEASE_STATUS)
+    )
+    assert coded(first["valueCodeableConcept"], codes.RECIST_RESPONSE["stable_disease"])
 
 
 def test_a_pending_test_is_a_request_not_a_result():
