@@ -387,12 +387,47 @@ _MARKERS = [
     Row("MolecularResult", "*", "Observation.category", LAB),
 ]
 
-# Awaiting the record work: blood tumour markers (CEA in ng/mL).
-CEA = Code(LOINC, "2039-6", "Carcinoembryonic Ag [Mass/volume] in Serum or Plasma")
-NG_PER_ML = Code(UCUM, "ng/mL", "ng/mL")
+# Laboratory results (cases/models/imaging.py LabResult): LOINC by the property our unit
+# measures (moles for bilirubin and creatinine in µmol/L, counts in blood for the cells), the
+# unit in UCUM. CA 19-9's units are arbitrary (LOINC property ACnc): UCUM [arb'U], shown U/mL.
+LAB_TEST = {
+    "cea": Code(LOINC, "2039-6", "Carcinoembryonic Ag [Mass/volume] in Serum or Plasma"),
+    "ca19_9": Code(LOINC, "24108-3", "Cancer Ag 19-9 [Units/volume] in Serum or Plasma"),
+    "bilirubin": Code(LOINC, "14631-6", "Bilirubin.total [Moles/volume] in Serum or Plasma"),
+    "albumin": Code(LOINC, "1751-7", "Albumin [Mass/volume] in Serum or Plasma"),
+    "platelets": Code(LOINC, "26515-7", "Platelets [#/volume] in Blood"),
+    "neutrophils": Code(LOINC, "26499-4", "Neutrophils [#/volume] in Blood"),
+    "creatinine": Code(LOINC, "14682-9", "Creatinine [Moles/volume] in Serum or Plasma"),
+}
+# Our unit (cases/pathway/labs.py) → UCUM.
+LAB_UNIT = {
+    "ng/mL": Code(UCUM, "ng/mL", "ng/mL"),
+    "U/mL": Code(UCUM, "[arb'U]/mL", "U/mL"),
+    "µmol/L": Code(UCUM, "umol/L", "µmol/L"),
+    "g/L": Code(UCUM, "g/L", "g/L"),
+    "×10⁹/L": Code(UCUM, "10*9/L", "×10⁹/L"),
+}
+LAB_TEST_LOCAL = _local(
+    "lab-test",
+    {
+        "cea": "CEA",
+        "ca19_9": "CA 19-9",
+        "bilirubin": "Bilirubin",
+        "albumin": "Albumin",
+        "platelets": "Platelets",
+        "neutrophils": "Neutrophils",
+        "creatinine": "Creatinine",
+    },
+)
+# The blood tumour markers are mCODE TumorMarkerTests; the other results plain laboratory ones.
+BLOOD_TUMOUR_MARKERS = ("cea", "ca19_9")
+CEA = LAB_TEST["cea"]
+NG_PER_ML = LAB_UNIT["ng/mL"]
 _BLOOD_MARKERS = [
-    Row("Tumour marker: CEA (record work)", "*", "Observation.code", CEA),
-    Row("Tumour marker: CEA (record work)", "*", "Observation.valueQuantity.code", NG_PER_ML),
+    *_rows("LabResult.test", "Observation.code", LAB_TEST),
+    *_rows("LabResult.test", "Observation.code (ours)", LAB_TEST_LOCAL),
+    *_rows("LabResult.unit", "Observation.valueQuantity.code", LAB_UNIT),
+    Row("LabResult", "*", "Observation.category", LAB),
 ]
 
 # --- Performance status, disease status, imaging ---------------------------------------------

@@ -311,6 +311,54 @@ def _markers(b: _Builder) -> None:
         b.add(f"marker:{result.marker}", observation, codes.PROFILES["tumour_marker"])
 
 
+def _labs(b: _Builder) -> None:
+    order = list(codes.LAB_TEST)
+    results = sorted(b.case.lab_results.all(), key=lambda r: (order.index(r.test), r.taken_on))
+    for result in results:
+        marker = result.test in codes.BLOOD_TUMOUR_MARKERS
+        unit = codes.LAB_UNIT.get(result.unit)
+        reference = {
+            "low": _quantity(result.reference_low, result.unit, unit),
+            "high": _quantity(result.reference_high, result.unit, unit),
+        }
+        b.add(
+            f"lab:{result.test}:{result.taken_on}",
+            {
+                "resourceType": "Observation",
+                "extension": [
+                    {
+                        "url": codes.EXTENSIONS["related_condition"],
+                        "valueReference": b.ref("primary"),
+                    }
+                ]
+                if marker
+                else [],
+                "status": "final",
+                "category": [codeable(codes.LAB)],
+                "code": codeable(
+                    codes.LAB_TEST[result.test],
+                    codes.LAB_TEST_LOCAL[result.test],
+                    text=codes.LAB_TEST_LOCAL[result.test].display,
+                ),
+                "subject": b.ref("patient"),
+                "effectiveDateTime": _iso(result.taken_on),
+                "valueQuantity": _quantity(result.value, result.unit, unit),
+                "referenceRange": [reference] if any(reference.values()) else [],
+            },
+            codes.PROFILES["tumour_marker"] if marker else None,
+        )
+
+
+def _quantity(value: Any, shown: str, unit: codes.Code | None) -> dict[str, Any] | None:
+    """A Quantity in UCUM (the unit as shown, alone, when it has no UCUM code here)."""
+    if value is None:
+        return None
+    quantity: dict[str, Any] = {"value": float(value), "unit": shown}
+    if unit is not None:
+        quantity.update(system=unit.system, code=unit.code)
+    return quantity
+
+
 def _ecog(b: _Builder) -> None:
     if b.case.ecog is None:
         return
@@ -685,6 +733,7 @@ def case_entries(case: models.Case) -> list[dict[str, Any]]:
     _conditions(b)
     _staging(b)
     _markers(b)
+    _labs(b)
     _ecog(b)
     _reassessments(b)
     _treatment(b)

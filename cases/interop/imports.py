@@ -26,6 +26,7 @@ import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,7 @@ from cases.interop import codes
 from cases.interop.codes import Code
 from cases.interop.tokens import may_import
 from cases.interop.validation import Index, Problem, profile_problems, structure_problems
+from cases.pathway.labs import LAB_TEST_SPECS
 from cases.pathway.staging import tnm_problems
 from cases.reminders.planning import reminders_sync_for_case
 
@@ -105,6 +107,7 @@ class Referral:
     # TNM staging by kind: {"t": ..., "n": ..., "m": ..., "staged_on": ...}
     stagings: dict[str, dict[str, Any]] = field(default_factory=dict)
     histologies: list[models.Histology] = field(default_factory=list)
+    labs: list[models.LabResult] = field(default_factory=list)
     # Scans of the record by the fullUrl of their ImagingStudy, and which reassessment (by its
     # index in ``reassessments``) each answers.
     studies: dict[str, models.ImagingStudy] = field(default_factory=dict)
@@ -295,9 +298,8 @@ class _Reader:
             self.disease_status(resource)
         elif _tnm_part(concept) is not None:
             self.tnm(resource)
-        elif _has(concept, codes.CEA):
-            # Blood tumour markers arrive with the record work; until then they are left out.
-            self.referral.ignored["Observation (CEA)"] += 1
+        elif _lookup(concept, codes.LAB_TEST_LOCAL, codes.LAB_TEST) is not None:
+            self.lab(resource)
         else:
             self.marker(resource)
 
@@ -329,6 +331,34 @@ class _Reader:
                 continue
             for message in tnm_problems(staging["t"], staging["n"], staging["m"]):
                 self.problem("entry", f"The {kind} staging: {message}", "business-rule")
+
+    def lab(self, resource: dict[str, Any]) -> None:
+        test = _lookup(resource.get("code"), codes.LAB_TEST_LOCAL, codes.LAB_TEST)
+        spec = LAB_TEST_SPECS[test]  # type: ignore[index]
+        unit = codes.LAB_UNIT[spec.unit]
+        quantity = resource.get("valueQuantity") or {}
+        if quantity.get("system") != unit.system or quantity.get("code") != unit.code:
+            self.problem("valueQuantity", f"{spec.label} is read in {unit.code} (UCUM).", "value")
+            return
+        value = _decimal(quantity.get("value"))
+        if value is None or value < 0:
+            self.problem("valueQuantity.value", "A result is a number from 0 to 9,999,999.",
+                         "value")  # fmt: skip
+            return
+        reference = (resource.get("referenceRange") or [{}])[0]
+        taken = self.date("effectiveDateTime", resource.get("effectiveDateTime"))
+        if taken is None:
+            return
+        self.referral.labs.append(
+            models.LabResult(
+                test=test,
+                taken_on=taken,
+                value=value,
+                unit=spec.unit,
+                reference_low=_decimal((reference.get("low") or {}).get("value")),
+                reference_high=_decimal((reference.get("high") or {}).get("value")),
+            )
+        )
 
     def ecog(self, resource: dict[str, Any]) -> None:
         value = resource.get("valueInteger")
@@ -563,6 +593,17 @@ class _Reader:
         )
 
 
+def _decimal(value: Any) -> Decimal | None:
+    """A FHIR decimal as ours (9 digits, 2 after the point), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and abs(number) < Decimal("10000000") else None
+
+
 def _tnm_part(concept: Any) -> tuple[str, str] | None:
     """(our staging kind, "T" / "N" / "M" / "stage") for a TNM staging type, else None. The
     kind is ours when the bundle says it (ypTNM), else clinical or pathological."""
@@ -704,6 +745,9 @@ def _write_case(r: Referral, patient: models.Patient) -> models.Case:
         row.case = case
     models.Radiotherapy.objects.bulk_create(r.radiotherapy)
     models.Surgery.objects.bulk_create(r.surgeries)
+    for result in r.labs:
+        result.case = case
+    models.LabResult.objects.bulk_create(r.labs)
     for report in r.histologies:
         report.case = case
     models.Histology.objects.bulk_create(r.histologies)

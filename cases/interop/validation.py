@@ -26,6 +26,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from cases.interop import codes
+from cases.pathway.labs import LAB_TEST_SPECS
 
 # --- Problems and the OperationOutcome ---------------------------------------------------------
 
@@ -98,7 +99,12 @@ SECONDARY_ICD10 = re.compile(r"^C(7[7-9]|7B)(\.[0-9A-Z]{1,4})?$")
 BODY_LOCATION_SYSTEMS = {codes.SNOMED, codes.ICDO3}  # CancerBodyLocationVS
 TUMOUR_MARKER_CODES = {  # the TumorMarkerTestVS codes we use, and our documented extensions
     (c.system, c.code) for c in codes.MARKER_TEST.values()
-} | {(codes.CEA.system, codes.CEA.code)}
+} | {(codes.LAB_TEST[t].system, codes.LAB_TEST[t].code) for t in codes.BLOOD_TUMOUR_MARKERS}
+# The UCUM unit each laboratory code of ours is reported in.
+LAB_UCUM = {
+    codes.LAB_TEST[test].code: codes.LAB_UNIT[spec.unit].code
+    for test, spec in LAB_TEST_SPECS.items()
+}
 
 
 class _Check:
@@ -248,11 +254,19 @@ def _tumour_marker(c: _Check) -> None:
         c.resource.get("code"),
         lambda x: (x.get("system"), x.get("code")) in TUMOUR_MARKER_CODES,
     )
-    concept = c.resource.get("code") or {}
-    if any(_is(codes.CEA.system, codes.CEA.code)(x) for x in concept.get("coding") or []):
+    _lab_unit(c)
+
+
+def _lab_unit(c: _Check) -> None:
+    """A laboratory result of ours is in its UCUM unit (CEA in ng/mL and so on)."""
+    for coding in (c.resource.get("code") or {}).get("coding") or []:
+        expected = LAB_UCUM.get(coding.get("code")) if coding.get("system") == codes.LOINC else None
+        if expected is None:
+            continue
         quantity = c.resource.get("valueQuantity") or {}
-        if quantity.get("system") != codes.UCUM or quantity.get("code") != "ng/mL":
-            c.add("valueQuantity", "CEA is reported in ng/mL (UCUM).", "value")
+        if quantity.get("system") != codes.UCUM or quantity.get("code") != expected:
+            c.add("valueQuantity", f"{coding.get('display') or coding.get('code')} is reported "
+                  f"in {expected} (UCUM).", "value")  # fmt: skip
 
 
 def _ecog(c: _Check) -> None:
@@ -415,7 +429,12 @@ def profile_problems(bundle: dict[str, Any]) -> list[Problem]:
                 problems.append(
                     Problem("not-found", where, f"The reference {reference} is not in the bundle.")
                 )
-        for profile in (resource.get("meta") or {}).get("profile") or []:
+        profiles = (resource.get("meta") or {}).get("profile") or []
+        if resource.get("resourceType") == "Observation" and not profiles:
+            check = _Check(where, resource, index)
+            _lab_unit(check)  # bloods claim no profile; their unit is still ours to check
+            problems += check.problems
+        for profile in profiles:
             checker = CHECKERS.get(profile)
             if checker is None:
                 problems.append(

@@ -28,6 +28,7 @@ CLINICAL_MODELS = (
     models.TnmStaging,
     models.Histology,
     models.ImagingStudy,
+    models.LabResult,
 )
 
 
@@ -66,6 +67,14 @@ def signed_off_case(chair: models.User) -> models.Case:
         histological_type="mucinous_adenocarcinoma", grade="high", mucinous=True,
     )  # fmt: skip
     add_scans(case)
+    for test, value, unit, high in (
+        ("cea", "12.4", "ng/mL", "5"),
+        ("platelets", "212", "×10⁹/L", "400"),
+    ):
+        models.LabResult.objects.create(
+            case=case, test=test, taken_on=dt.date(2025, 10, 1), value=Decimal(value), unit=unit,
+            reference_high=Decimal(high),
+        )  # fmt: skip
     meeting = make_meeting(chair)
     item = models.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
     snapshot = {"recommendation": {"recommended_regimen_family": "doublet_bevacizumab"}}

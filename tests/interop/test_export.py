@@ -187,6 +187,40 @@ def test_the_response_computed_from_the_measurements_wins_over_a_stale_one():
     assert coded(first["valueCodeableConcept"], codes.RECIST_RESPONSE["stable_disease"])
 
 
+def test_laboratory_results_carry_loinc_codes_and_ucum_units():
+    case = signed_off_case(make_user("chair"))
+    models.LabResult.objects.create(
+        case=case, test="ca19_9", taken_on=dt.date(2025, 10, 1), value=88, unit="U/mL"
+    )
+    labs = {
+        o["code"]["coding"][0]["code"]: o
+        for o in entries_of(as_json(case_bundle(case_id=case.pk)), "Observation")
+        if "category" in o and coded(o["category"][0], codes.LAB)
+    }
+    cea, ca199, platelets = labs["2039-6"], labs["24108-3"], labs["26515-7"]
+    assert cea["valueQuantity"] == {"value": 12.4, "unit": "ng/mL", "system": codes.UCUM,
+                                    "code": "ng/mL"}  # fmt: skip
+    assert cea["referenceRange"] == [{"high": {"value": 5.0, "unit": "ng/mL",
+                                               "system": codes.UCUM, "code": "ng/mL"}}]  # fmt: skip
+    assert cea["meta"]["profile"] == [codes.PROFILES["tumour_marker"]]
+    assert ca199["valueQuantity"]["code"] == "[arb'U]/mL"
+    assert ca199["meta"]["profile"] == [codes.PROFILES["tumour_marker"]]
+    assert platelets["valueQuantity"]["code"] == "10*9/L"
+    assert "meta" not in platelets  # a blood count is no tumour marker
+    assert profile_problems(as_json(case_bundle(case_id=case.pk))) == []
+
+
+def test_a_blood_result_in_the_wrong_unit_is_a_problem(bundle):
+    lab = next(
+        e["resource"] for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["coding"][0]["code"] == "26515-7"
+    )  # fmt: skip
+    lab["valueQuantity"]["code"] = "10*3/uL"
+    (problem,) = profile_problems(bundle)
+    assert problem.expression.endswith("valueQuantity")
+
+
 def test_a_pending_test_is_a_request_not_a_result():
     from tests.meeting_factory import make_conversion_case
 

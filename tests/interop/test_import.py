@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -156,6 +157,41 @@ def test_a_referral_with_its_tnm_staging_stores_the_staging():
     staging = models.TnmStaging.objects.get()
     assert (staging.kind, staging.t, staging.n, staging.m) == ("clinical", "T3", "N1b", "M1a")
     assert staging.staged_on == dt.date(2026, 1, 20)
+
+
+def _lab(code: str, value, ucum: str) -> dict:
+    return {
+        "fullUrl": f"urn:uuid:lab-{code}",
+        "resource": {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": codes.LOINC, "code": code}]},
+            "subject": {"reference": "urn:uuid:p"},
+            "effectiveDateTime": "2026-01-28",
+            "valueQuantity": {"value": value, "system": codes.UCUM, "code": ucum},
+        },
+    }
+
+
+def test_a_referral_with_blood_results_stores_them():
+    body = referral()
+    body["entry"] += [_lab("2039-6", 7.5, "ng/mL"), _lab("14631-6", 9, "umol/L")]
+    assert post_bundle(token_client("import")[0], body).status_code == 201
+    rows = {r.test: r for r in models.LabResult.objects.all()}
+    assert rows["cea"].value == Decimal("7.50")
+    assert rows["cea"].unit == "ng/mL"
+    assert rows["bilirubin"].unit == "µmol/L"
+    assert rows["bilirubin"].taken_on == dt.date(2026, 1, 28)
+
+
+def test_a_result_in_another_unit_is_refused_not_converted():
+    body = referral()
+    body["entry"] += [_lab("2039-6", 7.5, "ug/L")]
+    before = clinical_counts()
+    response = post_bundle(token_client("import")[0], body)
+    assert response.status_code == 422
+    assert "ng/mL" in response.json()["issue"][0]["diagnostics"]
+    assert clinical_counts() == before
 
 
 def test_a_staging_the_manual_does_not_allow_is_refused_with_the_reason():
