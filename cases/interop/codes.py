@@ -83,6 +83,8 @@ EXTENSIONS = {
     "related_primary": "http://hl7.org/fhir/StructureDefinition/condition-related",
     # Ours: what FHIR R4 has no element for.
     "cycle_number": f"{LOCAL_BASE}/StructureDefinition/treatment-cycle-number",
+    # A dose given as part of a recorded cycle: number, dose reduction, delay and its reason.
+    "treatment_cycle": f"{LOCAL_BASE}/StructureDefinition/treatment-cycle",
     # One per pathology report of the primary (specimen, date, type, grade, features).
     "histology_report": f"{LOCAL_BASE}/StructureDefinition/histology-report",
     "planned_on": f"{LOCAL_BASE}/StructureDefinition/procedure-planned-date",

@@ -550,6 +550,45 @@ def _treatment(b: _Builder) -> None:
                 },
                 codes.PROFILES["medication_administration"],
             )
+        _cycles(b, number, course)
+
+
+def _cycle_extension(cycle: models.TreatmentCycle) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"url": "number", "valuePositiveInt": cycle.number}]
+    if cycle.dose_reduction_percent is not None:
+        parts.append(
+            {"url": "doseReductionPercent", "valuePositiveInt": cycle.dose_reduction_percent}
+        )
+    if cycle.delay_days is not None:
+        parts.append({"url": "delayDays", "valuePositiveInt": cycle.delay_days})
+    if cycle.delay_reason:
+        parts.append({"url": "delayReason", "valueString": cycle.delay_reason})
+    return {"url": codes.EXTENSIONS["treatment_cycle"], "extension": parts}
+
+
+def _cycles(b: _Builder, number: int, course: models.TreatmentCourse) -> None:
+    """Per recorded cycle, one MedicationAdministration per agent given on its day 1."""
+    backbone = codes.BACKBONE_LOCAL.get(course.backbone)
+    for cycle in sorted(course.cycles.all(), key=lambda c: c.number):
+        for agent in cycle.agents:
+            b.add(
+                f"cycle:{number}:{cycle.number}:{agent}",
+                {
+                    "resourceType": "MedicationAdministration",
+                    "extension": [_intent_extension(course.intent), _cycle_extension(cycle)],
+                    "status": "completed",
+                    "category": codeable(backbone) if backbone else None,
+                    "medicationCodeableConcept": codeable(codes.AGENT[agent]),
+                    "subject": b.ref("patient"),
+                    "effectiveDateTime": _iso(cycle.given_on),
+                    "reasonReference": [b.ref("primary")],
+                    "request": b.ref(f"course:{number}:{agent}")
+                    if agent in course.agents
+                    else None,
+                    "note": [{"text": cycle.note}] if cycle.note else [],
+                },
+                codes.PROFILES["medication_administration"],
+            )
 
 
 def _radiotherapy(b: _Builder) -> None:

@@ -86,6 +86,7 @@ class Course:
     stopped_on: dt.date | None = None
     stop_reason: str = ""
     doses: list[models.AgentAdministration] = field(default_factory=list)
+    cycles: dict[int, models.TreatmentCycle] = field(default_factory=dict)
 
 
 @dataclass
@@ -537,12 +538,57 @@ class _Reader:
             None,
         )
         note = " ".join(str(n.get("text") or "") for n in resource.get("note") or []).strip()
+        recorded = next(
+            (
+                e
+                for e in resource.get("extension") or []
+                if e.get("url") == codes.EXTENSIONS["treatment_cycle"]
+            ),
+            None,
+        )
+        if recorded is not None:
+            if agent and given:
+                self.cycle(str(group), recorded, agent, given, note)
+            return
         if agent and given:
             self.referral.courses.setdefault(str(group), Course()).doses.append(
                 models.AgentAdministration(
                     agent=agent, given_on=given, cycle_number=cycle, note=note[:300]
                 )
             )
+
+    def cycle(
+        self, group: str, extension: dict[str, Any], agent: str, given: dt.date, note: str
+    ) -> None:
+        """One agent of a recorded cycle (our extension): the cycle gathers its agents."""
+        parts = {e.get("url"): e for e in extension.get("extension") or []}
+
+        def number(name: str) -> int | None:
+            value = (parts.get(name) or {}).get("valuePositiveInt")
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        cycle_number = number("number")
+        if cycle_number is None:
+            self.problem("extension[treatmentCycle].number", "A cycle has its number.", "required")
+            return
+        course = self.referral.courses.setdefault(group, Course())
+        cycle = course.cycles.setdefault(
+            cycle_number,
+            models.TreatmentCycle(
+                number=cycle_number,
+                given_on=given,
+                agents=[],
+                dose_reduction_percent=number("doseReductionPercent"),
+                delay_days=number("delayDays"),
+                delay_reason=str((parts.get("delayReason") or {}).get("valueString") or "")[:200],
+                note=note[:300],
+            ),
+        )
+        if cycle.given_on != given:
+            self.problem("effectiveDateTime", f"Cycle {cycle_number}'s agents are given on one "
+                         "day.", "value")  # fmt: skip
+        if agent not in cycle.agents:
+            cycle.agents.append(agent)
 
     def procedure(self, resource: dict[str, Any]) -> None:
         concept = resource.get("code")
@@ -741,6 +787,11 @@ def _write_case(r: Referral, patient: models.Patient) -> models.Case:
         for dose in course_in.doses:
             dose.course = course
         models.AgentAdministration.objects.bulk_create(course_in.doses)
+        for cycle in course_in.cycles.values():
+            cycle.course = course
+        models.TreatmentCycle.objects.bulk_create(
+            sorted(course_in.cycles.values(), key=lambda c: c.number)
+        )
     for row in [*r.radiotherapy, *r.surgeries]:
         row.case = case
     models.Radiotherapy.objects.bulk_create(r.radiotherapy)

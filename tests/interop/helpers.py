@@ -29,6 +29,7 @@ CLINICAL_MODELS = (
     models.Histology,
     models.ImagingStudy,
     models.LabResult,
+    models.TreatmentCycle,
 )
 
 
@@ -67,6 +68,7 @@ def signed_off_case(chair: models.User) -> models.Case:
         histological_type="mucinous_adenocarcinoma", grade="high", mucinous=True,
     )  # fmt: skip
     add_scans(case)
+    add_cycles(case)
     for test, value, unit, high in (
         ("cea", "12.4", "ng/mL", "5"),
         ("platelets", "212", "×10⁹/L", "400"),
@@ -137,6 +139,20 @@ def add_scans(case: models.Case, follow_up_mm: str = "20") -> models.ImagingStud
         study=follow_up, lesion=lesion, state="measured", size_mm=Decimal(follow_up_mm)
     )
     return follow_up
+
+
+def add_cycles(case: models.Case) -> models.TreatmentCourse:
+    """Two recorded cycles of the case's course: the second reduced by 20 % and delayed."""
+    course = case.treatment_courses.get()
+    models.TreatmentCycle.objects.create(
+        course=course, number=1, given_on=course.started_on, agents=list(course.agents)
+    )
+    models.TreatmentCycle.objects.create(
+        course=course, number=2, given_on=course.started_on + dt.timedelta(days=21),
+        agents=list(course.agents), dose_reduction_percent=20, delay_days=7,
+        delay_reason="Neutropenia",
+    )  # fmt: skip
+    return course
 
 
 def demo_cohort(patients: int = 20, seed: int = 11) -> None:

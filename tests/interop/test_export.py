@@ -221,6 +221,26 @@ def test_a_blood_result_in_the_wrong_unit_is_a_problem(bundle):
     assert problem.expression.endswith("valueQuantity")
 
 
+def test_each_recorded_cycle_is_an_administration_per_agent_with_the_course_intent():
+    case = signed_off_case(make_user("chair"))
+    course = case.treatment_courses.get()
+    bundle = as_json(case_bundle(case_id=case.pk))
+    given = [
+        a for a in entries_of(bundle, "MedicationAdministration")
+        if any(e["url"] == codes.EXTENSIONS["treatment_cycle"] for e in a["extension"])
+    ]  # fmt: skip
+    assert len(given) == 2 * len(course.agents)
+    second = [a for a in given if a["extension"][1]["extension"][0]["valuePositiveInt"] == 2]
+    assert len(second) == len(course.agents)
+    parts = {p["url"]: p for p in second[0]["extension"][1]["extension"]}
+    assert parts["doseReductionPercent"]["valuePositiveInt"] == 20
+    assert parts["delayReason"]["valueString"] == "Neutropenia"
+    assert all(coded(a["extension"][0]["valueCodeableConcept"], codes.CURATIVE) for a in given)
+    assert all(coded(a["category"], codes.BACKBONE_LOCAL["folfox"]) for a in given)
+    assert all(a["meta"]["profile"] == [codes.PROFILES["medication_administration"]]
+               for a in given)  # fmt: skip
+
+
 def test_a_pending_test_is_a_request_not_a_result():
     from tests.meeting_factory import make_conversion_case
 
@@ -273,6 +293,18 @@ def test_a_case_exports_in_one_query_whatever_its_size(extra_cycles, django_asse
             given_on=course.started_on + dt.timedelta(days=n),
             cycle_number=n + 1,
         )
+        models.TreatmentCycle.objects.create(
+            course=course, number=n + 3, given_on=course.started_on + dt.timedelta(days=30 + n),
+            agents=["oxaliplatin"],
+        )  # fmt: skip
+        models.LabResult.objects.create(
+            case=case, test="cea", taken_on=course.started_on + dt.timedelta(days=n),
+            value=n, unit="ng/mL",
+        )  # fmt: skip
+        models.ImagingStudy.objects.create(
+            case=case, modality="ct", body_region="chest", performed_on=course.started_on
+            + dt.timedelta(days=n), accession_number=f"X{n}",
+        )  # fmt: skip
     with django_assert_num_queries(1):
         case_bundle(case_id=case.pk)
 
