@@ -39,6 +39,7 @@ CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-st
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ISSUE_TYPE = "http://hl7.org/fhir/issue-type"
+REQUEST_PRIORITY = "http://hl7.org/fhir/request-priority"
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 LOCAL_BASE = "https://tumourboard.invalid/fhir"
@@ -603,6 +604,29 @@ _PROCEDURES = [
     Row("Surgery", "*", "Procedure(surgery).extension[treatmentIntent]", CURATIVE),
 ]
 
+# --- Referral ---------------------------------------------------------------------------------
+
+PATIENT_REFERRAL = Code(SNOMED, "3457005", "Patient referral")
+REFERRAL_SOURCE_LOCAL = _local(
+    "referral-source",
+    {"hospital": "Hospital team", "gp": "GP", "other_mdt": "Another MDT", "other": "Other"},
+)
+MDT_DISCUSSION = Code(local("requested-service"), "mdt-discussion", "Discussion at the MDT")
+REFERRAL_PRIORITY = {  # ServiceRequest.priority is a FHIR code (request-priority)
+    "routine": "routine",
+    "urgent": "urgent",
+    "emergency": "asap",
+}
+_REFERRAL = [
+    Row("Referral", "*", "ServiceRequest.category", PATIENT_REFERRAL),
+    *_rows("Referral.source", "ServiceRequest.category (ours)", REFERRAL_SOURCE_LOCAL),
+    Row("Referral", "*", "ServiceRequest.code (ours)", MDT_DISCUSSION),
+    *[
+        Row("Referral.urgency", ours, "ServiceRequest.priority", Code(REQUEST_PRIORITY, fhir, fhir))
+        for ours, fhir in REFERRAL_PRIORITY.items()
+    ],
+]
+
 # --- MDT outcome (CarePlan) --------------------------------------------------------------------
 
 MDT_OUTCOME = Code(local("care-plan-category"), "mdt-outcome", "MDT outcome")
@@ -628,6 +652,7 @@ TABLE: tuple[Row, ...] = (
     *_ASSESSMENT,
     *_TREATMENT,
     *_PROCEDURES,
+    *_REFERRAL,
     *_CAREPLAN,
 )
 

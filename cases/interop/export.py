@@ -669,6 +669,38 @@ def _surgeries(b: _Builder) -> None:
         )
 
 
+# --- Referral ---------------------------------------------------------------------------------
+
+
+def _referral(b: _Builder) -> None:
+    """What brought the case to the MDT: a ServiceRequest for an MDT discussion."""
+    for referral in b.case.referrals.all():
+        b.add(
+            "referral",
+            {
+                "resourceType": "ServiceRequest",
+                # The referral stands while the case is under the MDT.
+                "status": "active",
+                "intent": "order",
+                "category": [
+                    codeable(
+                        codes.PATIENT_REFERRAL,
+                        codes.REFERRAL_SOURCE_LOCAL[referral.source],
+                        text=f"Referral from {referral.get_source_display()}",
+                    )
+                ],
+                "priority": codes.REFERRAL_PRIORITY[referral.urgency],
+                "code": codeable(codes.MDT_DISCUSSION),
+                "subject": b.ref("patient"),
+                "authoredOn": _iso(referral.received_on),
+                "requester": {"display": referral.referrer},
+                "performer": [b.ref("mdt")],
+                "reasonReference": [b.ref("primary")],
+                "note": [{"text": referral.question}],
+            },
+        )
+
+
 # --- MDT outcomes ------------------------------------------------------------------------------
 
 
@@ -778,6 +810,7 @@ def case_entries(case: models.Case) -> list[dict[str, Any]]:
     _treatment(b)
     _radiotherapy(b)
     _surgeries(b)
+    _referral(b)
     _care_plans(b)
     return b.entries
 

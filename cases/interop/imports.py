@@ -109,6 +109,7 @@ class Referral:
     stagings: dict[str, dict[str, Any]] = field(default_factory=dict)
     histologies: list[models.Histology] = field(default_factory=list)
     labs: list[models.LabResult] = field(default_factory=list)
+    referral: models.Referral | None = None
     # Scans of the record by the fullUrl of their ImagingStudy, and which reassessment (by its
     # index in ``reassessments``) each answers.
     studies: dict[str, models.ImagingStudy] = field(default_factory=dict)
@@ -406,6 +407,9 @@ class _Reader:
             result.requested_on = self.date("basedOn.authoredOn", request.get("authoredOn"))
 
     def service_request(self, resource: dict[str, Any]) -> None:
+        if any(_has(c, codes.PATIENT_REFERRAL) for c in resource.get("category") or []):
+            self.referral_request(resource)
+            return
         marker = self._marker_of(resource)
         if marker is None:
             return
@@ -452,6 +456,38 @@ class _Reader:
             accession_number=accession,
             report=report.strip(),
         )
+
+    def referral_request(self, resource: dict[str, Any]) -> None:
+        """The referral itself: who sent it, when it was received, how urgent, the question."""
+        if self.referral.referral is not None:
+            self.problem("category", "A bundle holds one referral.", "invalid")
+            return
+        source = "other"
+        for category in resource.get("category") or []:
+            source = _lookup(category, codes.REFERRAL_SOURCE_LOCAL) or source
+        urgency = {fhir: ours for ours, fhir in codes.REFERRAL_PRIORITY.items()}.get(
+            resource.get("priority") or "routine"
+        )
+        if urgency is None:
+            self.problem("priority", "A referral is routine, urgent or asap.", "value")
+            return
+        referrer = str((resource.get("requester") or {}).get("display") or "").strip()
+        question = " ".join(str(n.get("text") or "") for n in resource.get("note") or []).strip()
+        if not referrer or len(referrer) > 120:
+            self.problem("requester.display", "Name the referrer (up to 120 characters).",
+                         "required")  # fmt: skip
+        if not question or len(question) > 1000:
+            self.problem("note", "The referral's question (up to 1,000 characters) is required.",
+                         "required")  # fmt: skip
+        received = self.date("authoredOn", resource.get("authoredOn"))
+        if received and referrer and question:
+            self.referral.referral = models.Referral(
+                source=source,
+                referrer=referrer[:120],
+                received_on=received,
+                urgency=urgency,
+                question=question[:1000],
+            )
 
     def disease_status(self, resource: dict[str, Any]) -> None:
         judged = self.date("effectiveDateTime", resource.get("effectiveDateTime"))
@@ -796,6 +832,9 @@ def _write_case(r: Referral, patient: models.Patient) -> models.Case:
         row.case = case
     models.Radiotherapy.objects.bulk_create(r.radiotherapy)
     models.Surgery.objects.bulk_create(r.surgeries)
+    if r.referral is not None:
+        r.referral.case = case
+        r.referral.save()
     for result in r.labs:
         result.case = case
     models.LabResult.objects.bulk_create(r.labs)

@@ -30,6 +30,7 @@ CLINICAL_MODELS = (
     models.ImagingStudy,
     models.LabResult,
     models.TreatmentCycle,
+    models.Referral,
 )
 
 
@@ -69,6 +70,11 @@ def signed_off_case(chair: models.User) -> models.Case:
     )  # fmt: skip
     add_scans(case)
     add_cycles(case)
+    models.Referral.objects.create(
+        case=case, source="gp", referrer="Dr A. Example, Riverside Surgery",
+        received_on=dt.date(2025, 9, 1), urgency="urgent",
+        question="Liver-only metastases: resectable after conversion?",
+    )  # fmt: skip
     for test, value, unit, high in (
         ("cea", "12.4", "ng/mL", "5"),
         ("platelets", "212", "×10⁹/L", "400"),

@@ -241,6 +241,20 @@ def test_each_recorded_cycle_is_an_administration_per_agent_with_the_course_inte
                for a in given)  # fmt: skip
 
 
+def test_the_referral_is_a_service_request_for_an_mdt_discussion():
+    case = signed_off_case(make_user("chair"))
+    bundle = as_json(case_bundle(case_id=case.pk))
+    (referral,) = [r for r in entries_of(bundle, "ServiceRequest")
+                   if coded(r["category"][0], codes.PATIENT_REFERRAL)]  # fmt: skip
+    assert coded(referral["category"][0], codes.REFERRAL_SOURCE_LOCAL["gp"])
+    assert referral["priority"] == "urgent"
+    assert referral["authoredOn"] == "2025-09-01"
+    assert referral["requester"] == {"display": "Dr A. Example, Riverside Surgery"}
+    assert referral["note"] == [{"text": "Liver-only metastases: resectable after conversion?"}]
+    (mdt,) = entries_of(bundle, "Organization")
+    assert referral["performer"] == [{"reference": f"urn:uuid:{mdt['id']}"}]
+
+
 def test_a_pending_test_is_a_request_not_a_result():
     from tests.meeting_factory import make_conversion_case
 

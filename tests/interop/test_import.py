@@ -194,6 +194,44 @@ def test_a_result_in_another_unit_is_refused_not_converted():
     assert clinical_counts() == before
 
 
+def _referral_request(**changes) -> dict:
+    return {
+        "fullUrl": "urn:uuid:sr",
+        "resource": {
+            "resourceType": "ServiceRequest",
+            "status": "active",
+            "intent": "order",
+            "category": [{"coding": [{"system": codes.SNOMED, "code": "3457005"}]}],
+            "priority": "urgent",
+            "subject": {"reference": "urn:uuid:p"},
+            "authoredOn": "2026-01-30",
+            "requester": {"display": "Dr B. Sender, County Hospital"},
+            "note": [{"text": "Please consider liver resection."}],
+            **changes,
+        },
+    }
+
+
+def test_a_referral_request_becomes_the_case_referral():
+    body = referral()
+    body["entry"].append(_referral_request())
+    assert post_bundle(token_client("import")[0], body).status_code == 201
+    stored = models.Referral.objects.get()
+    assert stored.received_on == dt.date(2026, 1, 30)
+    assert (stored.urgency, stored.source) == ("urgent", "other")
+    assert stored.referrer == "Dr B. Sender, County Hospital"
+    assert stored.question == "Please consider liver resection."
+
+
+def test_a_referral_request_without_its_question_is_refused():
+    body = referral()
+    body["entry"].append(_referral_request(note=[], priority="soon"))
+    before = clinical_counts()
+    response = post_bundle(token_client("import")[0], body)
+    assert response.status_code == 422
+    assert clinical_counts() == before
+
+
 def test_a_staging_the_manual_does_not_allow_is_refused_with_the_reason():
     body = referral()
     body["entry"] += _staging("Tis", "N1a", "M0")
