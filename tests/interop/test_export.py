@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from cases import models
 from cases.interop import codes
-from cases.interop.export import case_bundle
+from cases.interop.export import case_bundle, case_bundles
 from cases.interop.validation import bundle_problems, profile_problems, structure_problems
 from tests.conftest import make_user
 from tests.interop.helpers import demo_cohort, entries_of, signed_off_case
@@ -321,6 +321,15 @@ def test_a_case_exports_in_one_query_whatever_its_size(extra_cycles, django_asse
         )  # fmt: skip
     with django_assert_num_queries(1):
         case_bundle(case_id=case.pk)
+
+
+def test_many_cases_export_in_one_query_a_batch_and_as_one_by_one(django_assert_num_queries):
+    chair = make_user("chair")
+    cases = [signed_off_case(chair) for _ in range(3)]
+    ids = [case.pk for case in reversed(cases)]
+    with django_assert_num_queries(1):
+        bundles = list(case_bundles(case_ids=ids))
+    assert [b["entry"] for b in bundles] == [case_bundle(case_id=pk)["entry"] for pk in ids]
 
 
 def test_two_exports_of_an_unchanged_case_are_identical_but_for_the_envelope():
