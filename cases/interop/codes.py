@@ -39,6 +39,7 @@ CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-st
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ISSUE_TYPE = "http://hl7.org/fhir/issue-type"
+REQUEST_PRIORITY = "http://hl7.org/fhir/request-priority"
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 LOCAL_BASE = "https://tumourboard.invalid/fhir"
@@ -50,6 +51,8 @@ def local(name: str) -> str:
 
 
 CASE_REFERENCE_SYSTEM = f"{LOCAL_BASE}/Id/case-reference"
+# The PACS accession numbers of this hospital's scans (ImagingStudy.identifier, type ACSN).
+ACCESSION_NUMBER_SYSTEM = f"{LOCAL_BASE}/Id/accession-number"
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition"
 
@@ -66,6 +69,10 @@ PROFILES = {
     "medication_administration": f"{MCODE}/mcode-cancer-related-medication-administration",
     "surgery": f"{MCODE}/mcode-cancer-related-surgical-procedure",
     "radiotherapy": f"{MCODE}/mcode-radiotherapy-course-summary",
+    "tnm_t": f"{MCODE}/mcode-tnm-primary-tumor-category",
+    "tnm_n": f"{MCODE}/mcode-tnm-regional-nodes-category",
+    "tnm_m": f"{MCODE}/mcode-tnm-distant-metastases-category",
+    "tnm_stage_group": f"{MCODE}/mcode-tnm-stage-group",
 }
 
 EXTENSIONS = {
@@ -77,6 +84,10 @@ EXTENSIONS = {
     "related_primary": "http://hl7.org/fhir/StructureDefinition/condition-related",
     # Ours: what FHIR R4 has no element for.
     "cycle_number": f"{LOCAL_BASE}/StructureDefinition/treatment-cycle-number",
+    # A dose given as part of a recorded cycle: number, dose reduction, delay and its reason.
+    "treatment_cycle": f"{LOCAL_BASE}/StructureDefinition/treatment-cycle",
+    # One per pathology report of the primary (specimen, date, type, grade, features).
+    "histology_report": f"{LOCAL_BASE}/StructureDefinition/histology-report",
     "planned_on": f"{LOCAL_BASE}/StructureDefinition/procedure-planned-date",
     "cancelled_on": f"{LOCAL_BASE}/StructureDefinition/procedure-cancelled-date",
 }
@@ -165,12 +176,36 @@ LIVER_METASTASES = Code(
 )
 LIVER = Code(ICDO3, "C22.0", "Liver")
 
-# Awaiting the histology of the record work: the morphology the primary condition will carry.
+# Histology (cases/models/staging.py): the morphology of the latest report, ICD-O-3 with
+# behaviour /3 (the colorectal carcinomas of the WHO classification). "Other" has no code: the
+# extension then carries ours only.
 HISTOLOGY = {
     "adenocarcinoma": Code(ICDO3, "8140/3", "Adenocarcinoma, NOS"),
     "mucinous_adenocarcinoma": Code(ICDO3, "8480/3", "Mucinous adenocarcinoma"),
     "signet_ring_cell_carcinoma": Code(ICDO3, "8490/3", "Signet ring cell carcinoma"),
+    "medullary_carcinoma": Code(ICDO3, "8510/3", "Medullary carcinoma, NOS"),
+    "serrated_adenocarcinoma": Code(ICDO3, "8213/3", "Serrated adenocarcinoma"),
+    "micropapillary_adenocarcinoma": Code(ICDO3, "8265/3", "Micropapillary carcinoma, NOS"),
+    "adenosquamous_carcinoma": Code(ICDO3, "8560/3", "Adenosquamous carcinoma"),
 }
+HISTOLOGY_LOCAL = _local(
+    "histological-type",
+    {
+        "adenocarcinoma": "Adenocarcinoma (not otherwise specified)",
+        "mucinous_adenocarcinoma": "Mucinous adenocarcinoma",
+        "signet_ring_cell_carcinoma": "Signet-ring cell carcinoma",
+        "medullary_carcinoma": "Medullary carcinoma",
+        "serrated_adenocarcinoma": "Serrated adenocarcinoma",
+        "micropapillary_adenocarcinoma": "Micropapillary adenocarcinoma",
+        "adenosquamous_carcinoma": "Adenosquamous carcinoma",
+        "other": "Other",
+    },
+)
+SPECIMEN_LOCAL = _local("histology-specimen", {"biopsy": "Biopsy", "resection": "Resection"})
+GRADE_LOCAL = _local(
+    "histological-grade",
+    {"low": "Low grade", "high": "High grade", "not_assessable": "Cannot be assessed"},
+)
 
 CLINICAL_ACTIVE = Code(CONDITION_CLINICAL, "active", "Active")
 VERIFICATION_CONFIRMED = Code(CONDITION_VERIFICATION, "confirmed", "Confirmed")
@@ -182,13 +217,95 @@ _CONDITIONS = [
     Row("Case (liver metastases)", "*", "Condition(secondary).code", LIVER_METASTASES),
     Row("Case (liver metastases)", "*", "Condition(secondary).bodySite", LIVER),
     *_rows(
-        "Histology (record work)",
+        "Histology.histological_type (latest report)",
         "Condition(primary).extension[histologyMorphologyBehavior]",
         HISTOLOGY,
     ),
+    *_rows(
+        "Histology.histological_type",
+        "Condition(primary).extension[histologyMorphologyBehavior] (ours)",
+        HISTOLOGY_LOCAL,
+    ),
+    *_rows(
+        "Histology.specimen", "Condition(primary).extension[histologyReport] (ours)", SPECIMEN_LOCAL
+    ),
+    *_rows("Histology.grade", "Condition(primary).extension[histologyReport] (ours)", GRADE_LOCAL),
     Row("Case", "*", "Condition.clinicalStatus", CLINICAL_ACTIVE),
     Row("Case", "*", "Condition.verificationStatus", VERIFICATION_CONFIRMED),
     Row("Case", "*", "Condition.category", PROBLEM_LIST_ITEM),
+]
+
+# --- TNM staging (mCODE STU4 TNM category and stage group profiles) ---------------------------
+
+# Observation.code: the LOINC staging types of mCODE's TNM profiles, clinical or pathological.
+# A staging after neoadjuvant therapy (ypTNM) is pathological; our kind rides as a second coding.
+TNM_TYPE = {
+    ("clinical", "T"): Code(LOINC, "21905-5", "Primary tumor.clinical [Class] Cancer"),
+    ("clinical", "N"): Code(LOINC, "21906-3", "Regional lymph nodes.clinical [Class] Cancer"),
+    ("clinical", "M"): Code(LOINC, "21907-1", "Distant metastases.clinical [Class] Cancer"),
+    ("clinical", "stage"): Code(LOINC, "21908-9", "Stage group.clinical Cancer"),
+    ("pathological", "T"): Code(LOINC, "21899-0", "Primary tumor.pathology Cancer"),
+    ("pathological", "N"): Code(LOINC, "21900-6", "Regional lymph nodes.pathology [Class] Cancer"),
+    ("pathological", "M"): Code(LOINC, "21901-4", "Distant metastases.pathology [Class] Cancer"),
+    ("pathological", "stage"): Code(LOINC, "21902-2", "Stage group.pathology Cancer"),
+}
+TNM_TYPE_OF_KIND = {
+    "clinical": "clinical",
+    "pathological": "pathological",
+    "post_neoadjuvant": "pathological",
+}
+TNM_KIND_LOCAL = _local(
+    "tnm-kind",
+    {
+        "clinical": "Clinical (cTNM)",
+        "pathological": "Pathological (pTNM)",
+        "post_neoadjuvant": "Pathological after neoadjuvant therapy (ypTNM)",
+    },
+)
+# Observation.method: TNMStagingMethodVS (extensible); the record stages by the 8th edition.
+AJCC_8TH = Code(
+    SNOMED,
+    "897275008",
+    "American Joint Commission on Cancer, Cancer Staging Manual, 8th edition neoplasm staging "
+    "system (tumor staging)",
+)
+# Observation.value: the categories and groups as the manual writes them, under our own system.
+# mCODE's value sets (SNOMED CT "AJCC ... allowable value" concepts) are a *preferred* binding;
+# no SNOMED CT concept is written until each is checked against a terminology server.
+TNM_CATEGORY_LOCAL = _local(
+    "tnm-category",
+    {
+        **{v: v for v in ("TX", "T0", "Tis", "T1", "T2", "T3", "T4a", "T4b")},
+        **{v: v for v in ("NX", "N0", "N1a", "N1b", "N1c", "N2a", "N2b")},
+        **{v: v for v in ("M0", "M1a", "M1b", "M1c")},
+    },
+)
+STAGE_GROUP_LOCAL = _local(
+    "tnm-stage-group",
+    {
+        v: f"Stage {v}"
+        for v in ("0", "I", "IIA", "IIB", "IIC", "IIIA", "IIIB", "IIIC", "IVA", "IVB", "IVC")
+    },
+)
+
+_STAGING = [
+    *[
+        Row(
+            f"TnmStaging.{part.lower() if part != 'stage' else 'stage group (engine)'}",
+            f"kind {kind}",
+            "Observation.code",
+            code,
+        )
+        for (kind, part), code in TNM_TYPE.items()
+    ],
+    *_rows("TnmStaging.kind", "Observation.code (ours)", TNM_KIND_LOCAL),
+    Row("TnmStaging", "*", "Observation.method", AJCC_8TH),
+    *_rows("TnmStaging.t / n / m", "Observation.valueCodeableConcept (ours)", TNM_CATEGORY_LOCAL),
+    *_rows(
+        "TnmStaging (stage group, engine)",
+        "Observation.valueCodeableConcept (ours)",
+        STAGE_GROUP_LOCAL,
+    ),
 ]
 
 # --- Tumour marker tests -----------------------------------------------------------------------
@@ -273,12 +390,47 @@ _MARKERS = [
     Row("MolecularResult", "*", "Observation.category", LAB),
 ]
 
-# Awaiting the record work: blood tumour markers (CEA in ng/mL).
-CEA = Code(LOINC, "2039-6", "Carcinoembryonic Ag [Mass/volume] in Serum or Plasma")
-NG_PER_ML = Code(UCUM, "ng/mL", "ng/mL")
+# Laboratory results (cases/models/imaging.py LabResult): LOINC by the property our unit
+# measures (moles for bilirubin and creatinine in µmol/L, counts in blood for the cells), the
+# unit in UCUM. CA 19-9's units are arbitrary (LOINC property ACnc): UCUM [arb'U], shown U/mL.
+LAB_TEST = {
+    "cea": Code(LOINC, "2039-6", "Carcinoembryonic Ag [Mass/volume] in Serum or Plasma"),
+    "ca19_9": Code(LOINC, "24108-3", "Cancer Ag 19-9 [Units/volume] in Serum or Plasma"),
+    "bilirubin": Code(LOINC, "14631-6", "Bilirubin.total [Moles/volume] in Serum or Plasma"),
+    "albumin": Code(LOINC, "1751-7", "Albumin [Mass/volume] in Serum or Plasma"),
+    "platelets": Code(LOINC, "26515-7", "Platelets [#/volume] in Blood"),
+    "neutrophils": Code(LOINC, "26499-4", "Neutrophils [#/volume] in Blood"),
+    "creatinine": Code(LOINC, "14682-9", "Creatinine [Moles/volume] in Serum or Plasma"),
+}
+# Our unit (cases/pathway/labs.py) → UCUM.
+LAB_UNIT = {
+    "ng/mL": Code(UCUM, "ng/mL", "ng/mL"),
+    "U/mL": Code(UCUM, "[arb'U]/mL", "U/mL"),
+    "µmol/L": Code(UCUM, "umol/L", "µmol/L"),
+    "g/L": Code(UCUM, "g/L", "g/L"),
+    "×10⁹/L": Code(UCUM, "10*9/L", "×10⁹/L"),
+}
+LAB_TEST_LOCAL = _local(
+    "lab-test",
+    {
+        "cea": "CEA",
+        "ca19_9": "CA 19-9",
+        "bilirubin": "Bilirubin",
+        "albumin": "Albumin",
+        "platelets": "Platelets",
+        "neutrophils": "Neutrophils",
+        "creatinine": "Creatinine",
+    },
+)
+# The blood tumour markers are mCODE TumorMarkerTests; the other results plain laboratory ones.
+BLOOD_TUMOUR_MARKERS = ("cea", "ca19_9")
+CEA = LAB_TEST["cea"]
+NG_PER_ML = LAB_UNIT["ng/mL"]
 _BLOOD_MARKERS = [
-    Row("Tumour marker: CEA (record work)", "*", "Observation.code", CEA),
-    Row("Tumour marker: CEA (record work)", "*", "Observation.valueQuantity.code", NG_PER_ML),
+    *_rows("LabResult.test", "Observation.code", LAB_TEST),
+    *_rows("LabResult.test", "Observation.code (ours)", LAB_TEST_LOCAL),
+    *_rows("LabResult.unit", "Observation.valueQuantity.code", LAB_UNIT),
+    Row("LabResult", "*", "Observation.category", LAB),
 ]
 
 # --- Performance status, disease status, imaging ---------------------------------------------
@@ -310,6 +462,31 @@ IMAGING_MODALITY_LOCAL = _local(
     {"ct": "CT chest, abdomen, pelvis", "mri_liver": "Liver MRI", "pet_ct": "PET-CT"},
 )
 
+# Scans of the record (cases/models/imaging.py): DICOM modality (CID 29), our modality and body
+# region as procedure codes, the accession number as an identifier of type ACSN.
+STUDY_MODALITY = {
+    "ct": Code(DICOM, "CT", "Computed Tomography"),
+    "mri": Code(DICOM, "MR", "Magnetic Resonance"),
+    "pet_ct": Code(DICOM, "PT", "Positron emission tomography"),
+    "ultrasound": Code(DICOM, "US", "Ultrasound"),
+}
+STUDY_MODALITY_LOCAL = _local(
+    "imaging-study-modality",
+    {"ct": "CT", "mri": "MRI", "pet_ct": "PET-CT", "ultrasound": "Ultrasound"},
+)
+BODY_REGION_LOCAL = _local(
+    "imaging-body-region",
+    {
+        "chest_abdomen_pelvis": "Chest, abdomen and pelvis",
+        "abdomen_pelvis": "Abdomen and pelvis",
+        "chest": "Chest",
+        "liver": "Liver",
+        "pelvis": "Pelvis",
+        "whole_body": "Whole body",
+    },
+)
+ACCESSION = Code(V2_0203, "ACSN", "Accession ID")
+
 _ASSESSMENT = [
     Row("Case.ecog", "*", "Observation.code", ECOG),
     Row("Case.ecog", "*", "Observation.category", SURVEY),
@@ -319,6 +496,10 @@ _ASSESSMENT = [
     *_rows("Reassessment.response", "Observation.valueCodeableConcept (RECIST)", RECIST_RESPONSE),
     *_rows("Reassessment.modality", "ImagingStudy.modality", IMAGING_MODALITY),
     *_rows("Reassessment.modality", "ImagingStudy.procedureCode (ours)", IMAGING_MODALITY_LOCAL),
+    *_rows("ImagingStudy.modality", "ImagingStudy.modality", STUDY_MODALITY),
+    *_rows("ImagingStudy.modality", "ImagingStudy.procedureCode (ours)", STUDY_MODALITY_LOCAL),
+    *_rows("ImagingStudy.body_region", "ImagingStudy.procedureCode (ours)", BODY_REGION_LOCAL),
+    Row("ImagingStudy.accession_number", "*", "ImagingStudy.identifier.type", ACCESSION),
 ]
 
 # --- Treatment ---------------------------------------------------------------------------------
@@ -423,6 +604,29 @@ _PROCEDURES = [
     Row("Surgery", "*", "Procedure(surgery).extension[treatmentIntent]", CURATIVE),
 ]
 
+# --- Referral ---------------------------------------------------------------------------------
+
+PATIENT_REFERRAL = Code(SNOMED, "3457005", "Patient referral")
+REFERRAL_SOURCE_LOCAL = _local(
+    "referral-source",
+    {"hospital": "Hospital team", "gp": "GP", "other_mdt": "Another MDT", "other": "Other"},
+)
+MDT_DISCUSSION = Code(local("requested-service"), "mdt-discussion", "Discussion at the MDT")
+REFERRAL_PRIORITY = {  # ServiceRequest.priority is a FHIR code (request-priority)
+    "routine": "routine",
+    "urgent": "urgent",
+    "emergency": "asap",
+}
+_REFERRAL = [
+    Row("Referral", "*", "ServiceRequest.category", PATIENT_REFERRAL),
+    *_rows("Referral.source", "ServiceRequest.category (ours)", REFERRAL_SOURCE_LOCAL),
+    Row("Referral", "*", "ServiceRequest.code (ours)", MDT_DISCUSSION),
+    *[
+        Row("Referral.urgency", ours, "ServiceRequest.priority", Code(REQUEST_PRIORITY, fhir, fhir))
+        for ours, fhir in REFERRAL_PRIORITY.items()
+    ],
+]
+
 # --- MDT outcome (CarePlan) --------------------------------------------------------------------
 
 MDT_OUTCOME = Code(local("care-plan-category"), "mdt-outcome", "MDT outcome")
@@ -442,11 +646,13 @@ _CAREPLAN = [
 TABLE: tuple[Row, ...] = (
     *_PATIENT,
     *_CONDITIONS,
+    *_STAGING,
     *_MARKERS,
     *_BLOOD_MARKERS,
     *_ASSESSMENT,
     *_TREATMENT,
     *_PROCEDURES,
+    *_REFERRAL,
     *_CAREPLAN,
 )
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +39,9 @@ from cases.interop.recommendations import describe_recommendation
 from cases.meetings.walk.cards import alert_for
 from cases.meetings.walk.context import current_decisions
 from cases.meetings.walk.labels import describe_answer, fmt_date
-from cases.records.selectors import case_page_record
+from cases.pathway.staging import stage_group
+from cases.records.imaging import RecistView, recist_view
+from cases.records.selectors import case_page_record, case_page_records
 
 FHIR_JSON = "application/fhir+json"
 _NAMESPACE = uuid.UUID("5b0f3c1e-7a44-4d8e-9f0b-2a6c1d3e4f50")
@@ -55,16 +57,30 @@ def _iso(day: dt.date | dt.datetime | None) -> str | None:
 
 
 def _drop_empty(resource: dict[str, Any]) -> dict[str, Any]:
-    """FHIR forbids empty elements: leave out None, empty strings, lists and objects."""
+    """FHIR forbids empty elements: leave out None, empty strings, lists and objects. (Written
+    for speed: it runs over every element of every exported resource.)"""
     clean = {}
     for key, value in resource.items():
-        if isinstance(value, dict):
+        kind = type(value)
+        if kind is dict:
             value = _drop_empty(value)
-        elif isinstance(value, list):
-            value = [_drop_empty(v) if isinstance(v, dict) else v for v in value]
-            value = [v for v in value if v not in (None, "", {}, [])]
-        if value not in (None, "", {}, []):
-            clean[key] = value
+            if not value:
+                continue
+        elif kind is list:
+            kept = []
+            for item in value:
+                if type(item) is dict:
+                    item = _drop_empty(item)
+                    if item:
+                        kept.append(item)
+                elif item is not None and item != "" and item != []:
+                    kept.append(item)
+            if not kept:
+                continue
+            value = kept
+        elif value is None or value == "":
+            continue
+        clean[key] = value
     return clean
 
 
@@ -74,11 +90,15 @@ class _Builder:
     def __init__(self, case: models.Case) -> None:
         self.case = case
         self.entries: list[dict[str, Any]] = []
+        self._ids: dict[str, str] = {}
 
     def id_for(self, key: str) -> str:
-        # The patient and the MDT are the same resources in every case of the patient.
-        scope = {"patient": f"patient-{self.case.patient_id}", "mdt": "mdt"}.get(key)
-        return str(uuid.uuid5(_NAMESPACE, scope or f"{self.case.pk}:{key}"))
+        found = self._ids.get(key)
+        if found is None:
+            # The patient and the MDT are the same resources in every case of the patient.
+            scope = {"patient": f"patient-{self.case.patient_id}", "mdt": "mdt"}.get(key)
+            found = self._ids[key] = str(uuid.uuid5(_NAMESPACE, scope or f"{self.case.pk}:{key}"))
+        return found
 
     def ref(self, key: str) -> dict[str, str]:
         return {"reference": f"urn:uuid:{self.id_for(key)}"}
@@ -137,12 +157,52 @@ def _condition_base(b: _Builder) -> dict[str, Any]:
     }
 
 
+def _histology_report(report: models.Histology) -> dict[str, Any]:
+    def part(url: str, **value: Any) -> dict[str, Any]:
+        return {"url": url, **value}
+
+    return {
+        "url": codes.EXTENSIONS["histology_report"],
+        "extension": [
+            part("specimen", valueCoding=codes.SPECIMEN_LOCAL[report.specimen].coding()),
+            part("reportedOn", valueDate=_iso(report.reported_on)),
+            part(
+                "type",
+                valueCoding=codes.HISTOLOGY_LOCAL[report.histological_type].coding(),
+            ),
+            part("grade", valueCoding=codes.GRADE_LOCAL[report.grade].coding()),
+            part("mucinous", valueBoolean=report.mucinous),
+            part("signetRing", valueBoolean=report.signet_ring),
+        ],
+    }
+
+
+def _histology(case: models.Case) -> list[dict[str, Any]]:
+    """mCODE's histology extension from the latest report; every report in full as ours."""
+    reports = sorted(case.histologies.all(), key=lambda h: (h.reported_on, h.pk))
+    if not reports:
+        return []
+    latest = reports[-1].histological_type
+    return [
+        {
+            "url": codes.EXTENSIONS["histology"],
+            "valueCodeableConcept": codeable(
+                codes.HISTOLOGY.get(latest),
+                codes.HISTOLOGY_LOCAL[latest],
+                text=codes.HISTOLOGY_LOCAL[latest].display,
+            ),
+        },
+        *[_histology_report(report) for report in reports],
+    ]
+
+
 def _conditions(b: _Builder) -> None:
     site = b.case.primary_site
     body = codes.PRIMARY_SITE_BODY.get(site)
     primary = _condition_base(b)
     primary["code"] = codeable(codes.PRIMARY_SITE_CONDITION[site])
     primary["bodySite"] = [codeable(body)] if body else []
+    primary["extension"] = _histology(b.case)
     b.add("primary", primary, codes.PROFILES["primary"])
     secondary = _condition_base(b)
     secondary["extension"] = [
@@ -151,6 +211,62 @@ def _conditions(b: _Builder) -> None:
     secondary["code"] = codeable(codes.LIVER_METASTASES)
     secondary["bodySite"] = [codeable(codes.LIVER)]
     b.add("secondary", secondary, codes.PROFILES["secondary"])
+
+
+# --- TNM staging ------------------------------------------------------------------------------
+
+_TNM_PARTS = (("T", "t", "tnm_t"), ("N", "n", "tnm_n"), ("M", "m", "tnm_m"))
+
+
+def _staging(b: _Builder) -> None:
+    """Per staging, T, N and M category Observations and, when the categories place the tumour
+    in one, the AJCC stage group (the engine's) with the three as members."""
+    for staging in sorted(b.case.tnm_stagings.all(), key=lambda s: (s.staged_on, s.pk)):
+        kind = codes.TNM_TYPE_OF_KIND[staging.kind]
+        prefix = models.TNM_PREFIX[staging.kind]
+        common = {
+            "resourceType": "Observation",
+            "status": "final",
+            "subject": b.ref("patient"),
+            "focus": [b.ref("primary")],
+            "effectiveDateTime": _iso(staging.staged_on),
+            "method": codeable(codes.AJCC_8TH),
+        }
+        members = []
+        for part, field_name, profile in _TNM_PARTS:
+            value = getattr(staging, field_name)
+            key = f"tnm:{staging.kind}:{part}"
+            members.append(b.ref(key))
+            b.add(
+                key,
+                {
+                    **common,
+                    "code": codeable(
+                        codes.TNM_TYPE[(kind, part)], codes.TNM_KIND_LOCAL[staging.kind]
+                    ),
+                    "valueCodeableConcept": codeable(
+                        codes.TNM_CATEGORY_LOCAL[value], text=f"{prefix}{value}"
+                    ),
+                },
+                codes.PROFILES[profile],
+            )
+        group = stage_group(staging.t, staging.n, staging.m)
+        if group is None:
+            continue
+        b.add(
+            f"tnm:{staging.kind}:stage",
+            {
+                **common,
+                "code": codeable(
+                    codes.TNM_TYPE[(kind, "stage")], codes.TNM_KIND_LOCAL[staging.kind]
+                ),
+                "valueCodeableConcept": codeable(
+                    codes.STAGE_GROUP_LOCAL[group], text=codes.STAGE_GROUP_LOCAL[group].display
+                ),
+                "hasMember": members,
+            },
+            codes.PROFILES["tnm_stage_group"],
+        )
 
 
 # --- Tumour markers and ECOG -------------------------------------------------------------------
@@ -213,6 +329,54 @@ def _markers(b: _Builder) -> None:
         b.add(f"marker:{result.marker}", observation, codes.PROFILES["tumour_marker"])
 
 
+def _labs(b: _Builder) -> None:
+    order = list(codes.LAB_TEST)
+    results = sorted(b.case.lab_results.all(), key=lambda r: (order.index(r.test), r.taken_on))
+    for result in results:
+        marker = result.test in codes.BLOOD_TUMOUR_MARKERS
+        unit = codes.LAB_UNIT.get(result.unit)
+        reference = {
+            "low": _quantity(result.reference_low, result.unit, unit),
+            "high": _quantity(result.reference_high, result.unit, unit),
+        }
+        b.add(
+            f"lab:{result.test}:{result.taken_on}",
+            {
+                "resourceType": "Observation",
+                "extension": [
+                    {
+                        "url": codes.EXTENSIONS["related_condition"],
+                        "valueReference": b.ref("primary"),
+                    }
+                ]
+                if marker
+                else [],
+                "status": "final",
+                "category": [codeable(codes.LAB)],
+                "code": codeable(
+                    codes.LAB_TEST[result.test],
+                    codes.LAB_TEST_LOCAL[result.test],
+                    text=codes.LAB_TEST_LOCAL[result.test].display,
+                ),
+                "subject": b.ref("patient"),
+                "effectiveDateTime": _iso(result.taken_on),
+                "valueQuantity": _quantity(result.value, result.unit, unit),
+                "referenceRange": [reference] if any(reference.values()) else [],
+            },
+            codes.PROFILES["tumour_marker"] if marker else None,
+        )
+
+
+def _quantity(value: Any, shown: str, unit: codes.Code | None) -> dict[str, Any] | None:
+    """A Quantity in UCUM (the unit as shown, alone, when it has no UCUM code here)."""
+    if value is None:
+        return None
+    quantity: dict[str, Any] = {"value": float(value), "unit": shown}
+    if unit is not None:
+        quantity.update(system=unit.system, code=unit.code)
+    return quantity
+
+
 def _ecog(b: _Builder) -> None:
     if b.case.ecog is None:
         return
@@ -234,28 +398,79 @@ def _ecog(b: _Builder) -> None:
 # --- Reassessments: imaging and disease status --------------------------------------------------
 
 
+def _studies(b: _Builder) -> dict[int, str]:
+    """One ImagingStudy per scan of the record; {reassessment pk: the key of its scan}."""
+    answering: dict[int, str] = {}
+    for study in sorted(b.case.imaging_studies.all(), key=lambda s: (s.performed_on, s.pk)):
+        key = f"study:{study.pk}"
+        if study.reassessment_id is not None:
+            answering.setdefault(study.reassessment_id, key)
+        b.add(
+            key,
+            {
+                "resourceType": "ImagingStudy",
+                "identifier": [
+                    {
+                        "type": codeable(codes.ACCESSION),
+                        "system": codes.ACCESSION_NUMBER_SYSTEM,
+                        "value": study.accession_number,
+                    }
+                ]
+                if study.accession_number
+                else [],
+                "status": "available",
+                "modality": [codes.STUDY_MODALITY[study.modality].coding()],
+                "subject": b.ref("patient"),
+                "started": _iso(study.performed_on),
+                "procedureCode": [
+                    codeable(codes.STUDY_MODALITY_LOCAL[study.modality]),
+                    codeable(codes.BODY_REGION_LOCAL[study.body_region]),
+                ],
+                "reasonReference": [b.ref("secondary")],
+                "description": str(study),
+                "note": [{"text": study.report}] if study.report else [],
+            },
+        )
+    return answering
+
+
+def _response(row: models.Reassessment, key: str | None, view: RecistView | None) -> str:
+    """The response of a reassessment: RECIST's, computed by the record from its scan's
+    measurements (or the radiologist's own with its reason), else the one recorded."""
+    if key is not None and view is not None:
+        scan = next((s for s in view.follow_ups if f"study:{s.study.pk}" == key), None)
+        if scan is not None and scan.reassessment_response:
+            return scan.reassessment_response
+    return row.response
+
+
 def _reassessments(b: _Builder) -> None:
+    answering = _studies(b)
+    view = recist_view(b.case)
     for row in sorted(b.case.reassessments.all(), key=lambda r: r.cycle):
         if row.imaging_performed_on is None:
             continue
-        study_key = f"imaging:{row.cycle}"
-        modality = codes.IMAGING_MODALITY.get(row.modality)
-        b.add(
-            study_key,
-            {
-                "resourceType": "ImagingStudy",
-                "status": "available",
-                "modality": [modality.coding()] if modality else [],
-                "subject": b.ref("patient"),
-                "started": _iso(row.imaging_performed_on),
-                "procedureCode": [codeable(codes.IMAGING_MODALITY_LOCAL[row.modality])]
-                if row.modality
-                else [],
-                "reasonReference": [b.ref("secondary")],
-                "description": f"Reassessment {row.cycle}",
-            },
-        )
-        recist = codes.RECIST_RESPONSE.get(row.response)
+        study_key = answering.get(row.pk)
+        if study_key is None:
+            # No scan of the record answers it: the reassessment's own scan date and modality.
+            study_key = f"imaging:{row.cycle}"
+            modality = codes.IMAGING_MODALITY.get(row.modality)
+            b.add(
+                study_key,
+                {
+                    "resourceType": "ImagingStudy",
+                    "status": "available",
+                    "modality": [modality.coding()] if modality else [],
+                    "subject": b.ref("patient"),
+                    "started": _iso(row.imaging_performed_on),
+                    "procedureCode": [codeable(codes.IMAGING_MODALITY_LOCAL[row.modality])]
+                    if row.modality
+                    else [],
+                    "reasonReference": [b.ref("secondary")],
+                    "description": f"Reassessment {row.cycle}",
+                },
+            )
+        response = _response(row, answering.get(row.pk), view)
         b.add(
             f"disease-status:{row.cycle}",
             {
@@ -272,9 +487,9 @@ def _reassessments(b: _Builder) -> None:
                 "focus": [b.ref("primary"), b.ref("secondary")],
                 "effectiveDateTime": _iso(row.reassessed_on or row.imaging_performed_on),
                 "valueCodeableConcept": codeable(
-                    codes.RESPONSE_TREND[row.response],
-                    recist,
-                    text=models.Response(row.response).label if row.response else "",
+                    codes.RESPONSE_TREND[response],
+                    codes.RECIST_RESPONSE.get(response),
+                    text=models.Response(response).label if response else "",
                 ),
                 "derivedFrom": [b.ref(study_key)],
             },
@@ -350,6 +565,45 @@ def _treatment(b: _Builder) -> None:
                     if dose.agent in course.agents
                     else None,
                     "note": [{"text": dose.note}] if dose.note else [],
+                },
+                codes.PROFILES["medication_administration"],
+            )
+        _cycles(b, number, course)
+
+
+def _cycle_extension(cycle: models.TreatmentCycle) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"url": "number", "valuePositiveInt": cycle.number}]
+    if cycle.dose_reduction_percent is not None:
+        parts.append(
+            {"url": "doseReductionPercent", "valuePositiveInt": cycle.dose_reduction_percent}
+        )
+    if cycle.delay_days is not None:
+        parts.append({"url": "delayDays", "valuePositiveInt": cycle.delay_days})
+    if cycle.delay_reason:
+        parts.append({"url": "delayReason", "valueString": cycle.delay_reason})
+    return {"url": codes.EXTENSIONS["treatment_cycle"], "extension": parts}
+
+
+def _cycles(b: _Builder, number: int, course: models.TreatmentCourse) -> None:
+    """Per recorded cycle, one MedicationAdministration per agent given on its day 1."""
+    backbone = codes.BACKBONE_LOCAL.get(course.backbone)
+    for cycle in sorted(course.cycles.all(), key=lambda c: c.number):
+        for agent in cycle.agents:
+            b.add(
+                f"cycle:{number}:{cycle.number}:{agent}",
+                {
+                    "resourceType": "MedicationAdministration",
+                    "extension": [_intent_extension(course.intent), _cycle_extension(cycle)],
+                    "status": "completed",
+                    "category": codeable(backbone) if backbone else None,
+                    "medicationCodeableConcept": codeable(codes.AGENT[agent]),
+                    "subject": b.ref("patient"),
+                    "effectiveDateTime": _iso(cycle.given_on),
+                    "reasonReference": [b.ref("primary")],
+                    "request": b.ref(f"course:{number}:{agent}")
+                    if agent in course.agents
+                    else None,
+                    "note": [{"text": cycle.note}] if cycle.note else [],
                 },
                 codes.PROFILES["medication_administration"],
             )
@@ -430,6 +684,38 @@ def _surgeries(b: _Builder) -> None:
                 "outcome": codeable(margin, text=margin.display) if margin else None,
             },
             codes.PROFILES["surgery"],
+        )
+
+
+# --- Referral ---------------------------------------------------------------------------------
+
+
+def _referral(b: _Builder) -> None:
+    """What brought the case to the MDT: a ServiceRequest for an MDT discussion."""
+    for referral in b.case.referrals.all():
+        b.add(
+            "referral",
+            {
+                "resourceType": "ServiceRequest",
+                # The referral stands while the case is under the MDT.
+                "status": "active",
+                "intent": "order",
+                "category": [
+                    codeable(
+                        codes.PATIENT_REFERRAL,
+                        codes.REFERRAL_SOURCE_LOCAL[referral.source],
+                        text=f"Referral from {referral.get_source_display()}",
+                    )
+                ],
+                "priority": codes.REFERRAL_PRIORITY[referral.urgency],
+                "code": codeable(codes.MDT_DISCUSSION),
+                "subject": b.ref("patient"),
+                "authoredOn": _iso(referral.received_on),
+                "requester": {"display": referral.referrer},
+                "performer": [b.ref("mdt")],
+                "reasonReference": [b.ref("primary")],
+                "note": [{"text": referral.question}],
+            },
         )
 
 
@@ -534,12 +820,15 @@ def case_entries(case: models.Case) -> list[dict[str, Any]]:
     _patient(b)
     _organization(b)
     _conditions(b)
+    _staging(b)
     _markers(b)
+    _labs(b)
     _ecog(b)
     _reassessments(b)
     _treatment(b)
     _radiotherapy(b)
     _surgeries(b)
+    _referral(b)
     _care_plans(b)
     return b.entries
 
@@ -562,6 +851,16 @@ def case_bundle(*, case_id: int) -> dict[str, Any]:
     """One case as a Bundle: one query. Raises ``Case.DoesNotExist``."""
     case = case_page_record(case_id=case_id)
     return bundle(case_entries(case), identifier=case.reference)
+
+
+EXPORT_BATCH = 100
+
+
+def case_bundles(*, case_ids: list[int]) -> Iterator[dict[str, Any]]:
+    """The bundles of many cases, in order: one query per ``EXPORT_BATCH`` cases."""
+    for start in range(0, len(case_ids), EXPORT_BATCH):
+        for case in case_page_records(case_ids=case_ids[start : start + EXPORT_BATCH]):
+            yield bundle(case_entries(case), identifier=case.reference)
 
 
 def patient_bundle(*, patient_id: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,8 @@ from cases.interop import codes
 from cases.interop.codes import Code
 from cases.interop.tokens import may_import
 from cases.interop.validation import Index, Problem, profile_problems, structure_problems
+from cases.pathway.labs import LAB_TEST_SPECS
+from cases.pathway.staging import tnm_problems
 from cases.reminders.planning import reminders_sync_for_case
 
 # --- Outcome -----------------------------------------------------------------------------------
@@ -83,6 +86,7 @@ class Course:
     stopped_on: dt.date | None = None
     stop_reason: str = ""
     doses: list[models.AgentAdministration] = field(default_factory=list)
+    cycles: dict[int, models.TreatmentCycle] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,6 +105,15 @@ class Referral:
     courses: dict[str, Course] = field(default_factory=dict)
     radiotherapy: list[models.Radiotherapy] = field(default_factory=list)
     surgeries: list[models.Surgery] = field(default_factory=list)
+    # TNM staging by kind: {"t": ..., "n": ..., "m": ..., "staged_on": ...}
+    stagings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    histologies: list[models.Histology] = field(default_factory=list)
+    labs: list[models.LabResult] = field(default_factory=list)
+    referral: models.Referral | None = None
+    # Scans of the record by the fullUrl of their ImagingStudy, and which reassessment (by its
+    # index in ``reassessments``) each answers.
+    studies: dict[str, models.ImagingStudy] = field(default_factory=dict)
+    answered_by: dict[int, str] = field(default_factory=dict)
     ignored: Counter[str] = field(default_factory=Counter)
 
 
@@ -189,16 +202,18 @@ class _Reader:
             "MedicationAdministration": self.medication_administration,
             "Procedure": self.procedure,
         }
-        passive = {"ImagingStudy"}  # read through the disease status that derives from it
         for i, entry in enumerate(self.entries):
             resource = entry.get("resource") or {}
             kind = resource.get("resourceType", "")
             self.where = f"Bundle.entry[{i}].resource"
-            if kind in readers:
+            if kind == "ImagingStudy":
+                self.imaging_study(resource, entry.get("fullUrl") or "")
+            elif kind in readers:
                 readers[kind](resource)
-            elif kind not in passive:
+            else:
                 self.referral.ignored[kind] += 1
         self.where = "Bundle"
+        self.check_stagings()
         if not self.referral.primary_site:
             self.problem("entry", "A referral has a primary cancer Condition.", "required")
         return self.referral
@@ -239,8 +254,43 @@ class _Reader:
                 self.problem("code", "A referral has one primary cancer Condition.", "invalid")
             self.referral.primary_site = site
             self.referral.diagnosed_on = self.date("onsetDateTime", resource.get("onsetDateTime"))
+            for ext in resource.get("extension") or []:
+                if ext.get("url") == codes.EXTENSIONS["histology_report"]:
+                    self.histology_report(ext)
         elif not _has(concept, codes.LIVER_METASTASES):
             self.unknown("code", concept)
+
+    def histology_report(self, extension: dict[str, Any]) -> None:
+        """One pathology report (our extension; mCODE's histology extension alone says too
+        little for a report: no specimen, date or grade)."""
+        parts = {e.get("url"): e for e in extension.get("extension") or []}
+
+        def coded(name: str, mapping: dict[str, Code]) -> str | None:
+            coding = (parts.get(name) or {}).get("valueCoding")
+            value = _lookup({"coding": [coding]} if coding else None, mapping)
+            if value is None:
+                self.problem(f"extension[histologyReport].{name}", f"{name} is required "
+                             "(docs/interop.md lists the codes).", "required")  # fmt: skip
+            return value
+
+        specimen = coded("specimen", codes.SPECIMEN_LOCAL)
+        kind = coded("type", codes.HISTOLOGY_LOCAL)
+        grade = coded("grade", codes.GRADE_LOCAL)
+        reported = self.date(
+            "extension[histologyReport].reportedOn",
+            (parts.get("reportedOn") or {}).get("valueDate"),
+        )
+        if specimen and kind and grade and reported:
+            self.referral.histologies.append(
+                models.Histology(
+                    specimen=specimen,
+                    reported_on=reported,
+                    histological_type=kind,
+                    grade=grade,
+                    mucinous=bool((parts.get("mucinous") or {}).get("valueBoolean")),
+                    signet_ring=bool((parts.get("signetRing") or {}).get("valueBoolean")),
+                )
+            )
 
     def observation(self, resource: dict[str, Any]) -> None:
         concept = resource.get("code")
@@ -248,11 +298,69 @@ class _Reader:
             self.ecog(resource)
         elif _has(concept, codes.DISEASE_STATUS):
             self.disease_status(resource)
-        elif _has(concept, codes.CEA):
-            # Blood tumour markers arrive with the record work; until then they are left out.
-            self.referral.ignored["Observation (CEA)"] += 1
+        elif _tnm_part(concept) is not None:
+            self.tnm(resource)
+        elif _lookup(concept, codes.LAB_TEST_LOCAL, codes.LAB_TEST) is not None:
+            self.lab(resource)
         else:
             self.marker(resource)
+
+    def tnm(self, resource: dict[str, Any]) -> None:
+        concept = resource.get("code")
+        kind, part = _tnm_part(concept)  # type: ignore[misc]
+        if part == "stage":
+            # The stage group follows from T, N and M (the engine's): not stored.
+            self.referral.ignored["Observation (stage group)"] += 1
+            return
+        value = _lookup(resource.get("valueCodeableConcept"), codes.TNM_CATEGORY_LOCAL)
+        allowed = {"T": models.TCategory, "N": models.NCategory, "M": models.MCategory}[part]
+        if value is None or value not in allowed.values:
+            self.unknown("valueCodeableConcept", resource.get("valueCodeableConcept"))
+            return
+        staged = self.date("effectiveDateTime", resource.get("effectiveDateTime"))
+        staging = self.referral.stagings.setdefault(kind, {})
+        if part.lower() in staging:
+            self.problem("code", f"Two {part} categories for one {kind} staging.", "invalid")
+        staging[part.lower()] = value
+        staging["staged_on"] = staging.get("staged_on") or staged
+
+    def check_stagings(self) -> None:
+        for kind, staging in self.referral.stagings.items():
+            missing = [p.upper() for p in ("t", "n", "m") if p not in staging]
+            if missing:
+                self.problem("entry", f"The {kind} staging lacks its {', '.join(missing)} "
+                             "category.", "required")  # fmt: skip
+                continue
+            for message in tnm_problems(staging["t"], staging["n"], staging["m"]):
+                self.problem("entry", f"The {kind} staging: {message}", "business-rule")
+
+    def lab(self, resource: dict[str, Any]) -> None:
+        test = _lookup(resource.get("code"), codes.LAB_TEST_LOCAL, codes.LAB_TEST)
+        spec = LAB_TEST_SPECS[test]  # type: ignore[index]
+        unit = codes.LAB_UNIT[spec.unit]
+        quantity = resource.get("valueQuantity") or {}
+        if quantity.get("system") != unit.system or quantity.get("code") != unit.code:
+            self.problem("valueQuantity", f"{spec.label} is read in {unit.code} (UCUM).", "value")
+            return
+        value = _decimal(quantity.get("value"))
+        if value is None or value < 0:
+            self.problem("valueQuantity.value", "A result is a number from 0 to 9,999,999.",
+                         "value")  # fmt: skip
+            return
+        reference = (resource.get("referenceRange") or [{}])[0]
+        taken = self.date("effectiveDateTime", resource.get("effectiveDateTime"))
+        if taken is None:
+            return
+        self.referral.labs.append(
+            models.LabResult(
+                test=test,
+                taken_on=taken,
+                value=value,
+                unit=spec.unit,
+                reference_low=_decimal((reference.get("low") or {}).get("value")),
+                reference_high=_decimal((reference.get("high") or {}).get("value")),
+            )
+        )
 
     def ecog(self, resource: dict[str, Any]) -> None:
         value = resource.get("valueInteger")
@@ -299,6 +407,9 @@ class _Reader:
             result.requested_on = self.date("basedOn.authoredOn", request.get("authoredOn"))
 
     def service_request(self, resource: dict[str, Any]) -> None:
+        if any(_has(c, codes.PATIENT_REFERRAL) for c in resource.get("category") or []):
+            self.referral_request(resource)
+            return
         marker = self._marker_of(resource)
         if marker is None:
             return
@@ -308,6 +419,76 @@ class _Reader:
         )
         result.requested_on = result.requested_on or requested
 
+    def imaging_study(self, resource: dict[str, Any], url: str) -> None:
+        """A scan of the record (it names its body region with our code); any other
+        ImagingStudy is read through the disease status that derives from it."""
+        procedures = {"coding": [c for p in resource.get("procedureCode") or []
+                                 for c in (p or {}).get("coding") or []]}  # fmt: skip
+        region = _lookup(procedures, codes.BODY_REGION_LOCAL)
+        if region is None:
+            return
+        modality = _lookup(procedures, codes.STUDY_MODALITY_LOCAL) or _lookup(
+            {"coding": resource.get("modality") or []}, codes.STUDY_MODALITY
+        )
+        if modality is None:
+            self.unknown("modality", {"coding": resource.get("modality") or []})
+            return
+        accession = next(
+            (
+                str(i.get("value") or "")
+                for i in resource.get("identifier") or []
+                if _has(i.get("type"), codes.ACCESSION)
+            ),
+            "",
+        )
+        if len(accession) > 40 or not all(c.isalnum() or c in "._-" for c in accession):
+            self.problem("identifier", "An accession number is up to 40 letters, digits, "
+                         "dots, dashes or underscores.", "value")  # fmt: skip
+            return
+        report = "\n".join(str(n.get("text") or "") for n in resource.get("note") or [])
+        performed = self.date("started", resource.get("started"))
+        if performed is None:
+            return
+        self.referral.studies[url] = models.ImagingStudy(
+            modality=modality,
+            body_region=region,
+            performed_on=performed,
+            accession_number=accession,
+            report=report.strip(),
+        )
+
+    def referral_request(self, resource: dict[str, Any]) -> None:
+        """The referral itself: who sent it, when it was received, how urgent, the question."""
+        if self.referral.referral is not None:
+            self.problem("category", "A bundle holds one referral.", "invalid")
+            return
+        source = "other"
+        for category in resource.get("category") or []:
+            source = _lookup(category, codes.REFERRAL_SOURCE_LOCAL) or source
+        urgency = {fhir: ours for ours, fhir in codes.REFERRAL_PRIORITY.items()}.get(
+            resource.get("priority") or "routine"
+        )
+        if urgency is None:
+            self.problem("priority", "A referral is routine, urgent or asap.", "value")
+            return
+        referrer = str((resource.get("requester") or {}).get("display") or "").strip()
+        question = " ".join(str(n.get("text") or "") for n in resource.get("note") or []).strip()
+        if not referrer or len(referrer) > 120:
+            self.problem("requester.display", "Name the referrer (up to 120 characters).",
+                         "required")  # fmt: skip
+        if not question or len(question) > 1000:
+            self.problem("note", "The referral's question (up to 1,000 characters) is required.",
+                         "required")  # fmt: skip
+        received = self.date("authoredOn", resource.get("authoredOn"))
+        if received and referrer and question:
+            self.referral.referral = models.Referral(
+                source=source,
+                referrer=referrer[:120],
+                received_on=received,
+                urgency=urgency,
+                question=question[:1000],
+            )
+
     def disease_status(self, resource: dict[str, Any]) -> None:
         judged = self.date("effectiveDateTime", resource.get("effectiveDateTime"))
         value = resource.get("valueCodeableConcept")
@@ -316,7 +497,8 @@ class _Reader:
             trend = _lookup(value, codes.RESPONSE_TREND)
             # "Improved" alone does not say complete or partial: left for the coordinator.
             response = trend if trend in ("stable_disease", "progressive_disease") else ""
-        study = self.index.target((resource.get("derivedFrom") or [None])[0]) or {}
+        derived = (resource.get("derivedFrom") or [None])[0]
+        study = self.index.target(derived) or {}
         imaged = self.date("derivedFrom.started", study.get("started"), required=False) or judged
         modality = ""
         if study:
@@ -327,6 +509,8 @@ class _Reader:
             )
         if judged and imaged and judged < imaged:
             self.problem("effectiveDateTime", "The assessment cannot precede its scan.", "value")
+        if isinstance(derived, dict) and derived.get("reference"):
+            self.referral.answered_by[len(self.referral.reassessments)] = derived["reference"]
         self.referral.reassessments.append(
             models.Reassessment(
                 due_on=imaged,
@@ -390,12 +574,57 @@ class _Reader:
             None,
         )
         note = " ".join(str(n.get("text") or "") for n in resource.get("note") or []).strip()
+        recorded = next(
+            (
+                e
+                for e in resource.get("extension") or []
+                if e.get("url") == codes.EXTENSIONS["treatment_cycle"]
+            ),
+            None,
+        )
+        if recorded is not None:
+            if agent and given:
+                self.cycle(str(group), recorded, agent, given, note)
+            return
         if agent and given:
             self.referral.courses.setdefault(str(group), Course()).doses.append(
                 models.AgentAdministration(
                     agent=agent, given_on=given, cycle_number=cycle, note=note[:300]
                 )
             )
+
+    def cycle(
+        self, group: str, extension: dict[str, Any], agent: str, given: dt.date, note: str
+    ) -> None:
+        """One agent of a recorded cycle (our extension): the cycle gathers its agents."""
+        parts = {e.get("url"): e for e in extension.get("extension") or []}
+
+        def number(name: str) -> int | None:
+            value = (parts.get(name) or {}).get("valuePositiveInt")
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        cycle_number = number("number")
+        if cycle_number is None:
+            self.problem("extension[treatmentCycle].number", "A cycle has its number.", "required")
+            return
+        course = self.referral.courses.setdefault(group, Course())
+        cycle = course.cycles.setdefault(
+            cycle_number,
+            models.TreatmentCycle(
+                number=cycle_number,
+                given_on=given,
+                agents=[],
+                dose_reduction_percent=number("doseReductionPercent"),
+                delay_days=number("delayDays"),
+                delay_reason=str((parts.get("delayReason") or {}).get("valueString") or "")[:200],
+                note=note[:300],
+            ),
+        )
+        if cycle.given_on != given:
+            self.problem("effectiveDateTime", f"Cycle {cycle_number}'s agents are given on one "
+                         "day.", "value")  # fmt: skip
+        if agent not in cycle.agents:
+            cycle.agents.append(agent)
 
     def procedure(self, resource: dict[str, Any]) -> None:
         concept = resource.get("code")
@@ -444,6 +673,27 @@ class _Reader:
                 completed_on=self.date("performedPeriod.end", period.get("end"), required=False),
             )
         )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A FHIR decimal as ours (9 digits, 2 after the point), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and abs(number) < Decimal("10000000") else None
+
+
+def _tnm_part(concept: Any) -> tuple[str, str] | None:
+    """(our staging kind, "T" / "N" / "M" / "stage") for a TNM staging type, else None. The
+    kind is ours when the bundle says it (ypTNM), else clinical or pathological."""
+    pairs = _codings(concept)
+    for (kind, part), code in codes.TNM_TYPE.items():
+        if (code.system, code.code) in pairs:
+            return _lookup(concept, codes.TNM_KIND_LOCAL) or kind, part
+    return None
 
 
 def _answer(marker: str, value: Any) -> str | None:
@@ -553,6 +803,13 @@ def _write_case(r: Referral, patient: models.Patient) -> models.Case:
     for cycle, row in enumerate(imaged, start=1):
         row.case, row.cycle = case, cycle
     models.Reassessment.objects.bulk_create(imaged)
+    for index, url in r.answered_by.items():
+        study = r.studies.get(url)
+        if study is not None and study.reassessment is None:
+            study.reassessment = r.reassessments[index]
+    for study in r.studies.values():
+        study.case = case
+    models.ImagingStudy.objects.bulk_create(list(r.studies.values()))
     for course_in in sorted(r.courses.values(), key=lambda c: c.started_on or dt.date.min):
         course = models.TreatmentCourse.objects.create(
             case=case,
@@ -566,10 +823,27 @@ def _write_case(r: Referral, patient: models.Patient) -> models.Case:
         for dose in course_in.doses:
             dose.course = course
         models.AgentAdministration.objects.bulk_create(course_in.doses)
+        for cycle in course_in.cycles.values():
+            cycle.course = course
+        models.TreatmentCycle.objects.bulk_create(
+            sorted(course_in.cycles.values(), key=lambda c: c.number)
+        )
     for row in [*r.radiotherapy, *r.surgeries]:
         row.case = case
     models.Radiotherapy.objects.bulk_create(r.radiotherapy)
     models.Surgery.objects.bulk_create(r.surgeries)
+    if r.referral is not None:
+        r.referral.case = case
+        r.referral.save()
+    for result in r.labs:
+        result.case = case
+    models.LabResult.objects.bulk_create(r.labs)
+    for report in r.histologies:
+        report.case = case
+    models.Histology.objects.bulk_create(r.histologies)
+    models.TnmStaging.objects.bulk_create(
+        [models.TnmStaging(case=case, kind=kind, **staging) for kind, staging in r.stagings.items()]
+    )
     return case
 
 

@@ -26,6 +26,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from cases.interop import codes
+from cases.pathway.labs import LAB_TEST_SPECS
 
 # --- Problems and the OperationOutcome ---------------------------------------------------------
 
@@ -98,7 +99,12 @@ SECONDARY_ICD10 = re.compile(r"^C(7[7-9]|7B)(\.[0-9A-Z]{1,4})?$")
 BODY_LOCATION_SYSTEMS = {codes.SNOMED, codes.ICDO3}  # CancerBodyLocationVS
 TUMOUR_MARKER_CODES = {  # the TumorMarkerTestVS codes we use, and our documented extensions
     (c.system, c.code) for c in codes.MARKER_TEST.values()
-} | {(codes.CEA.system, codes.CEA.code)}
+} | {(codes.LAB_TEST[t].system, codes.LAB_TEST[t].code) for t in codes.BLOOD_TUMOUR_MARKERS}
+# The UCUM unit each laboratory code of ours is reported in.
+LAB_UCUM = {
+    codes.LAB_TEST[test].code: codes.LAB_UNIT[spec.unit].code
+    for test, spec in LAB_TEST_SPECS.items()
+}
 
 
 class _Check:
@@ -201,8 +207,21 @@ def _condition(c: _Check, pattern: re.Pattern[str]) -> None:
         c.coded(f"bodySite[{i}]", site, lambda x: x.get("system") in BODY_LOCATION_SYSTEMS)
 
 
+ICDO3_MORPHOLOGY = re.compile(r"^[89][0-9]{3}/[0-369]$")
+
+
 def _primary(c: _Check) -> None:
     _condition(c, PRIMARY_ICD10)
+    for ext in c.resource.get("extension") or []:
+        if ext.get("url") != codes.EXTENSIONS["histology"]:
+            continue
+        # HistologyMorphologyBehaviorVS (extensible): an ICD-O-3 morphology is code/behaviour.
+        for coding in (ext.get("valueCodeableConcept") or {}).get("coding") or []:
+            if coding.get("system") == codes.ICDO3 and not ICDO3_MORPHOLOGY.match(
+                coding.get("code") or ""
+            ):
+                c.add("extension[histologyMorphologyBehavior]",
+                      "An ICD-O-3 morphology is written NNNN/B.", "code-invalid")  # fmt: skip
 
 
 def _secondary(c: _Check) -> None:
@@ -235,11 +254,19 @@ def _tumour_marker(c: _Check) -> None:
         c.resource.get("code"),
         lambda x: (x.get("system"), x.get("code")) in TUMOUR_MARKER_CODES,
     )
-    concept = c.resource.get("code") or {}
-    if any(_is(codes.CEA.system, codes.CEA.code)(x) for x in concept.get("coding") or []):
+    _lab_unit(c)
+
+
+def _lab_unit(c: _Check) -> None:
+    """A laboratory result of ours is in its UCUM unit (CEA in ng/mL and so on)."""
+    for coding in (c.resource.get("code") or {}).get("coding") or []:
+        expected = LAB_UCUM.get(coding.get("code")) if coding.get("system") == codes.LOINC else None
+        if expected is None:
+            continue
         quantity = c.resource.get("valueQuantity") or {}
-        if quantity.get("system") != codes.UCUM or quantity.get("code") != "ng/mL":
-            c.add("valueQuantity", "CEA is reported in ng/mL (UCUM).", "value")
+        if quantity.get("system") != codes.UCUM or quantity.get("code") != expected:
+            c.add("valueQuantity", f"{coding.get('display') or coding.get('code')} is reported "
+                  f"in {expected} (UCUM).", "value")  # fmt: skip
 
 
 def _ecog(c: _Check) -> None:
@@ -314,6 +341,48 @@ def _radiotherapy(c: _Check) -> None:
         c.add("performedDateTime", "A radiotherapy course is performed over a Period.", "value")
 
 
+# The LOINC staging types each TNM profile allows (mCODE STU4: ObservationCodes... value sets;
+# the later SNOMED CT types are not used here).
+TNM_TYPES = {
+    "T": {"21905-5", "21899-0", "21911-3"},
+    "N": {"21906-3", "21900-6", "21912-1"},
+    "M": {"21907-1", "21901-4", "21913-9"},
+    "stage": {"21908-9", "21902-2", "21914-7"},
+}
+TNM_METHODS = {"444256004", "443830009", "897275008", "1269566009"}  # TNMStagingMethodVS
+
+
+def _tnm(c: _Check, part: str) -> None:
+    c.required("status", "code", "effectiveDateTime", "valueCodeableConcept", "method")
+    c.subject_is_patient()
+    c.not_used("device", "referenceRange", "component")
+    if part != "stage":
+        c.not_used("hasMember")
+    c.coded(
+        "code",
+        c.resource.get("code"),
+        lambda x: x.get("system") == codes.LOINC and x.get("code") in TNM_TYPES[part],
+    )
+    c.coded(
+        "method",
+        c.resource.get("method"),
+        lambda x: x.get("system") == codes.SNOMED and x.get("code") in TNM_METHODS,
+    )
+    focus = c.resource.get("focus") or []
+    if part == "stage" and len(focus) != 1:
+        c.add("focus", "A stage group has exactly one focus (the primary).", "required")
+    for i, reference in enumerate(focus):
+        target = c.index.target(reference)
+        profiles = ((target or {}).get("meta") or {}).get("profile") or []
+        if codes.PROFILES["primary"] not in profiles:
+            c.add(f"focus[{i}]", "focus must reference a PrimaryCancerCondition.", "invariant")
+    for i, reference in enumerate(c.resource.get("hasMember") or []):
+        target = c.index.target(reference)
+        profiles = set(((target or {}).get("meta") or {}).get("profile") or [])
+        if not profiles & {codes.PROFILES[p] for p in ("tnm_t", "tnm_n", "tnm_m")}:
+            c.add(f"hasMember[{i}]", "A member is a TNM category Observation.", "invariant")
+
+
 CHECKERS: dict[str, Callable[[_Check], None]] = {
     codes.PROFILES["patient"]: _patient,
     codes.PROFILES["primary"]: _primary,
@@ -325,6 +394,10 @@ CHECKERS: dict[str, Callable[[_Check], None]] = {
     codes.PROFILES["medication_administration"]: _medication_administration,
     codes.PROFILES["surgery"]: _procedure,
     codes.PROFILES["radiotherapy"]: _radiotherapy,
+    codes.PROFILES["tnm_t"]: lambda c: _tnm(c, "T"),
+    codes.PROFILES["tnm_n"]: lambda c: _tnm(c, "N"),
+    codes.PROFILES["tnm_m"]: lambda c: _tnm(c, "M"),
+    codes.PROFILES["tnm_stage_group"]: lambda c: _tnm(c, "stage"),
 }
 
 
@@ -356,7 +429,12 @@ def profile_problems(bundle: dict[str, Any]) -> list[Problem]:
                 problems.append(
                     Problem("not-found", where, f"The reference {reference} is not in the bundle.")
                 )
-        for profile in (resource.get("meta") or {}).get("profile") or []:
+        profiles = (resource.get("meta") or {}).get("profile") or []
+        if resource.get("resourceType") == "Observation" and not profiles:
+            check = _Check(where, resource, index)
+            _lab_unit(check)  # bloods claim no profile; their unit is still ours to check
+            problems += check.problems
+        for profile in profiles:
             checker = CHECKERS.get(profile)
             if checker is None:
                 problems.append(

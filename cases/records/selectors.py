@@ -191,7 +191,10 @@ def _record_query(*, with_history: bool) -> QuerySet[Case]:
 
 
 def _record(case_id: int, *, with_history: bool) -> Case:
-    case = _record_query(with_history=with_history).get(pk=case_id)
+    return _attach(_record_query(with_history=with_history).get(pk=case_id), with_history)
+
+
+def _attach(case: Case, with_history: bool) -> Case:
     history = [
         case.__dict__.pop(f"json_{name}", None) for name in ("decisions", "actions", "people")
     ]
@@ -274,6 +277,16 @@ def case_page_record(*, case_id: int) -> Case:
     One query whatever the size of the record.
     """
     return _record(case_id, with_history=True)
+
+
+def case_page_records(*, case_ids: list[int]) -> list[Case]:
+    """``case_page_record`` for several cases in ONE query (in the order of ``case_ids``): a bulk
+    export compiles the record's query once a batch instead of once a case."""
+    found = {
+        case.pk: _attach(case, True)
+        for case in _record_query(with_history=True).filter(pk__in=case_ids)
+    }
+    return [found[case_id] for case_id in case_ids if case_id in found]
 
 
 def case_search(

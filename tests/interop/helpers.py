@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -24,6 +25,12 @@ CLINICAL_MODELS = (
     models.AgentAdministration,
     models.Radiotherapy,
     models.Surgery,
+    models.TnmStaging,
+    models.Histology,
+    models.ImagingStudy,
+    models.LabResult,
+    models.TreatmentCycle,
+    models.Referral,
 )
 
 
@@ -46,6 +53,36 @@ def signed_off_case(chair: models.User) -> models.Case:
         case=case, kind="defunctioning_stoma", planned_on=dt.date(2025, 11, 1),
         performed_on=dt.date(2025, 11, 1),
     )  # fmt: skip
+    models.TnmStaging.objects.create(
+        case=case, kind="clinical", t="T3", n="N1a", m="M1a", staged_on=dt.date(2025, 9, 20)
+    )
+    models.TnmStaging.objects.create(
+        case=case, kind="post_neoadjuvant", t="T2", n="NX", m="M1a",
+        staged_on=dt.date(2025, 11, 3),
+    )  # fmt: skip
+    models.Histology.objects.create(
+        case=case, specimen="biopsy", reported_on=dt.date(2025, 9, 12),
+        histological_type="adenocarcinoma", grade="low",
+    )  # fmt: skip
+    models.Histology.objects.create(
+        case=case, specimen="resection", reported_on=dt.date(2025, 11, 2),
+        histological_type="mucinous_adenocarcinoma", grade="high", mucinous=True,
+    )  # fmt: skip
+    add_scans(case)
+    add_cycles(case)
+    models.Referral.objects.create(
+        case=case, source="gp", referrer="Dr A. Example, Riverside Surgery",
+        received_on=dt.date(2025, 9, 1), urgency="urgent",
+        question="Liver-only metastases: resectable after conversion?",
+    )  # fmt: skip
+    for test, value, unit, high in (
+        ("cea", "12.4", "ng/mL", "5"),
+        ("platelets", "212", "×10⁹/L", "400"),
+    ):
+        models.LabResult.objects.create(
+            case=case, test=test, taken_on=dt.date(2025, 10, 1), value=Decimal(value), unit=unit,
+            reference_high=Decimal(high),
+        )  # fmt: skip
     meeting = make_meeting(chair)
     item = models.AgendaItem.objects.create(meeting=meeting, case=case, position=1, listed_by=chair)
     snapshot = {"recommendation": {"recommended_regimen_family": "doublet_bevacizumab"}}
@@ -83,6 +120,45 @@ def signed_off_case(chair: models.User) -> models.Case:
     item.next_reassessment_on = dt.date(2026, 5, 10)
     item.save()
     return case
+
+
+def add_scans(case: models.Case, follow_up_mm: str = "20") -> models.ImagingStudy:
+    """A RECIST baseline before treatment (one 50 mm liver target) and the scan of reassessment
+    1 measuring it again; returns the follow-up."""
+    first = case.reassessments.get(cycle=1)
+    baseline = models.ImagingStudy.objects.create(
+        case=case, modality="ct", body_region="chest_abdomen_pelvis",
+        performed_on=first.imaging_performed_on - dt.timedelta(days=70),
+        accession_number="ACC-0001", report="Two liver metastases.",
+    )  # fmt: skip
+    lesion = models.Lesion.objects.create(
+        baseline_study=baseline, label="T1", kind="target", organ="liver", segment=7
+    )
+    models.LesionMeasurement.objects.create(
+        study=baseline, lesion=lesion, state="measured", size_mm=Decimal("50")
+    )
+    follow_up = models.ImagingStudy.objects.create(
+        case=case, reassessment=first, modality="mri", body_region="liver",
+        performed_on=first.imaging_performed_on, accession_number="ACC-0002",
+    )  # fmt: skip
+    models.LesionMeasurement.objects.create(
+        study=follow_up, lesion=lesion, state="measured", size_mm=Decimal(follow_up_mm)
+    )
+    return follow_up
+
+
+def add_cycles(case: models.Case) -> models.TreatmentCourse:
+    """Two recorded cycles of the case's course: the second reduced by 20 % and delayed."""
+    course = case.treatment_courses.get()
+    models.TreatmentCycle.objects.create(
+        course=course, number=1, given_on=course.started_on, agents=list(course.agents)
+    )
+    models.TreatmentCycle.objects.create(
+        course=course, number=2, given_on=course.started_on + dt.timedelta(days=21),
+        agents=list(course.agents), dose_reduction_percent=20, delay_days=7,
+        delay_reason="Neutropenia",
+    )  # fmt: skip
+    return course
 
 
 def demo_cohort(patients: int = 20, seed: int = 11) -> None:

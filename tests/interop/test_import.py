@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -130,6 +131,116 @@ def test_a_patient_known_by_hospital_number_only_is_matched_not_duplicated():
     result = post_bundle(token_client("import")[0], referral()).json()
     assert result["patient"] == f"Patient/{patient.pk}"
     assert models.Patient.objects.count() == 1
+
+
+def _staging(t: str, n: str, m: str) -> list[dict]:
+    def category(part: str, value: str) -> dict:
+        return {
+            "fullUrl": f"urn:uuid:tnm-{part}",
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [codes.TNM_TYPE[("clinical", part)].coding()]},
+                "subject": {"reference": "urn:uuid:p"},
+                "effectiveDateTime": "2026-01-20",
+                "valueCodeableConcept": {"coding": [codes.TNM_CATEGORY_LOCAL[value].coding()]},
+            },
+        }
+
+    return [category("T", t), category("N", n), category("M", m)]
+
+
+def test_a_referral_with_its_tnm_staging_stores_the_staging():
+    body = referral()
+    body["entry"] += _staging("T3", "N1b", "M1a")
+    assert post_bundle(token_client("import")[0], body).status_code == 201
+    staging = models.TnmStaging.objects.get()
+    assert (staging.kind, staging.t, staging.n, staging.m) == ("clinical", "T3", "N1b", "M1a")
+    assert staging.staged_on == dt.date(2026, 1, 20)
+
+
+def _lab(code: str, value, ucum: str) -> dict:
+    return {
+        "fullUrl": f"urn:uuid:lab-{code}",
+        "resource": {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": codes.LOINC, "code": code}]},
+            "subject": {"reference": "urn:uuid:p"},
+            "effectiveDateTime": "2026-01-28",
+            "valueQuantity": {"value": value, "system": codes.UCUM, "code": ucum},
+        },
+    }
+
+
+def test_a_referral_with_blood_results_stores_them():
+    body = referral()
+    body["entry"] += [_lab("2039-6", 7.5, "ng/mL"), _lab("14631-6", 9, "umol/L")]
+    assert post_bundle(token_client("import")[0], body).status_code == 201
+    rows = {r.test: r for r in models.LabResult.objects.all()}
+    assert rows["cea"].value == Decimal("7.50")
+    assert rows["cea"].unit == "ng/mL"
+    assert rows["bilirubin"].unit == "µmol/L"
+    assert rows["bilirubin"].taken_on == dt.date(2026, 1, 28)
+
+
+def test_a_result_in_another_unit_is_refused_not_converted():
+    body = referral()
+    body["entry"] += [_lab("2039-6", 7.5, "ug/L")]
+    before = clinical_counts()
+    response = post_bundle(token_client("import")[0], body)
+    assert response.status_code == 422
+    assert "ng/mL" in response.json()["issue"][0]["diagnostics"]
+    assert clinical_counts() == before
+
+
+def _referral_request(**changes) -> dict:
+    return {
+        "fullUrl": "urn:uuid:sr",
+        "resource": {
+            "resourceType": "ServiceRequest",
+            "status": "active",
+            "intent": "order",
+            "category": [{"coding": [{"system": codes.SNOMED, "code": "3457005"}]}],
+            "priority": "urgent",
+            "subject": {"reference": "urn:uuid:p"},
+            "authoredOn": "2026-01-30",
+            "requester": {"display": "Dr B. Sender, County Hospital"},
+            "note": [{"text": "Please consider liver resection."}],
+            **changes,
+        },
+    }
+
+
+def test_a_referral_request_becomes_the_case_referral():
+    body = referral()
+    body["entry"].append(_referral_request())
+    assert post_bundle(token_client("import")[0], body).status_code == 201
+    stored = models.Referral.objects.get()
+    assert stored.received_on == dt.date(2026, 1, 30)
+    assert (stored.urgency, stored.source) == ("urgent", "other")
+    assert stored.referrer == "Dr B. Sender, County Hospital"
+    assert stored.question == "Please consider liver resection."
+
+
+def test_a_referral_request_without_its_question_is_refused():
+    body = referral()
+    body["entry"].append(_referral_request(note=[], priority="soon"))
+    before = clinical_counts()
+    response = post_bundle(token_client("import")[0], body)
+    assert response.status_code == 422
+    assert clinical_counts() == before
+
+
+def test_a_staging_the_manual_does_not_allow_is_refused_with_the_reason():
+    body = referral()
+    body["entry"] += _staging("Tis", "N1a", "M0")
+    before = clinical_counts()
+    response = post_bundle(token_client("import")[0], body)
+    assert response.status_code == 422
+    (issue,) = response.json()["issue"]
+    assert "Tis" in issue["diagnostics"]
+    assert clinical_counts() == before
 
 
 # --- Refused bundles write nothing --------------------------------------------------------------

@@ -14,7 +14,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from cases import models
-from cases.interop.export import case_bundle
+from cases.interop.export import case_bundles
 
 BAD_INPUT = 2
 REFERENCE = re.compile(r"^TB(\d{1,12})$")
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             ids = list(models.Case.objects.order_by("pk").values_list("pk", flat=True))
         else:
             ids = [self._case_id(reference) for reference in options["case"]]
-        bundles = [case_bundle(case_id=case_id) for case_id in ids]
+        bundles = list(case_bundles(case_ids=ids))
         body = bundles[0] if len(options["case"]) == 1 else bundles
         self.stdout.write(json.dumps(body, ensure_ascii=False))
 
