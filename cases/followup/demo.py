@@ -52,15 +52,24 @@ def demo_history(
     resected = dict(liver_done)
     chair = users["chair"]
     last_tuesday = today - dt.timedelta(days=(today.weekday() - 1) % 7 or 7)
-    meetings = models.Meeting.objects.bulk_create(
-        models.Meeting(
-            title="Colorectal MDT",
-            scheduled_for=_at(last_tuesday - dt.timedelta(weeks=w), 8),
-            chair=chair,
-            status=models.MeetingStatus.CLOSED,
+    series = models.MeetingSeries.objects.filter(name="Colorectal MDT").first()
+    meetings = []
+    for w in range(WEEKS):
+        start = _at(last_tuesday - dt.timedelta(weeks=w), 8)
+        meetings.append(
+            models.Meeting(
+                title="Colorectal MDT",
+                series=series,
+                scheduled_for=start,
+                chair=chair,
+                status=models.MeetingStatus.CLOSED,  # past meetings: opened and closed that day
+                opened_at=start,
+                opened_by=chair,
+                closed_at=start + dt.timedelta(hours=2),
+                closed_by=chair,
+            )
         )
-        for w in range(WEEKS)
-    )
+    meetings = models.Meeting.objects.bulk_create(meetings)
     attendances, items = [], []
     quorate: dict[int, bool] = {}
     for meeting in meetings:

@@ -6,58 +6,102 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0012_interop'),
+        ("cases", "0012_interop"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='reassessment',
-            name='insert_insert',
+            model_name="reassessment",
+            name="insert_insert",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='reassessment',
-            name='update_update',
+            model_name="reassessment",
+            name="update_update",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='reassessment',
-            name='delete_delete',
+            model_name="reassessment",
+            name="delete_delete",
         ),
         migrations.AddField(
-            model_name='reassessment',
-            name='hpb_reviewed_on',
-            field=models.DateField(blank=True, null=True, verbose_name='HPB review date'),
+            model_name="reassessment",
+            name="hpb_reviewed_on",
+            field=models.DateField(blank=True, null=True, verbose_name="HPB review date"),
         ),
         migrations.AddField(
-            model_name='reassessment',
-            name='hpb_reviewers',
-            field=models.CharField(blank=True, db_default='', default='', max_length=500, verbose_name='HPB reviewers'),
+            model_name="reassessment",
+            name="hpb_reviewers",
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=500, verbose_name="HPB reviewers"
+            ),
         ),
         migrations.AddField(
-            model_name='reassessmentevent',
-            name='hpb_reviewed_on',
-            field=models.DateField(blank=True, null=True, verbose_name='HPB review date'),
+            model_name="reassessmentevent",
+            name="hpb_reviewed_on",
+            field=models.DateField(blank=True, null=True, verbose_name="HPB review date"),
         ),
         migrations.AddField(
-            model_name='reassessmentevent',
-            name='hpb_reviewers',
-            field=models.CharField(blank=True, db_default='', default='', max_length=500, verbose_name='HPB reviewers'),
+            model_name="reassessmentevent",
+            name="hpb_reviewers",
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=500, verbose_name="HPB reviewers"
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='reassessment',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_reassessmentevent" ("case_id", "combined_resection_technically_feasible", "created_at", "cycle", "due_on", "extrahepatic_disease", "flr_percent_slv", "flr_segments_remaining", "hpb_mdt_reviewed", "hpb_reviewed_on", "hpb_reviewers", "id", "imaging_booked_for", "imaging_performed_on", "modality", "pet_complete_metabolic_response", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "planned_hepatectomy_extent", "r0_achievable", "reassessed_on", "response", "updated_at", "version") SELECT new_values."case_id", new_values."combined_resection_technically_feasible", new_values."created_at", new_values."cycle", new_values."due_on", new_values."extrahepatic_disease", new_values."flr_percent_slv", new_values."flr_segments_remaining", new_values."hpb_mdt_reviewed", new_values."hpb_reviewed_on", new_values."hpb_reviewers", new_values."id", new_values."imaging_booked_for", new_values."imaging_performed_on", new_values."modality", new_values."pet_complete_metabolic_response", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."planned_hepatectomy_extent", new_values."r0_achievable", new_values."reassessed_on", new_values."response", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='0284e92e55496a9e9b1fcc10721be824ed47d357', level='STATEMENT', operation='INSERT', pgid='pgtrigger_insert_insert_f473e', referencing='REFERENCING NEW TABLE AS new_values ', table='cases_reassessment', when='AFTER')),
+            model_name="reassessment",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_reassessmentevent" ("case_id", "combined_resection_technically_feasible", "created_at", "cycle", "due_on", "extrahepatic_disease", "flr_percent_slv", "flr_segments_remaining", "hpb_mdt_reviewed", "hpb_reviewed_on", "hpb_reviewers", "id", "imaging_booked_for", "imaging_performed_on", "modality", "pet_complete_metabolic_response", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "planned_hepatectomy_extent", "r0_achievable", "reassessed_on", "response", "updated_at", "version") SELECT new_values."case_id", new_values."combined_resection_technically_feasible", new_values."created_at", new_values."cycle", new_values."due_on", new_values."extrahepatic_disease", new_values."flr_percent_slv", new_values."flr_segments_remaining", new_values."hpb_mdt_reviewed", new_values."hpb_reviewed_on", new_values."hpb_reviewers", new_values."id", new_values."imaging_booked_for", new_values."imaging_performed_on", new_values."modality", new_values."pet_complete_metabolic_response", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', new_values."id", new_values."planned_hepatectomy_extent", new_values."r0_achievable", new_values."reassessed_on", new_values."response", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM new_values  ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="0284e92e55496a9e9b1fcc10721be824ed47d357",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_f473e",
+                    referencing="REFERENCING NEW TABLE AS new_values ",
+                    table="cases_reassessment",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='reassessment',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_reassessmentevent" ("case_id", "combined_resection_technically_feasible", "created_at", "cycle", "due_on", "extrahepatic_disease", "flr_percent_slv", "flr_segments_remaining", "hpb_mdt_reviewed", "hpb_reviewed_on", "hpb_reviewers", "id", "imaging_booked_for", "imaging_performed_on", "modality", "pet_complete_metabolic_response", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "planned_hepatectomy_extent", "r0_achievable", "reassessed_on", "response", "updated_at", "version") SELECT new_values."case_id", new_values."combined_resection_technically_feasible", new_values."created_at", new_values."cycle", new_values."due_on", new_values."extrahepatic_disease", new_values."flr_percent_slv", new_values."flr_segments_remaining", new_values."hpb_mdt_reviewed", new_values."hpb_reviewed_on", new_values."hpb_reviewers", new_values."id", new_values."imaging_booked_for", new_values."imaging_performed_on", new_values."modality", new_values."pet_complete_metabolic_response", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."planned_hepatectomy_extent", new_values."r0_achievable", new_values."reassessed_on", new_values."response", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;', hash='b258fa0a2665b0850acf2d981202de39119fc796', level='STATEMENT', operation='UPDATE', pgid='pgtrigger_update_update_d0a69', referencing='REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ', table='cases_reassessment', when='AFTER')),
+            model_name="reassessment",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_reassessmentevent" ("case_id", "combined_resection_technically_feasible", "created_at", "cycle", "due_on", "extrahepatic_disease", "flr_percent_slv", "flr_segments_remaining", "hpb_mdt_reviewed", "hpb_reviewed_on", "hpb_reviewers", "id", "imaging_booked_for", "imaging_performed_on", "modality", "pet_complete_metabolic_response", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "planned_hepatectomy_extent", "r0_achievable", "reassessed_on", "response", "updated_at", "version") SELECT new_values."case_id", new_values."combined_resection_technically_feasible", new_values."created_at", new_values."cycle", new_values."due_on", new_values."extrahepatic_disease", new_values."flr_percent_slv", new_values."flr_segments_remaining", new_values."hpb_mdt_reviewed", new_values."hpb_reviewed_on", new_values."hpb_reviewers", new_values."id", new_values."imaging_booked_for", new_values."imaging_performed_on", new_values."modality", new_values."pet_complete_metabolic_response", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', new_values."id", new_values."planned_hepatectomy_extent", new_values."r0_achievable", new_values."reassessed_on", new_values."response", new_values."updated_at", new_values."version" FROM ( SELECT new_values.* FROM old_values JOIN new_values ON (old_values."id") = (new_values."id") WHERE (old_values.* IS DISTINCT FROM new_values.*) ) AS new_values, _pgh_attached_context; RETURN NULL;',
+                    hash="b258fa0a2665b0850acf2d981202de39119fc796",
+                    level="STATEMENT",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_d0a69",
+                    referencing="REFERENCING OLD TABLE AS old_values  NEW TABLE AS new_values ",
+                    table="cases_reassessment",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='reassessment',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_reassessmentevent" ("case_id", "combined_resection_technically_feasible", "created_at", "cycle", "due_on", "extrahepatic_disease", "flr_percent_slv", "flr_segments_remaining", "hpb_mdt_reviewed", "hpb_reviewed_on", "hpb_reviewers", "id", "imaging_booked_for", "imaging_performed_on", "modality", "pet_complete_metabolic_response", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "planned_hepatectomy_extent", "r0_achievable", "reassessed_on", "response", "updated_at", "version") SELECT old_values."case_id", old_values."combined_resection_technically_feasible", old_values."created_at", old_values."cycle", old_values."due_on", old_values."extrahepatic_disease", old_values."flr_percent_slv", old_values."flr_segments_remaining", old_values."hpb_mdt_reviewed", old_values."hpb_reviewed_on", old_values."hpb_reviewers", old_values."id", old_values."imaging_booked_for", old_values."imaging_performed_on", old_values."modality", old_values."pet_complete_metabolic_response", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."planned_hepatectomy_extent", old_values."r0_achievable", old_values."reassessed_on", old_values."response", old_values."updated_at", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;', hash='4a1e9310496ec5674b3d5acf2bd1332143cd92ca', level='STATEMENT', operation='DELETE', pgid='pgtrigger_delete_delete_49057', referencing='REFERENCING OLD TABLE AS old_values ', table='cases_reassessment', when='AFTER')),
+            model_name="reassessment",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='WITH _pgh_attached_context AS ( SELECT _pgh_attach_context() AS value ) INSERT INTO "cases_reassessmentevent" ("case_id", "combined_resection_technically_feasible", "created_at", "cycle", "due_on", "extrahepatic_disease", "flr_percent_slv", "flr_segments_remaining", "hpb_mdt_reviewed", "hpb_reviewed_on", "hpb_reviewers", "id", "imaging_booked_for", "imaging_performed_on", "modality", "pet_complete_metabolic_response", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "planned_hepatectomy_extent", "r0_achievable", "reassessed_on", "response", "updated_at", "version") SELECT old_values."case_id", old_values."combined_resection_technically_feasible", old_values."created_at", old_values."cycle", old_values."due_on", old_values."extrahepatic_disease", old_values."flr_percent_slv", old_values."flr_segments_remaining", old_values."hpb_mdt_reviewed", old_values."hpb_reviewed_on", old_values."hpb_reviewers", old_values."id", old_values."imaging_booked_for", old_values."imaging_performed_on", old_values."modality", old_values."pet_complete_metabolic_response", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', old_values."id", old_values."planned_hepatectomy_extent", old_values."r0_achievable", old_values."reassessed_on", old_values."response", old_values."updated_at", old_values."version" FROM ( SELECT old_values.* FROM old_values  ) AS old_values, _pgh_attached_context; RETURN NULL;',
+                    hash="4a1e9310496ec5674b3d5acf2bd1332143cd92ca",
+                    level="STATEMENT",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_49057",
+                    referencing="REFERENCING OLD TABLE AS old_values ",
+                    table="cases_reassessment",
+                    when="AFTER",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('hpb_reviewed_on__isnull', True), ('hpb_mdt_reviewed', True), _connector='OR'), name='reassessment_hpb_review_date_needs_review'),
+            model_name="reassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("hpb_reviewed_on__isnull", True), ("hpb_mdt_reviewed", True), _connector="OR"
+                ),
+                name="reassessment_hpb_review_date_needs_review",
+            ),
         ),
     ]

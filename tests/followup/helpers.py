@@ -85,7 +85,15 @@ def bulk_outcomes(
     from django.utils import timezone
 
     held = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=60), dt.time(9)))
-    meeting = models.Meeting.objects.create(scheduled_for=held, chair=owner, status="closed")
+    meeting = models.Meeting.objects.create(
+        scheduled_for=held,
+        chair=owner,
+        status="closed",
+        opened_at=held,
+        opened_by=owner,
+        closed_at=held + dt.timedelta(hours=2),
+        closed_by=owner,
+    )
     items = models.AgendaItem.objects.bulk_create(
         models.AgendaItem(
             meeting=meeting,

@@ -81,8 +81,8 @@ EXPECTED = {
     "molecular form (htmx, in place)": 4,
     "patient lookup (htmx POST)": 4,
     # After the meeting (cases/followup/).
-    **{f"panel {spec.slug}": 3 for spec in worklists.AFTER_MEETING_WORKLISTS},
-    **{f"worklist {spec.slug}": 5 for spec in worklists.AFTER_MEETING_WORKLISTS},
+    **{f"panel {spec.slug}": 4 for spec in worklists.AFTER_MEETING_WORKLISTS},
+    **{f"worklist {spec.slug}": 6 for spec in worklists.AFTER_MEETING_WORKLISTS},
     "outcome letters and follow-up": 6,
     "letter page": 6,
     "letter templates": 3,
