@@ -26,8 +26,8 @@ from django.db import connection
 from django.utils import timezone
 
 from cases import models
-from cases.common.identifiers import nhs_number_valid
 from cases.pathway.staging import crm_status_for_distance, tnm_problems
+from cases.records.services.identifiers import nhs_number_valid
 
 RECTAL = ("rectum", "rectosigmoid")
 # Height from the anal verge, in tenths of a cm: low to mid rectum, and the rectosigmoid.

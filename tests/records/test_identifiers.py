@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from cases.common.identifiers import nhs_number_valid
 from cases.models import CaseAccess
 from cases.records import services as records
+from cases.records.services.identifiers import nhs_number_valid
 from tests.conftest import make_case, make_patient, signed_in
 
 

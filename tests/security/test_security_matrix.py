@@ -41,6 +41,21 @@ WRITE_METHODS = ("post", "put", "patch", "delete")
 # VIEW_CLINICAL) then fails here. URL name -> the roles that may use it, for every method it
 # answers. A new guarded URL must be added here.
 ALLOWED_ROLES = {
+    # Issue 17: staging, referral, cycles, the one-page molecular form, the patient lookup.
+    "cases:cycle-create": "chair clinician coordinator",
+    "cases:cycle-update": "chair clinician coordinator",
+    "cases:toxicity-create": "chair clinician coordinator",
+    "cases:toxicity-update": "chair clinician coordinator",
+    "cases:molecular-profile": "chair clinician coordinator",
+    "cases:patient-lookup": "chair clinician coordinator",
+    "cases:tnm-create": "chair clinician coordinator",
+    "cases:tnm-update": "chair clinician coordinator",
+    "cases:mri-create": "chair clinician coordinator",
+    "cases:mri-update": "chair clinician coordinator",
+    "cases:histology-create": "chair clinician coordinator",
+    "cases:histology-update": "chair clinician coordinator",
+    "cases:referral-create": "chair clinician coordinator",
+    "cases:referral-update": "chair clinician coordinator",
     "cases:action-create": "chair clinician",
     "cases:action-status": "chair clinician coordinator",
     "cases:administration-create": "chair clinician coordinator",

@@ -9,7 +9,6 @@ from django.db import transaction
 from django.db.models import Min
 
 from cases import models
-from cases.common.identifiers import nhs_number_valid
 from cases.records.services.checks import (
     Problems,
     check_version,
@@ -18,6 +17,7 @@ from cases.records.services.checks import (
     save_row,
     update_row,
 )
+from cases.records.services.identifiers import nhs_number_valid
 from cases.reminders.planning import reminders_sync_for_case
 from cases.security.permissions import Capability, require
 

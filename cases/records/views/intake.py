@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from cases.audit.access import access_log_record
-from cases.common.identifiers import nhs_number_valid, normalise_nhs_number
 from cases.records.selectors import patient_lookup as find_patients
+from cases.records.services.identifiers import nhs_number_valid, normalise_nhs_number
 from cases.security.permissions import Capability, capability_required
 
 LOOKUP_MAX_LENGTH = 20
