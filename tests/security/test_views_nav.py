@@ -9,11 +9,11 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 EXPECTED = {
-    "coordinator": {"Home", "Meetings", "Cases", "New case", "Reminders"},
+    "coordinator": {"Home", "Meetings", "Cases", "New case", "Reminders", "Reports"},
     "clinician": {"Home", "Meetings", "Cases", "New case"},
-    "chair": {"Home", "Meetings", "Cases", "New case"},
-    "auditor": {"Home", "Meetings", "Cases", "Audit"},
-    "admin": {"Home", "Reminders", "Administration"},
+    "chair": {"Home", "Meetings", "Cases", "New case", "Reports"},
+    "auditor": {"Home", "Meetings", "Cases", "Audit", "Reports"},
+    "admin": {"Home", "Reminders", "Letter templates", "Administration"},
 }
 
 
