@@ -320,3 +320,18 @@ def test_reports_read_the_reporting_database_when_it_is_configured(settings):
     assert reports.reporting_alias() == "default"
     settings.DATABASES = {**settings.DATABASES, "reporting": settings.DATABASES["default"]}
     assert reports.reporting_alias() == "reporting"
+
+
+def test_the_referral_interval_starts_when_the_referral_was_received(cohort):
+    # A was referred on 6 Jan, nine days before its case was opened (15 Jan): A now waits
+    # 27 Jan − 6 Jan = 21 days, B (no referral) still 21. Median 21; both over 14 days.
+    case_a = models.AgendaItem.objects.get(meeting__scheduled_for=_at(dt.date(2026, 1, 27))).case
+    models.Referral.objects.create(
+        case=case_a,
+        source="gp",
+        referrer="Dr Jones",
+        received_on=dt.date(2026, 1, 6),
+        question="Is the liver disease convertible?",
+    )
+    referral = _one_query(reports.times, START, END).rows[0]
+    assert referral[1:] == [2, "21", "21", "21", "2 (over 14 days)"]

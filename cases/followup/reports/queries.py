@@ -144,12 +144,13 @@ TIMES_SQL = """
 WITH referral AS (
     SELECT c.id,
            min((m.scheduled_for AT TIME ZONE %(tz)s)::date)
-               - (c.created_at AT TIME ZONE %(tz)s)::date AS days,
+               - coalesce(r.received_on, (c.created_at AT TIME ZONE %(tz)s)::date) AS days,
            %(discussion_target)s AS target
     FROM cases_case c
     JOIN cases_agendaitem ai ON ai.case_id = c.id AND ai.signed_off_at IS NOT NULL
     JOIN cases_meeting m ON m.id = ai.meeting_id
-    GROUP BY c.id
+    LEFT JOIN cases_referral r ON r.case_id = c.id  -- at most one (referral_one_per_case)
+    GROUP BY c.id, r.received_on
     HAVING min((m.scheduled_for AT TIME ZONE %(tz)s)::date) BETWEEN %(start)s AND %(end)s
 ), treatment AS (
     SELECT ai.id, min(t.started_on) - min((m.scheduled_for AT TIME ZONE %(tz)s)::date) AS days,
@@ -247,7 +248,8 @@ def times(start: dt.date, end: dt.date) -> Figure:
         slug="times",
         title="Times along the pathway",
         definition=(
-            "Days from referral (entry into the pathway) to the first signed-off discussion; "
+            "Days from the referral (the date it was received; without a referral, the case's "
+            "entry into the pathway) to the first signed-off discussion; "
             "from a signed-off discussion that chose systemic therapy to the start of the next "
             "course; from the last bevacizumab dose to elective surgery; from completion of "
             "short-course radiotherapy to surgery on the primary. Each interval counted in the "
