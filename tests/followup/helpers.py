@@ -31,14 +31,24 @@ def make_chair(username: str = "chair") -> models.User:
 def answer_all(user, item, **overrides) -> None:
     answers = {
         "data_completeness": {"choice": "proceed"},
-        "resectability": {"choice": "not_resectable"},
+        # The HPB verdict is given in the meeting: here, R0 not yet assessed.
+        "resectability": {
+            "r0_achievable": "not_assessed",
+            "extrahepatic_disease": "none",
+            "choice": "not_resectable",
+        },
         "primary_management": {"choice": "no_intervention"},
-        "systemic_therapy": {"agents": FOLFOXIRI_BEV},
+        "systemic_therapy": {"plan": "new", "agents": FOLFOXIRI_BEV},
         "pelvic_radiotherapy": {"choice": "none"},
         "liver_surgery": {"surgery": "none", "liver_biopsy": False},
-        "outcome": {"choice": "continue_pathway"},
+        "outcome": {
+            "choice": "continue_pathway",
+            "next_reassessment_on": "2026-05-10",  # two months after the meeting day
+        },
     }
     answers.update(overrides)
+    if "agents" in answers["systemic_therapy"]:
+        answers["systemic_therapy"] = {"plan": "new", **answers["systemic_therapy"]}
     for point, answer in answers.items():
         extra = {}
         if point == "systemic_therapy" and answer["agents"] == ANTI_EGFR:

@@ -3,10 +3,12 @@ the printable fallback, the templates and the reminder that carries no letter.""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -19,7 +21,7 @@ from cases.followup import services as svc
 from cases.meetings.selectors import case_screen
 from cases.pathway import CODES, AlertCode
 from tests.conftest import make_user, signed_in
-from tests.followup.helpers import make_chair, signed_off_item
+from tests.followup.helpers import SIGN_OFF_AT, make_chair, signed_off_item
 
 pytestmark = [pytest.mark.django_db]
 
@@ -198,10 +200,12 @@ def test_the_reminder_says_a_letter_awaits_checking_and_carries_no_letter():
     assert "awaits checking" in email.body
     assert email.attachments == []
     assert item.case.patient.family_name not in email.body + email.subject
-    # Checking both letters cancels it.
+    # Checking both letters the same day cancels it (a day later it would have expired unsent:
+    # the worklist of unsent letters, not the email, carries an older letter).
     clinician = make_user("clinician")
-    for letter in models.OutcomeLetter.objects.filter(agenda_item=item):
-        svc.letter_check(user=clinician, letter_id=letter.pk, expected_version=letter.version)
+    with time_machine.travel(SIGN_OFF_AT + dt.timedelta(hours=2), tick=False):
+        for letter in models.OutcomeLetter.objects.filter(agenda_item=item):
+            svc.letter_check(user=clinician, letter_id=letter.pk, expected_version=letter.version)
     reminder.refresh_from_db()
     assert reminder.state == "cancelled"
 
