@@ -21,7 +21,7 @@ pytestmark = [
     pytest.mark.django_db,
     pytest.mark.usefixtures("_meeting_day"),
 ]
-CETUXIMAB = {"agents": ["fluorouracil", "oxaliplatin", "cetuximab"]}
+CETUXIMAB = {"plan": "new", "agents": ["fluorouracil", "oxaliplatin", "cetuximab"]}
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_a_correction_that_cleared_no_hard_stop_is_not_named(chair, item):
         user=chair,
         agenda_item_id=item.pk,
         point="systemic_therapy",
-        answer={"agents": ["fluorouracil", "oxaliplatin", "bevacizumab"]},
+        answer={"plan": "new", "agents": ["fluorouracil", "oxaliplatin", "bevacizumab"]},
         deviation_reason="doublet with bevacizumab",
     ).decision
     assert decision.corrected_facts == []
