@@ -37,6 +37,8 @@ document.addEventListener("htmx:afterSettle", (event) => {
   // After an outerHTML swap the target is the element that was replaced: use the new one.
   if (!target.isConnected && target.id) target = document.getElementById(target.id);
   if (!target) return;
+  // Someone who already moved into the new content keeps their place.
+  if (target.contains(document.activeElement)) return;
   const focusable = target.querySelector("[data-autofocus]");
   if (focusable) focusable.focus();
 });

@@ -114,6 +114,13 @@ def test_on_a_laptop_the_case_screen_is_one_usable_column(page, case_item):
     assert page.evaluate("document.activeElement.closest('.decision-open') !== null")
 
 
+def _wait_for_focus_in(page, element_id: str) -> None:
+    """Focus moves once htmx has settled the swap; a key pressed before then goes nowhere."""
+    page.wait_for_function(
+        "id => document.getElementById(id)?.contains(document.activeElement)", arg=element_id
+    )
+
+
 def test_attendance_is_one_click_per_expected_member(page, case_item):
     meeting = case_item.meeting
     models.Attendance.objects.filter(meeting=meeting).delete()
@@ -136,8 +143,10 @@ def test_attendance_is_one_click_per_expected_member(page, case_item):
     hpb, chair, radiologist = core[1], core[0], core[2]
     rows[hpb.pk].get_by_role("button", name="Present").click()
     expect(rows[hpb.pk].locator(".badge")).to_have_text("Present")
+    _wait_for_focus_in(page, f"expected-{chair.pk}")
     page.keyboard.press("Enter")
     expect(rows[chair.pk].locator(".badge")).to_have_text("Present")
+    _wait_for_focus_in(page, f"expected-{radiologist.pk}")
     page.keyboard.press("Enter")
     expect(rows[radiologist.pk].locator(".badge")).to_have_text("Present")
     rows[absent.pk].get_by_role("combobox").select_option(str(deputy.pk))
