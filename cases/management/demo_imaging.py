@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from cases import models
+from cases.management.bulk import copy_rows
 from cases.pathway import recist
 from cases.pathway.labs import LAB_TEST_SPECS
 
@@ -215,11 +216,11 @@ def load(seed: int, today: date, drafts: list[Any]) -> dict[str, int]:
         labs += _bloods(rng, case, scan_days[0])
         if len(scan_days) > 1:
             labs += _bloods(rng, case, scan_days[-1])
-    models.ImagingStudy.objects.bulk_create([s for p in plans for s in p.studies], batch_size=5000)
+    copy_rows(models.ImagingStudy, (s for p in plans for s in p.studies), with_pks=True)
     for plan in plans:
         for lesion in plan.lesions:
             lesion.baseline_study = plan.studies[0]
-    models.Lesion.objects.bulk_create([x for p in plans for x in p.lesions], batch_size=5000)
+    copy_rows(models.Lesion, (x for p in plans for x in p.lesions), with_pks=True)
     measurements = [
         models.LesionMeasurement(
             study=plan.studies[s], lesion=plan.lesions[i], state=state, size_mm=size
@@ -227,8 +228,8 @@ def load(seed: int, today: date, drafts: list[Any]) -> dict[str, int]:
         for plan in plans
         for s, i, state, size in plan.measurements
     ]
-    models.LesionMeasurement.objects.bulk_create(measurements, batch_size=10000)
-    models.LabResult.objects.bulk_create(labs, batch_size=10000)
+    copy_rows(models.LesionMeasurement, measurements)
+    copy_rows(models.LabResult, labs)
     models.Reassessment.objects.bulk_update(corrected, ["response"], batch_size=2000)
     return {
         "imaging studies": sum(len(p.studies) for p in plans),

@@ -26,6 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cases import models
+from cases.management.bulk import copy_rows
 from cases.pathway.staging import crm_status_for_distance, tnm_problems
 from cases.records.services.identifiers import nhs_number_valid
 
@@ -173,10 +174,10 @@ def write(seed: int, today: date, case_ids: list[int]) -> dict[str, int]:
                     / 10,
                 )
             )
-    models.Referral.objects.bulk_create(referrals, batch_size=5000)
-    models.TnmStaging.objects.bulk_create(stagings, batch_size=5000)
-    models.Histology.objects.bulk_create(histologies, batch_size=5000)
-    models.PelvicMri.objects.bulk_create(mris, batch_size=5000)
+    copy_rows(models.Referral, referrals)
+    copy_rows(models.TnmStaging, stagings)
+    copy_rows(models.Histology, histologies)
+    copy_rows(models.PelvicMri, mris)
     counts = {
         "referrals": len(referrals),
         "TNM stagings": len(stagings),
@@ -231,17 +232,17 @@ def add_cycles(drafted: Iterable[list[tuple[Any, list[Any]]]]) -> dict[str, int]
                 term, (low, high) = rng.choice(TOXICITIES)
                 noted = min(today, cycle.given_on + timedelta(days=rng.randint(3, 9)))
                 toxicities.append((course.pk, cycle, term, rng.randint(low, high), noted))
-    models.TreatmentCycle.objects.bulk_create(cycles, batch_size=10000)
+    copy_rows(models.TreatmentCycle, cycles, with_pks=True)
     for cycle, cycle_doses in owners:
         for dose in cycle_doses:
             dose.cycle = cycle
-    models.Toxicity.objects.bulk_create(
-        [
+    copy_rows(
+        models.Toxicity,
+        (
             models.Toxicity(course_id=course_id, cycle_id=cycle.pk, term=term, grade=grade,
                             noted_on=noted)
             for course_id, cycle, term, grade, noted in toxicities
-        ],
-        batch_size=5000,
+        ),
     )  # fmt: skip
     with connection.cursor() as cursor:
         for count, ids in planned.items():

@@ -14,6 +14,7 @@ from io import StringIO
 import psycopg
 import pytest
 from celery.schedules import crontab
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
@@ -22,6 +23,7 @@ from cases import models
 from cases.audit import chain
 from cases.audit.access import access_log_record
 from cases.audit.tasks import audit_log_chain_heads
+from cases.management.bulk import copy_rows
 from tests.audit.conftest import owner_settings, session
 from tests.audit.test_audit_trail import BUILDERS, event_models
 from tests.conftest import make_case, make_user
@@ -250,6 +252,37 @@ def test_a_bulk_insert_is_sealed_in_one_commit():
             "WHERE chain = 'cases_agentadministrationevent'"
         )
         assert cursor.fetchone() == (3000, 0)
+    assert audit_verify()[0] == 0
+
+
+def test_the_demo_loaders_copy_is_audited_and_sealed_like_an_insert():
+    """demo_data writes its largest tables with COPY (cases/management/bulk.py): the rows get
+    their pks, one audit event each, and the chain stays intact."""
+    course = models.TreatmentCourse.objects.create(case=make_case(), started_on=dt.date(2026, 1, 1))
+    cycles = [
+        models.TreatmentCycle(
+            course=course,
+            number=n + 1,
+            given_on=dt.date(2026, 1, 1) + dt.timedelta(days=14 * n),
+            agents=["oxaliplatin"],
+        )
+        for n in range(40)
+    ]
+    assert copy_rows(models.TreatmentCycle, cycles, with_pks=True) == 40
+    doses = [
+        models.AgentAdministration(
+            course=course, cycle=cycle, agent="oxaliplatin", given_on=cycle.given_on
+        )
+        for cycle in cycles
+    ]
+    copy_rows(models.AgentAdministration, doses)
+    assert sorted(models.TreatmentCycle.objects.values_list("pk", flat=True)) == sorted(
+        c.pk for c in cycles
+    )
+    assert models.AgentAdministration.objects.filter(cycle__in=cycles).count() == 40
+    events = apps.get_app_config("cases")
+    for name in ("TreatmentCycleEvent", "AgentAdministrationEvent"):
+        assert events.get_model(name).objects.filter(pgh_label="insert").count() == 40
     assert audit_verify()[0] == 0
 
 

@@ -29,6 +29,7 @@ from cases import models
 from cases.common.constants import rule_constants
 from cases.followup.demo import demo_history
 from cases.management import demo_imaging, demo_record
+from cases.management.bulk import copy_rows
 from cases.pathway import (
     earliest_elective_surgery,
     latest_primary_surgery_after_scrt,
@@ -687,12 +688,12 @@ class Command(BaseCommand):
             for course, _doses in draft.courses:
                 course.case = draft.case
                 courses.append(course)
-        models.MolecularResult.objects.bulk_create(results, batch_size=5000)
-        models.Reassessment.objects.bulk_create(reassessments, batch_size=5000)
-        models.Radiotherapy.objects.bulk_create(radiotherapy, batch_size=5000)
-        models.Surgery.objects.bulk_create(surgeries, batch_size=5000)
+        copy_rows(models.MolecularResult, results)
+        copy_rows(models.Reassessment, reassessments, with_pks=True)
+        copy_rows(models.Radiotherapy, radiotherapy)
+        copy_rows(models.Surgery, surgeries)
         models.Action.objects.bulk_create(actions, batch_size=5000)
-        models.TreatmentCourse.objects.bulk_create(courses, batch_size=5000)
+        copy_rows(models.TreatmentCourse, courses, with_pks=True)
         cycles = demo_record.add_cycles(draft.courses for draft in drafts)
         doses = []
         for draft in drafts:
@@ -700,7 +701,7 @@ class Command(BaseCommand):
                 for dose in course_doses:
                     dose.course = course
                 doses += course_doses
-        models.AgentAdministration.objects.bulk_create(doses, batch_size=10000)
+        copy_rows(models.AgentAdministration, doses)
         return {
             "molecular results": len(results),
             "reassessments": len(reassessments),
