@@ -7,14 +7,17 @@ puts them where ``prefetch_related`` would have, so ``parent.children.all()`` ru
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, models
-from django.db.models import Expression, Q
+from django.db.models import Expression, F, OrderBy, Q
 
 
 class _WholeRow(Expression):
@@ -41,26 +44,70 @@ def json_rows(
     """
     if order_by is None:
         order_by = [term for term in model._meta.ordering if term.lstrip("-") not in filters]
-    rows = model._default_manager.filter(*where, **filters).order_by(*order_by, "pk")
+    terms = [_ordered(model, term) for term in [*order_by, "pk"]]
+    rows = model._default_manager.filter(*where, **filters).order_by(*terms)
     return ArraySubquery(rows.values(row=_WholeRow()))
 
 
-def _value(field: models.Field, raw: Any) -> Any:
-    """A JSON value as the ORM would have loaded it. JSON numbers arrive as floats: a decimal
-    is rebuilt from the float's shortest text at the field's scale, so 33.3 stays 33.3."""
-    if isinstance(field, models.DecimalField) and raw is not None:
-        return Decimal(str(raw)).quantize(Decimal(1).scaleb(-field.decimal_places))
-    return field.to_python(raw)
+def _ordered(model: type[models.Model], term: str) -> str | OrderBy:
+    """``"-given_on"`` as ``F("given_on").desc()``: Django compiles an expression faster than it
+    resolves an ordering name, and these subqueries are compiled on every request. A relation's
+    name stays a name: it orders by the related model's own ordering."""
+    name = term.lstrip("-")
+    field = model._meta.pk if name == "pk" else _field_or_none(model, name)
+    if field is None or field.is_relation:
+        return term
+    return F(name).desc() if term.startswith("-") else F(name).asc()
+
+
+def _field_or_none(model: type[models.Model], name: str) -> Any:
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+
+
+def _converter(field: models.Field) -> Callable[[Any], Any]:
+    """How a JSON value of ``field`` becomes what the ORM would have loaded. Strings, integers,
+    booleans, lists and objects arrive as they are stored; dates and times come as text, and
+    JSON numbers as floats: a decimal is rebuilt from the float's shortest text at the field's
+    scale, so 33.3 stays 33.3."""
+    if isinstance(field, models.DecimalField):
+        scale = Decimal(1).scaleb(-field.decimal_places)
+        return lambda raw: None if raw is None else Decimal(str(raw)).quantize(scale)
+    if _stored_as_is(field):
+        return _as_is
+    return field.to_python  # dates and times arrive as text
+
+
+def _stored_as_is(field: models.Field) -> bool:
+    if isinstance(field, ArrayField):
+        return _stored_as_is(field.base_field)
+    plain = (models.CharField, models.TextField, models.IntegerField, models.BooleanField)
+    return isinstance(field, (*plain, models.JSONField, models.ForeignKey))
+
+
+def _as_is(raw: Any) -> Any:
+    return raw
+
+
+@functools.cache
+def _loader(model: type[models.Model]) -> tuple[list[str], list[str], list[Callable[[Any], Any]]]:
+    """Per model, once: the attribute names, the JSON keys and the converters."""
+    fields = model._meta.concrete_fields
+    return (
+        [field.attname for field in fields],
+        [field.column for field in fields],
+        [_converter(field) for field in fields],
+    )
 
 
 def instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) -> list[Any]:
     """Model instances from ``json_rows`` output, as if loaded by the ORM (not "adding")."""
-    fields = model._meta.concrete_fields
-    names = [field.attname for field in fields]
+    names, columns, converters = _loader(model)
+    pairs = list(zip(columns, converters, strict=True))
     return [
-        model.from_db(
-            DEFAULT_DB_ALIAS, names, [_value(field, row[field.column]) for field in fields]
-        )
+        model.from_db(DEFAULT_DB_ALIAS, names, [convert(row[column]) for column, convert in pairs])
         for row in rows or []
     ]
 

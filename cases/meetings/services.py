@@ -391,10 +391,15 @@ def lock_open_item(agenda_item_id: int) -> AgendaItem:
         discipline=Discipline.HPB_SURGEON,
         presence=Presence.PRESENT,
     )
+    # Whether facts were corrected in this meeting: only then is an answer checked against them.
+    corrected = FactCorrection.objects.filter(
+        agenda_item=OuterRef("pk"), state=FactCorrectionState.APPLIED
+    )
+    # Who closed the meeting or signed off is read only for the refusal's message.
     item = (
         AgendaItem.objects.select_for_update(of=("self",))
-        .select_related("meeting__closed_by", "signed_off_by")
-        .annotate(hpb_present=Exists(hpb))
+        .select_related("meeting")
+        .annotate(hpb_present=Exists(hpb), has_corrected_facts=Exists(corrected))
         .filter(pk=agenda_item_id)
         .first()
     )
@@ -799,6 +804,8 @@ def _facts_that_cleared_hard_stops(
 ) -> list[dict[str, Any]]:
     """The facts corrected in this meeting without which ``answer`` would meet a hard stop:
     for each marker's latest applied correction, the answer is tried against the old value."""
+    if not getattr(item, "has_corrected_facts", True):
+        return []
     latest: dict[str, FactCorrection] = {}
     for correction in FactCorrection.objects.filter(
         agenda_item=item, state=FactCorrectionState.APPLIED

@@ -73,9 +73,9 @@ EXPECTED = {
     "walk card partial": 3,
     "outcome partial": 4,
     "card preview (htmx POST)": 2,
-    # One of these reads the item's fact corrections (a hard stop one of them cleared is
-    # recorded on the decision).
-    "answer POST + walk swap": 12,
+    # The item's fact corrections are read only when the meeting has applied one (a hard stop
+    # one of them cleared is recorded on the decision); this item has none.
+    "answer POST + walk swap": 11,
     "reminder log": 4,
     "audit case page": 9,
     "molecular form (htmx, in place)": 4,
