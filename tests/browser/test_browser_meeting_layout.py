@@ -36,7 +36,9 @@ SMALL_TEXT = """() => {
     range.selectNodeContents(node);
     const box = range.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;  // not rendered (a closed details)
-    const size = parseFloat(getComputedStyle(element).fontSize);
+    // SVG text is sized in the drawing's units: what shows is that times the drawing's scale.
+    const scale = element instanceof SVGElement ? element.getScreenCTM().a : 1;
+    const size = Math.round(parseFloat(getComputedStyle(element).fontSize) * scale * 10) / 10;
     if (size < 16) small.push(`${size}px: ${text.slice(0, 40)}`);
   }
   return small;
