@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -37,8 +38,9 @@ def test_a_coordinator_filters_the_log_and_retries_a_failed_reminder(page):
     page.locator("#reminder-table tbody tr").first.wait_for()
     assert page.locator("#reminder-table tbody tr").count() == 1
     assert "554 rejected" in page.locator("#reminder-table").inner_text()
-    if os.environ.get("TUMOURBOARD_SCREENSHOTS"):
-        page.screenshot(path=os.environ["TUMOURBOARD_SCREENSHOTS"], full_page=True)
+    if shots := os.environ.get("TUMOURBOARD_SCREENSHOTS"):  # a folder, as in the other tests
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{shots}/reminder-log.png", full_page=True)
 
     page.get_by_role("button", name="Retry").click()
     page.get_by_text("will be sent again").wait_for()
