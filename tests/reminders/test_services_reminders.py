@@ -133,6 +133,22 @@ def test_it_is_idempotent_and_never_duplicates(case):
     assert set(models.Reminder.objects.values_list("id", "due_at", "state")) == first
 
 
+def test_a_reminder_made_after_its_send_time_keeps_its_due_time_on_the_next_sync(case):
+    """It is due at once (the sync's clock); its row is written a moment later. The next sync
+    must not move its due time to that moment (the 10,000-patient backfill updated 2,545 rows
+    on a second run that had nothing to change)."""
+    reassessment(case, due_on=NOW.date() + dt.timedelta(days=3))  # its send time has passed
+    sync(case)
+    row = live(case, K.REIMAGING_DUE).get()
+    assert row.due_at == NOW
+    # As when the INSERT ran a little after the sync read the clock (auto_now_add).
+    models.Reminder.objects.filter(pk=row.pk).update(
+        created_at=row.created_at + dt.timedelta(milliseconds=40)
+    )
+    assert reminders_sync_for_cases(case_ids=[case.pk]).updated == 0
+    assert live(case, K.REIMAGING_DUE).get().due_at == NOW
+
+
 def test_it_leaves_sent_reminders_as_history(case):
     reassessment(case)
     sync(case)
