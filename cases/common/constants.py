@@ -7,12 +7,17 @@ defaults are the engine's own (cases/pathway/constants.py), so a setting only ov
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from cases.pathway import RuleConstants, WorkflowConstants
 
 
+@functools.cache  # built once: a reminder sync asks once per reminder (forgotten below)
 def rule_constants() -> RuleConstants:
     """The guideline's tunable constants in force (settings; defaults from pathway-spec §E).
     Every rule, worklist, reminder and screen reads them here: nothing else reads the settings."""
@@ -23,6 +28,7 @@ def rule_constants() -> RuleConstants:
     )
 
 
+@functools.cache
 def workflow_constants() -> WorkflowConstants:
     """The MDT workflow's intervals in force (settings; defaults in the engine)."""
     return WorkflowConstants(
@@ -46,3 +52,10 @@ def workflow_constants() -> WorkflowConstants:
 def bank_holidays() -> frozenset[dt.date]:
     """The configured bank holidays (setting ``BANK_HOLIDAYS``): not working days."""
     return frozenset(settings.BANK_HOLIDAYS)
+
+
+@receiver(setting_changed)
+def _forget_constants(**kwargs: Any) -> None:
+    """A setting changed (in the tests): the constants are read again on next use."""
+    rule_constants.cache_clear()
+    workflow_constants.cache_clear()
