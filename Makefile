@@ -53,6 +53,7 @@ BENCH_VENV := var/bench-venv
 # Needs PostgreSQL on 127.0.0.1:5432 (databases tb_bench*) and Redis at REDIS_URL.
 bench: venv bench-venv ## The application benchmark: in process and over HTTP, at 10,000 patients
 	$(PY) bench/app_bench.py $(BENCH_ARGS)
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_bench $(PY) bench/reminders_plan_bench.py
 
 bench-venv: $(BENCH_VENV)/.installed
 
