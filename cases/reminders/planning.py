@@ -530,9 +530,9 @@ def _refresh(row: Reminder, w: Wanted, now: dt.datetime) -> bool:
     if row.state != ReminderState.PENDING:
         return False  # being sent, sent or failed
     changed = False
-    # A row made after its send time was due at once and keeps that time (its row was written a
-    # moment after the sync read the clock: comparing with created_at would move it on every
-    # second sync); a row in retry back-off keeps its retry time.
+    # A row made after its send time was due at once and keeps that time (its row is written a
+    # moment after the sync read the clock, so comparing with created_at would move it on the
+    # next sync); a row in retry back-off keeps its retry time.
     made_late = w.due_at is not None and row.created_at is not None and w.due_at < row.created_at
     due_at = max(w.due_at, row.due_at) if made_late else w.due_at
     if due_at is not None and row.attempts == 0 and row.due_at != due_at:
