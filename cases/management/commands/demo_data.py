@@ -747,7 +747,8 @@ class Command(BaseCommand):
             for d in candidates
             if any(r.imaging_performed_on and not r.reassessed_on for r in d.reassessments)
         ]
-        others = [d.case for d in candidates if d.case not in set(scanned)]
+        listed = {case.pk for case in scanned}  # built once: 100,000 patients have ~50,000
+        others = [d.case for d in candidates if d.case.pk not in listed]
         chosen = rng.sample(scanned, k=min(9, len(scanned)))
         chosen += rng.sample(others, k=min(12 - len(chosen), len(others)))
         items = [
