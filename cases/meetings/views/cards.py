@@ -120,20 +120,26 @@ def _focus_id(rows: list[FieldRow]) -> str:
 
 def _preview(screen: CaseScreen, step: Step, form: AnswerForm) -> None:
     """Show the alerts of the answer that was just refused, not those of the pre-filled one."""
-    if not hasattr(form, "cleaned_data"):
-        return
+    if hasattr(form, "cleaned_data"):
+        _tried(screen, step, form.answer())
+
+
+def _tried(screen: CaseScreen, step: Step, answer: dict[str, Any]) -> Any:
+    """The engine's evaluation of ``answer`` at ``step`` (None if the point does not take it),
+    with the step's alerts set to those the answer would raise."""
     try:
         _step, _clean, evaluation = evaluate_answer(
             screen.case,
             screen.decisions,
             meeting_day=screen.day,
             point=step.point,
-            answer=form.answer(),
+            answer=answer,
             hpb_present=screen.hpb_present,
         )
     except AnswerError:
-        return
+        return None
     step.alerts = [alert_for(c) for c in (*evaluation.hard_stops, *evaluation.warnings)]
+    return evaluation
 
 
 def preview_card(request: HttpRequest, screen: CaseScreen, step: Step, form: AnswerForm) -> Card:
@@ -146,19 +152,8 @@ def preview_card(request: HttpRequest, screen: CaseScreen, step: Step, form: Ans
     form._errors = ErrorDict()  # an unfinished answer is not an error yet
     card = Card(step, "open", form=form)
     card.correcting = step.decision
-    try:
-        _step, _clean, evaluation = evaluate_answer(
-            screen.case,
-            screen.decisions,
-            meeting_day=screen.day,
-            point=step.point,
-            answer=answer,
-            hpb_present=screen.hpb_present,
-        )
-    except AnswerError:
-        evaluation = None
+    evaluation = _tried(screen, step, answer)
     if evaluation is not None:
-        step.alerts = [alert_for(c) for c in (*evaluation.hard_stops, *evaluation.warnings)]
         card.preview_follows = evaluation.follows
         earliest = evaluation.recommendation.get("earliest_elective_surgery_date")
         if step.point == "timing" and earliest:
