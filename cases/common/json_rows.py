@@ -3,6 +3,7 @@
 ``json_rows`` puts a table's matching rows into the outer query's row as a JSON array;
 ``instances`` turns the array back into model instances as if the ORM had loaded them; ``prefill``
 puts them where ``prefetch_related`` would have, so ``parent.children.all()`` runs no query.
+``CompiledRow`` is a one-row query of such arrays whose SQL is compiled once a process.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from typing import Any
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import FieldDoesNotExist
-from django.db import DEFAULT_DB_ALIAS, models
+from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models import Expression, F, OrderBy, Q
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
+from django.db.transaction import TransactionManagementError
+from psycopg.types.json import JsonbLoader
 
 
 class _WholeRow(Expression):
@@ -47,6 +52,52 @@ def json_rows(
     terms = [_ordered(model, term) for term in [*order_by, "pk"]]
     rows = model._default_manager.filter(*where, **filters).order_by(*terms)
     return ArraySubquery(rows.values(row=_WholeRow()))
+
+
+def whole_row() -> Expression:
+    """The outer query's own row as one JSON object (for ``CompiledRow``'s columns)."""
+    return _WholeRow()
+
+
+class CompiledRow:
+    """A query of one row of JSON columns about one ``model`` row, compiled once.
+
+    Django takes longer to compile a query of a dozen correlated subqueries than PostgreSQL
+    takes to run it, and nothing in such a query but the row's pk depends on the request: the
+    SQL is compiled once, with a placeholder where the pk goes, and each ``fetch`` only runs it.
+    """
+
+    # No row has this pk: it marks the parameter each fetch replaces with its own.
+    _PLACEHOLDER = -(2**62)
+
+    def __init__(
+        self, model: type[models.Model], columns: dict[str, Expression], *, lock: bool = False
+    ) -> None:
+        rows = model._default_manager.filter(pk=self._PLACEHOLDER)
+        # FOR UPDATE locks the outer row only: the columns are subqueries, not joins.
+        self.lock = lock
+        if lock:
+            rows = rows.select_for_update()
+        # Django compiles FOR UPDATE only inside a transaction: build a locking row in one.
+        sql, params = rows.values(**columns).order_by().query.sql_with_params()
+        if list(params).count(self._PLACEHOLDER) != 1:
+            raise ValueError("the columns must not hold the placeholder pk themselves")
+        self.sql = sql
+        self.params = tuple(params)
+
+    def fetch(self, pk: int) -> dict[str, Any] | None:
+        """The row of ``pk`` as {column: value}, JSON decoded (None when there is no such row)."""
+        if self.lock and not connection.in_atomic_block:
+            raise TransactionManagementError("a locking row query must run in a transaction")
+        params = [int(pk) if p == self._PLACEHOLDER else p for p in self.params]
+        with connection.cursor() as cursor:
+            # Django reads jsonb as text for its JSONField to decode; this cursor decodes it
+            # (and each element of a jsonb array) itself.
+            cursor.cursor.adapters.register_loader("jsonb", JsonbLoader)
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+            names = [column.name for column in cursor.description]
+        return None if row is None else dict(zip(names, row, strict=True))
 
 
 def _ordered(model: type[models.Model], term: str) -> str | OrderBy:
@@ -106,10 +157,21 @@ def instances(model: type[models.Model], rows: Iterable[dict[str, Any]] | None) 
     """Model instances from ``json_rows`` output, as if loaded by the ORM (not "adding")."""
     names, columns, converters = _loader(model)
     pairs = list(zip(columns, converters, strict=True))
-    return [
-        model.from_db(DEFAULT_DB_ALIAS, names, [convert(row[column]) for column, convert in pairs])
-        for row in rows or []
-    ]
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return [
+            model.from_db(DEFAULT_DB_ALIAS, names, [convert(row[c]) for c, convert in pairs])
+            for row in rows or []
+        ]
+    # What ``Model.__init__`` leaves for a fresh row, without its per-field setattr: a clinical
+    # record is a hundred rows or more, and building them was a good part of a screen's time.
+    loaded = []
+    for row in rows or []:
+        obj = model.__new__(model)
+        obj.__dict__.update(zip(names, [convert(row[c]) for c, convert in pairs], strict=True))
+        state = obj._state = ModelState()
+        state.adding, state.db = False, DEFAULT_DB_ALIAS
+        loaded.append(obj)
+    return loaded
 
 
 def prefill(instance: models.Model, accessor: str, objects: list[Any]) -> None:
@@ -120,7 +182,7 @@ def prefill(instance: models.Model, accessor: str, objects: list[Any]) -> None:
     """
     manager = getattr(instance, accessor)
     for obj in objects:
-        setattr(obj, manager.field.name, instance)
+        manager.field.set_cached_value(obj, instance)  # obj's foreign key already names it
     queryset = manager.get_queryset()  # builds the related queryset, runs nothing
     queryset._result_cache = objects
     queryset._prefetch_done = True

@@ -7,34 +7,39 @@ import datetime as dt
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404
 from django.utils import timezone
 
 from cases import models
 from cases.common.constants import workflow_constants
-from cases.common.json_rows import instances, json_rows
+from cases.common.json_rows import CompiledRow, instances, json_rows, whole_row
 from cases.meetings.walk import (
+    Step,
     Walk,
     build_walk,
     describe_answer,
+    walk_step,
 )
 from cases.models import (
     Action,
     AgendaItem,
     AgendaStatus,
     Attendance,
+    Case,
     DataVersion,
     Decision,
     Discipline,
     Meeting,
     MeetingStatus,
+    Patient,
     Presence,
     Role,
     SeriesMember,
@@ -167,13 +172,33 @@ class CaseScreen:
     item: AgendaItem
     case: Any
     decisions: list[Decision]
-    walk: Walk
     attendances: list[Attendance] | None
     actions: list[Any] | None
     day: dt.date
     cards: list[Any] = field(default_factory=list)  # filled by the view that draws them
     # The data versions read with the record (cases/data_version.py); None inside a transaction.
     versions: dict[str, str] | None = None
+
+    @functools.cached_property
+    def walk(self) -> Walk:
+        """The decision walk of ``case`` and ``decisions``, built when first drawn: an answer
+        POST reads its form against one card (``answer_step``) and draws the walk only once,
+        after the answer (``dataclasses.replace`` with the new decisions builds it afresh)."""
+        return build_walk(
+            self.case, self.decisions, meeting_day=self.day, hpb_present=self.hpb_present
+        )
+
+    def answer_step(self, point: str) -> Step | None:
+        """The card an answer to ``point`` is read against (None: the point does not apply)."""
+        if "walk" in self.__dict__:
+            return self.walk.step(point)
+        return walk_step(
+            self.case,
+            self.decisions,
+            meeting_day=self.day,
+            point=point,
+            hpb_present=self.hpb_present,
+        )
 
     @property
     def locked(self) -> bool:
@@ -191,36 +216,55 @@ class CaseScreen:
 
 
 @functools.lru_cache(maxsize=16)  # one per partial
-def screen_query(partial: str | None) -> QuerySet[AgendaItem]:
-    """The query ``case_screen`` runs for ``partial``, for any agenda item (filter it by pk).
-    Cached: assembling a query of a dozen subqueries is a good part of a partial's time, and
-    nothing in it depends on the request (an unevaluated queryset is only cloned by ``filter``)."""
+def screen_row(partial: str | None) -> CompiledRow:
+    """The one-row query ``case_screen`` runs for ``partial``, for any agenda item: the item,
+    its case, patient and meeting, and the arrays below, each as JSON. Compiled once a process:
+    compiling a query of two dozen subqueries took longer than PostgreSQL takes to run it."""
     item_ref, meeting_ref = OuterRef("pk"), OuterRef("meeting_id")
     decisions = Decision.objects.filter(agenda_item=OuterRef(item_ref))
     # The case's agenda items and meetings feed only the timeline (the case summary).
     with_meetings = partial in (None, "case-summary")
-    arrays = {
+    columns: dict[str, Any] = {
+        "item_row": whole_row(),
+        "item_case": json_rows(Case, pk=OuterRef("case_id")),
+        "item_patient": json_rows(Patient, cases=OuterRef("case_id")),
+        "item_meeting": json_rows(Meeting, pk=meeting_ref),
+        "item_signed_off_by": json_rows(User, pk=OuterRef("signed_off_by_id")),
         **record_arrays(OuterRef("case_id"), with_meetings=with_meetings),
         "item_decisions": json_rows(Decision, agenda_item=item_ref),
         # Read in the same statement as the record, so they describe the same moment.
         "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
     }
     # The walk needs the attendance too: an HPB surgeon present makes the verdict an HPB review.
-    arrays["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
+    columns["item_attendances"] = json_rows(Attendance, meeting=meeting_ref)
     if with_attendance(partial):
         actions = Action.objects.filter(agenda_item=OuterRef(item_ref))
-        arrays["item_actions"] = json_rows(Action, agenda_item=item_ref)
-        arrays["item_people"] = people_named(decisions, actions)
+        columns["item_actions"] = json_rows(Action, agenda_item=item_ref)
+        columns["item_people"] = people_named(decisions, actions)
     else:
-        arrays["item_people"] = people_named(decisions)
+        columns["item_people"] = people_named(decisions)
     if partial is None:
         agenda = AgendaItem.objects.filter(meeting=meeting_ref).order_by("position", "pk")
-        arrays["agenda_order"] = ArraySubquery(agenda.values("pk"))
-    # Only the people these screens name: the chair (on the print) and who signed off. Every
-    # join here is one more relation for PostgreSQL to order when it plans the query.
-    related = ["meeting__chair" if partial is None else "meeting", "case__patient", "signed_off_by"]
-    # One row: the default ordering would only cost Django time to compile.
-    return AgendaItem.objects.select_related(*related).annotate(**arrays).order_by()
+        columns["agenda_order"] = ArraySubquery(agenda.values("pk"))
+        # The chair is named on the print.
+        columns["item_chair"] = json_rows(User, meetings_chaired=meeting_ref)
+    return CompiledRow(AgendaItem, columns)
+
+
+def _screen_item(row: dict[str, Any], partial: str | None) -> AgendaItem:
+    """The agenda item of a ``screen_row`` row, with its case, patient, meeting and whoever
+    signed it off attached as ``select_related`` would have attached them."""
+    (item,) = instances(AgendaItem, [row.pop("item_row")])
+    (case,) = instances(Case, row.pop("item_case"))
+    (case.patient,) = instances(Patient, row.pop("item_patient"))
+    (item.meeting,) = instances(Meeting, row.pop("item_meeting"))
+    item.case = case
+    signed_off_by = instances(User, row.pop("item_signed_off_by"))
+    item.signed_off_by = signed_off_by[0] if signed_off_by else None
+    if partial is None:
+        (item.meeting.chair,) = instances(User, row.pop("item_chair"))
+        item.agenda_order = row.pop("agenda_order")
+    return item
 
 
 def with_attendance(partial: str | None) -> bool:
@@ -234,25 +278,23 @@ def case_screen(item_id: int, partial: str | None = None) -> CaseScreen:
     attendance and the actions. The walk and the case summary show none of them, and the case's
     past agenda items (for the timeline) are read for the page and the case summary only.
     """
-    # The query is built once a process; only the agenda item's pk comes from this request.
-    item = screen_query(partial).filter(pk=item_id).first()
-    if item is None:
+    # The SQL is compiled once a process; only the agenda item's pk comes from this request.
+    row = screen_row(partial).fetch(item_id)
+    if row is None:
         raise Http404("No such agenda item")
-    versions = item.__dict__.pop("data_versions")
+    item = _screen_item(row, partial)
+    versions = row.pop("data_versions")
     if connection.in_atomic_block:
         versions = None  # this transaction's own writes are not in them yet
-    case = attach_record(item.case, item)
-    screen_decisions = instances(Decision, item.__dict__.pop("item_decisions"))
+    case = attach_record(item.case, SimpleNamespace(**row))
+    screen_decisions = instances(Decision, row["item_decisions"])
     actions = None
-    attendances = instances(Attendance, item.__dict__.pop("item_attendances"))
+    attendances = instances(Attendance, row["item_attendances"])
     if with_attendance(partial):
-        actions = instances(Action, item.__dict__.pop("item_actions"))
-    attach_people(screen_decisions, actions or [], item.__dict__.pop("item_people"))
+        actions = instances(Action, row["item_actions"])
+    attach_people(screen_decisions, actions or [], row["item_people"])
     day = meeting_day(item.meeting)
-    walk = build_walk(case, screen_decisions, meeting_day=day, hpb_present=hpb_present(attendances))
-    return CaseScreen(
-        item, case, screen_decisions, walk, attendances, actions, day, versions=versions
-    )
+    return CaseScreen(item, case, screen_decisions, attendances, actions, day, versions=versions)
 
 
 def agenda_frozen_at(meeting: models.Meeting) -> dt.datetime:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,11 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, OuterRef, Value, When
+from django.db.models import Case, Exists, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from cases import models
-from cases.common.json_rows import prefill
+from cases.common.json_rows import CompiledRow, instances, json_rows, prefill, whole_row
 from cases.common.services import ConflictError, update_versioned
 from cases.followup.services import outcome_signed_off
 from cases.meetings.selectors import hpb_present, meeting_day, quorum_of
@@ -44,6 +45,7 @@ from cases.models import (
     AgendaItem,
     AgendaStatus,
     Attendance,
+    DataVersion,
     Decision,
     Discipline,
     FactCorrection,
@@ -59,7 +61,13 @@ from cases.models import (
 )
 from cases.pathway.regimens import backbone_of
 from cases.records import services as records
-from cases.records.selectors import RecordAsRead, case_clinical_record, current_clinical_record
+from cases.records.selectors import (
+    RecordAsRead,
+    attach_people,
+    case_clinical_record,
+    current_clinical_record,
+    people_named,
+)
 from cases.records.services.reassessments import reassessment_schedule
 from cases.reminders.planning import reminders_sync_for_case
 from cases.security.permissions import Capability, has_capability, require
@@ -385,26 +393,29 @@ def agenda_item_move(*, user: User, agenda_item_id: int, offset: int) -> None:
 
 def lock_open_item(agenda_item_id: int) -> AgendaItem:
     """The agenda item, locked for this transaction; refused if its outcome is final."""
-    # Whether an HPB surgeon is present comes with the lock: it makes a verdict an HPB review.
-    hpb = Attendance.objects.filter(
-        meeting=OuterRef("meeting_id"),
-        discipline=Discipline.HPB_SURGEON,
-        presence=Presence.PRESENT,
-    )
-    # Whether facts were corrected in this meeting: only then is an answer checked against them.
-    corrected = FactCorrection.objects.filter(
-        agenda_item=OuterRef("pk"), state=FactCorrectionState.APPLIED
-    )
-    # Who closed the meeting or signed off is read only for the refusal's message.
-    item = (
-        AgendaItem.objects.select_for_update(of=("self",))
-        .select_related("meeting")
-        .annotate(hpb_present=Exists(hpb), has_corrected_facts=Exists(corrected))
-        .filter(pk=agenda_item_id)
-        .first()
-    )
-    if item is None:
+    item, _decisions = lock_open_item_with_decisions(agenda_item_id)
+    return item
+
+
+def lock_open_item_with_decisions(agenda_item_id: int) -> tuple[AgendaItem, list[Decision]]:
+    """The agenda item (with its meeting) locked for this transaction, and its decisions in
+    the order recorded, each with who recorded it; refused if its outcome is final.
+
+    The item is annotated ``hpb_present`` (a hepatobiliary surgeon is recorded present: a
+    verdict is an HPB review), ``has_corrected_facts`` (facts were corrected in this meeting:
+    only then is an answer checked against them) and ``committed_versions`` (the data versions
+    committed when the lock was taken: cases/common/data_version.py)."""
+    row = _lock_row().fetch(agenda_item_id)
+    if row is None:
         raise ValidationError("That agenda item does not exist.")
+    (item,) = instances(AgendaItem, [row["item_row"]])
+    (item.meeting,) = instances(Meeting, row["item_meeting"])
+    item.hpb_present = row["hpb_present"]
+    item.has_corrected_facts = row["has_corrected_facts"]
+    item.committed_versions = row["data_versions"] or {}
+    decisions = instances(Decision, row["item_decisions"])
+    attach_people(decisions, [], row["item_people"])
+    # Who closed the meeting or signed off is read only for the refusal's message.
     if item.meeting.status == MeetingStatus.CLOSED:
         raise OutcomeLockedError(_closed_message(item.meeting))
     if item.signed_off_at is not None:
@@ -417,7 +428,30 @@ def lock_open_item(agenda_item_id: int) -> AgendaItem:
             f"This case was deferred from this meeting ({item.deferred_reason}): "
             "it is discussed at a later meeting."
         )
-    return item
+    return item, decisions
+
+
+@functools.cache
+def _lock_row() -> CompiledRow:
+    """``SELECT … FOR UPDATE`` of an agenda item and what every write to it checks, compiled
+    once a process (an answer is recorded many times a meeting)."""
+    item = OuterRef("pk")
+    hpb = Attendance.objects.filter(
+        meeting=OuterRef("meeting_id"),
+        discipline=Discipline.HPB_SURGEON,
+        presence=Presence.PRESENT,
+    )
+    corrected = FactCorrection.objects.filter(agenda_item=item, state=FactCorrectionState.APPLIED)
+    columns = {
+        "item_row": whole_row(),
+        "item_meeting": json_rows(Meeting, pk=OuterRef("meeting_id")),
+        "hpb_present": Exists(hpb),
+        "has_corrected_facts": Exists(corrected),
+        "item_decisions": json_rows(Decision, order_by=["pk"], agenda_item=item),
+        "item_people": people_named(Decision.objects.filter(agenda_item=OuterRef(item))),
+        "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
+    }
+    return CompiledRow(AgendaItem, columns, lock=True)
 
 
 @transaction.atomic
@@ -514,8 +548,7 @@ def decision_record(
     5. Store it with the advice snapshot it was made against.
     """
     require(user, C.RECORD_DECISIONS)
-    item = lock_open_item(agenda_item_id)
-    decisions = _decisions(item)
+    item, decisions = lock_open_item_with_decisions(agenda_item_id)
     existing = current_decisions(decisions).get(point)
     if existing is not None:
         raise ConflictError(_answered_message(existing))
@@ -557,8 +590,7 @@ def decision_correct(
     ).first()
     if old is None:
         raise ValidationError("That answer is not this case's answer to this point.")
-    item = lock_open_item(old.agenda_item_id)
-    decisions = _decisions(item)
+    item, decisions = lock_open_item_with_decisions(old.agenda_item_id)
     current = current_decisions(decisions)[old.point]
     if current.pk != old.pk:
         raise ConflictError(_corrected_message(current))
@@ -590,7 +622,9 @@ def _decide(
     record: RecordAsRead | None,
 ) -> Answered:
     # Before anything is written: the check compares other transactions' commits only.
-    case = current_clinical_record(case_id=item.case_id, as_read=record)
+    case = current_clinical_record(
+        case_id=item.case_id, as_read=record, committed=item.committed_versions
+    )
     try:
         _step, clean, evaluation = evaluate_answer(
             case,
@@ -866,14 +900,13 @@ def outcome_sign_off(*, user: User, agenda_item_id: int) -> SignOffResult:
     6. Bring the case's reminders in line with the new facts, in the same transaction.
     """
     require(user, C.SIGN_OFF)
-    item = lock_open_item(agenda_item_id)
+    item, decisions = lock_open_item_with_decisions(agenda_item_id)
     if item.meeting.status != MeetingStatus.IN_PROGRESS:
         raise ValidationError(
             f"The meeting has not been opened, so no outcome can be signed off yet. It is on "
             f"{_date(meeting_day(item.meeting))}: the chair opens it on the day (or earlier, "
             "with a reason) from the meeting page."
         )
-    decisions = _decisions(item)
     case = case_clinical_record(case_id=item.case_id)
     day = meeting_day(item.meeting)
     attendances = list(

@@ -251,18 +251,23 @@ class RecordAsRead:
     versions: dict[str, str] | None
 
 
-def current_clinical_record(*, case_id: int, as_read: RecordAsRead | None) -> Case:
+def current_clinical_record(
+    *, case_id: int, as_read: RecordAsRead | None, committed: dict[str, str] | None = None
+) -> Case:
     """``as_read.case`` when no commit has touched the record's tables since it was read, else
     the record read afresh: one small query instead of the record's when nothing changed.
+
+    ``committed``: the data versions as committed, when the caller has just read them (with
+    its row lock); else they are read here.
 
     Inside a transaction, call it before the transaction writes to those tables: the versions
     show what other transactions committed, not this one's own writes.
     """
-    if (
-        as_read is not None
-        and as_read.case.pk == case_id
-        and data_version.unchanged(RECORD_READS, as_read.versions, data_version.committed())
-    ):
+    if as_read is None or as_read.case.pk != case_id:
+        return case_clinical_record(case_id=case_id)
+    if committed is None:
+        committed = data_version.committed()
+    if data_version.unchanged(RECORD_READS, as_read.versions, committed):
         return as_read.case
     return case_clinical_record(case_id=case_id)
 

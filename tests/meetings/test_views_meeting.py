@@ -93,6 +93,23 @@ def test_an_htmx_answer_swaps_in_the_walk_with_the_next_card_focused(client, cha
     assert "data-autofocus" in open_card
 
 
+def test_the_walk_swapped_in_after_an_answer_knows_an_hpb_surgeon_is_present(client, chair):
+    """The resectability card says whether the verdict given there counts as an HPB MDT review:
+    the walk drawn after an answer must read the attendance like the page does (it used to be
+    drawn as if nobody were present)."""
+    meeting = make_meeting(chair)
+    attend_all(meeting, make_core_members())  # an HPB surgeon among them
+    item = list_case(meeting, make_conversion_case(), by=chair)
+    client.force_login(chair)
+    response = _post_answer(
+        client, item, "data_completeness", {"choice": "proceed"}, **HTMX, HX_Target="walk"
+    )
+    assert response.status_code == 200
+    card = response.content.decode().split('id="card-resectability"')[1].split("</article>")[0]
+    assert "HPB MDT review" in card
+    assert "No HPB surgeon recorded present" not in card
+
+
 def test_an_answer_given_on_another_patients_screen_is_refused(client, chair, item):
     """A stale tab of another case posting here: nothing is recorded against this patient."""
     client.force_login(chair)

@@ -43,7 +43,6 @@ from cases.meetings.views.cards import (
 )
 from cases.meetings.views.facts import awaiting_chair_message
 from cases.meetings.walk import (
-    build_walk,
     describe_answer,
 )
 from cases.models import (
@@ -100,7 +99,7 @@ def decision_record(request: HttpRequest, item_id: int, point: str) -> HttpRespo
             "recorded. Check the patient's name at the top of the card and answer again."
         )
         return _case_response(request, screen, status=409, walk_problem=problem)
-    step = screen.walk.step(point)
+    step = screen.answer_step(point)
     if step is None:
         problem = "That decision point does not apply to this case any more."
         return _case_response(request, screen, status=422, walk_problem=problem)
@@ -171,9 +170,8 @@ def _as_committed(screen: CaseScreen, item_id: int, partial: str | None) -> Case
 def _answered_screen(screen: CaseScreen, answered: svc.Answered) -> CaseScreen:
     """The screen as the answer left it, from what the service read under the agenda item's
     lock (every decision of the item, and the record the answer was checked against): nothing
-    is read again."""
-    walk = build_walk(answered.record, answered.decisions, meeting_day=screen.day)
-    return replace(screen, case=answered.record, decisions=answered.decisions, walk=walk, cards=[])
+    is read again, and the walk is built from them when drawn."""
+    return replace(screen, case=answered.record, decisions=answered.decisions, cards=[])
 
 
 def drawn(request: HttpRequest, partial: str) -> str | None:

@@ -87,6 +87,7 @@ __all__ = [
     "marker_facts",
     "plan_for",
     "proposal_from",
+    "walk_step",
 ]
 
 
@@ -143,6 +144,22 @@ def _step(ctx: WalkContext, point: str, number: int) -> Step:
         step.unresolved = [alert_for(c) for c in stops if c not in covered]
         step.answer_text = describe_answer(point, decision.answer)
     return step
+
+
+def walk_step(
+    case: Case,
+    decisions: Sequence[Decision],
+    *,
+    meeting_day: dt.date,
+    point: str,
+    hpb_present: bool = False,
+) -> Step | None:
+    """The card of ``point`` alone, its fields and content without its alerts (None when the
+    point does not apply): what an answer's form is read against, without trying every point."""
+    ctx = WalkContext(case, decisions, meeting_day, hpb_present=hpb_present)
+    if point not in POINT_ORDER or not applies(ctx, point):
+        return None
+    return BUILDERS[point](ctx, ctx.current.get(point))
 
 
 def evaluate_answer(
