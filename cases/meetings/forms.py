@@ -260,6 +260,16 @@ class NotesForm(forms.Form):
     notes_before = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
+class QuestionForm(forms.Form):
+    question = forms.CharField(
+        label="Question for the MDT",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    question_before = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
 class DeferForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Reason for deferring")
 

@@ -32,6 +32,7 @@ from cases import models
 from cases.common.json_rows import CompiledRow, instances, json_rows, prefill, whole_row
 from cases.common.services import ConflictError, update_versioned
 from cases.followup.services import outcome_signed_off
+from cases.meetings.agenda import QUESTION_MAX_LENGTH
 from cases.meetings.selectors import hpb_present, meeting_day, quorum_of
 from cases.meetings.walk import (
     AnswerError,
@@ -486,6 +487,32 @@ def discussion_notes_save(
         )
     AgendaItem.objects.filter(pk=item.pk).update(discussion_notes=text)
     item.discussion_notes = text
+    return item
+
+
+def clinical_question_save(
+    *, user: User, agenda_item_id: int, question: str, question_before: str
+) -> AgendaItem:
+    """Change the question asked of the MDT after the case was listed (the chair may sharpen
+    it in the meeting), until the outcome is signed off; audited like every change.
+
+    ``question_before`` is the question the editor started from: if someone else changed it
+    meanwhile, nothing is overwritten and the conflict says so.
+    """
+    require(user, C.LIST_CASES)
+    item = lock_open_item(agenda_item_id)
+    text = (question or "").strip()
+    if len(text) > QUESTION_MAX_LENGTH:
+        raise ValidationError(
+            {"question": f"Keep the question to {QUESTION_MAX_LENGTH} characters."}
+        )
+    if item.clinical_question.strip() != (question_before or "").strip():
+        raise ConflictError(
+            "Someone else changed the question while you were editing it; nothing you typed "
+            "was saved. Here is their question: edit it and save again."
+        )
+    AgendaItem.objects.filter(pk=item.pk).update(clinical_question=text)
+    item.clinical_question = text
     return item
 
 

@@ -51,6 +51,11 @@ urlpatterns = [
     ),
     path("agenda/<int:item_id>/notes/", case.discussion_notes_save, name="discussion-notes"),
     path(
+        "agenda/<int:item_id>/question/",
+        case.clinical_question_save,
+        name="clinical-question",
+    ),
+    path(
         "agenda/<int:item_id>/points/<str:point>/preview/",
         case.decision_preview,
         name="decision-preview",

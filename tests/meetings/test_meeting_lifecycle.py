@@ -286,3 +286,67 @@ def test_the_database_refuses_an_inconsistent_meeting(chair):
     for fields in bad:
         with pytest.raises(IntegrityError), transaction.atomic():
             models.Meeting.objects.create(scheduled_for=when, chair=chair, **fields)
+
+
+def test_the_question_for_the_mdt_can_be_changed_after_listing_until_sign_off(
+    client, chair, scheduled
+):
+    """The coordinator lists the case with a question; the chair sharpens it in the meeting.
+    Audited, never silently overwritten, and frozen with the outcome."""
+    coordinator = make_user("coordinator", username="coord")
+    svc.clinical_question_save(
+        user=coordinator,
+        agenda_item_id=scheduled.pk,
+        question="Is the liver now resectable?",
+        question_before="",
+    )
+    with pytest.raises(ConflictError, match="Someone else changed the question"):
+        svc.clinical_question_save(
+            user=chair, agenda_item_id=scheduled.pk, question="Mine", question_before=""
+        )
+    with pytest.raises(ValidationError, match="500 characters"):
+        svc.clinical_question_save(
+            user=chair,
+            agenda_item_id=scheduled.pk,
+            question="x" * 501,
+            question_before="Is the liver now resectable?",
+        )
+    with pytest.raises(PermissionDenied):
+        svc.clinical_question_save(
+            user=make_user("auditor"),
+            agenda_item_id=scheduled.pk,
+            question="x",
+            question_before="Is the liver now resectable?",
+        )
+    # Over HTTP, as the chair in the meeting: the page shows the new question.
+    client.force_login(chair)
+    page_url = reverse("cases:agenda-item-detail", args=[scheduled.pk])
+    assert "Change the question for the MDT" in client.get(page_url).content.decode()
+    url = reverse("cases:clinical-question", args=[scheduled.pk])
+    sharpened = "Is a one-stage hepatectomy with FLR 35 % safe, liver first?"
+    response = client.post(
+        url, {"question": sharpened, "question_before": "Is the liver now resectable?"}
+    )
+    assert response.status_code == 302
+    assert sharpened in client.get(page_url).content.decode()
+    # A stale form: the typed text is kept, the other writer's question shown, nothing lost.
+    response = client.post(url, {"question": "Stale", "question_before": "Old"})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Someone else changed the question" in page
+    assert "Stale</textarea>" in page
+    scheduled.refresh_from_db()
+    assert scheduled.clinical_question == sharpened
+    events = models.AgendaItem.pgh_event_model.objects.filter(pgh_obj_id=scheduled.pk)
+    assert [e.clinical_question for e in events.order_by("pgh_id")][-2:] == [
+        "Is the liver now resectable?",
+        sharpened,
+    ]
+    # Signed off: the question is part of the locked outcome.
+    svc.meeting_open(user=chair, meeting_id=scheduled.meeting_id, early_reason="Test run early")
+    svc.outcome_sign_off(user=chair, agenda_item_id=scheduled.pk)
+    assert "Change the question" not in client.get(page_url).content.decode()
+    with pytest.raises(svc.OutcomeLockedError):
+        svc.clinical_question_save(
+            user=chair, agenda_item_id=scheduled.pk, question="Late", question_before=sharpened
+        )

@@ -57,6 +57,7 @@ ALLOWED_ROLES = {
     "cases:audit-case": "auditor",
     "cases:audit-case-list": "auditor",
     "cases:case-create": "chair clinician coordinator",
+    "cases:clinical-question": "chair clinician coordinator",
     "cases:case-detail": "auditor chair clinician coordinator",
     "cases:case-list": "auditor chair clinician coordinator",
     "cases:case-update": "chair clinician coordinator",

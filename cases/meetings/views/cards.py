@@ -21,6 +21,7 @@ from cases.meetings.forms import (
     FactForm,
     FieldRow,
     NotesForm,
+    QuestionForm,
     field_rows,
     initial_for,
 )
@@ -209,6 +210,11 @@ def case_context(
         )
         context["defer_form"] = extra.pop("defer_form", None) or DeferForm()
     if partial is None:
+        context["can_edit_question"] = has_capability(request.user, C.LIST_CASES)
+        context["can_edit_question"] &= not screen.locked
+        context["question_form"] = extra.pop("question_form", None) or QuestionForm(
+            initial={"question": item.clinical_question, "question_before": item.clinical_question}
+        )
         order = item.agenda_order  # loaded with the item for the whole page (``case_screen``)
         index = order.index(item.pk)
         context["position"] = index + 1

@@ -27,6 +27,7 @@ from cases.meetings.forms import (
     DeferForm,
     FactForm,
     NotesForm,
+    QuestionForm,
 )
 from cases.meetings.selectors import (
     CaseScreen,
@@ -315,6 +316,39 @@ def discussion_notes_save(request: HttpRequest, item_id: int) -> HttpResponse:
             return response
     screen = case_screen(item.pk, drawn(request, "notes"))
     return _case_response(request, screen, partial="notes", status=status, notes_form=form)
+
+
+@require_POST
+@capability_required(C.LIST_CASES)
+def clinical_question_save(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Change the question asked of the MDT; the page is drawn again with it."""
+    item = item_or_404(item_id)
+    form = QuestionForm(request.POST)
+    status = 422
+    if form.is_valid():
+        try:
+            svc.clinical_question_save(
+                user=request.user,
+                agenda_item_id=item.pk,
+                question=form.cleaned_data["question"],
+                question_before=form.cleaned_data["question_before"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except ConflictError as error:
+            # Keep what was typed, now based on the question saved meanwhile (shown above it).
+            current = AgendaItem.objects.values_list("clinical_question", flat=True).get(pk=item.pk)
+            typed = form.cleaned_data["question"]
+            form = QuestionForm({"question": typed, "question_before": current})
+            form.is_valid()
+            form.add_error(None, str(error))
+            status = 409
+        else:
+            messages.success(request, "The question for the MDT was saved.")
+            return redirect(reverse("cases:agenda-item-detail", args=[item.pk]) + "#question")
+    screen = case_screen(item.pk)
+    screen.cards = cards_for(request, screen)
+    return render_case(request, screen, status=status, question_form=form, question_open=True)
 
 
 @require_POST
