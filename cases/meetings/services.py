@@ -490,6 +490,7 @@ def discussion_notes_save(
     return item
 
 
+@transaction.atomic
 def clinical_question_save(
     *, user: User, agenda_item_id: int, question: str, question_before: str
 ) -> AgendaItem:
@@ -1042,28 +1043,47 @@ def _write_back(case: models.Case, answers: dict[str, dict[str, Any]], day: dt.d
         if stage == models.Stage.LEFT_PATHWAY:
             changes["exit_reason"] = outcome.get("exit_reason") or models.ExitReason.COMPLETED
         update_versioned(models.Case, pk=case.pk, expected_version=case.version, changes=changes)
-    _write_treatment(case, answers.get(P.SYSTEMIC_THERAPY) or {}, day)
+    last_bev = (answers.get(P.TIMING) or {}).get("last_bev_planned")
+    planned_bev = dt.date.fromisoformat(last_bev) if last_bev else None
+    _write_treatment(case, answers.get(P.SYSTEMIC_THERAPY) or {}, day, planned_bev)
     _write_operations(case, answers, day)
 
 
-def _write_treatment(case: models.Case, systemic: dict[str, Any], day: dt.date) -> None:
+def _write_treatment(
+    case: models.Case, systemic: dict[str, Any], day: dt.date, planned_bev: dt.date | None
+) -> None:
+    """The course the plan gives: a new one, none, or the running one continued. The last
+    bevacizumab dose the timing point planned is stored on the course that gives it."""
     plan = systemic.get("plan")
+    running = [c for c in case.treatment_courses.all() if c.stopped_on is None]
     if plan not in ("new", "none"):
-        return  # continued as it is (or an answer from before plans were asked)
+        # Continued as it is (or an answer from before plans were asked).
+        for course in running:
+            if planned_bev and "bevacizumab" in course.agents:
+                update_versioned(
+                    models.TreatmentCourse,
+                    pk=course.pk,
+                    expected_version=course.version,
+                    changes={"bevacizumab_last_planned_on": planned_bev},
+                )
+        return
     reason = f"Changed by the MDT of {day:%d %b %Y}"
-    for course in case.treatment_courses.all():
-        if course.stopped_on is None:
-            update_versioned(
-                models.TreatmentCourse,
-                pk=course.pk,
-                expected_version=course.version,
-                changes={"stopped_on": max(day, course.started_on), "stop_reason": reason},
-            )
+    for course in running:
+        update_versioned(
+            models.TreatmentCourse,
+            pk=course.pk,
+            expected_version=course.version,
+            changes={"stopped_on": max(day, course.started_on), "stop_reason": reason},
+        )
     agents = list(systemic.get("agents") or [])
     if plan == "new" and agents:
         backbone = backbone_of(agents)
         models.TreatmentCourse.objects.create(
-            case_id=case.pk, backbone=str(backbone or ""), agents=agents, started_on=day
+            case_id=case.pk,
+            backbone=str(backbone or ""),
+            agents=agents,
+            started_on=day,
+            bevacizumab_last_planned_on=planned_bev if "bevacizumab" in agents else None,
         )
 
 

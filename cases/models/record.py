@@ -442,6 +442,11 @@ class TreatmentCourse(Versioned):
     line = models.PositiveSmallIntegerField("Line of therapy", default=1)
     planned_cycles = models.PositiveSmallIntegerField(null=True, blank=True)
     stop_cause = models.CharField(max_length=15, choices=StopCause.choices, blank=True)
+    # The last bevacizumab dose the MDT plans before elective surgery (pathway-spec H2): while
+    # the course runs, the 6-week interval counts from it when it is later than the last given.
+    bevacizumab_last_planned_on = models.DateField(
+        "Last bevacizumab dose planned", null=True, blank=True
+    )
 
     class Meta:
         ordering = ["case", "started_on"]

@@ -239,8 +239,17 @@ class TreatmentCourseForm(ServiceModelForm):
             "stopped_on",
             "stop_cause",
             "stop_reason",
+            "bevacizumab_last_planned_on",
         ]
-        widgets = {"started_on": DateInput(), "stopped_on": DateInput()}
+        widgets = {
+            "started_on": DateInput(),
+            "stopped_on": DateInput(),
+            "bevacizumab_last_planned_on": DateInput(),
+        }
+        help_texts = {
+            "bevacizumab_last_planned_on": "When the plan stops bevacizumab before elective "
+            "surgery: the 6-week interval counts from this dose while the course runs.",
+        }
         labels = {
             "started_on": "Cycle 1 day 1",
             "stopped_on": "Stopped on",

@@ -116,6 +116,24 @@ def last_bevacizumab_dose(case: Case) -> dt.date | None:
     return max(doses, default=None)
 
 
+def planned_last_bevacizumab_dose(case: Case) -> dt.date | None:
+    """The last bevacizumab dose the MDT planned for a course still running (pathway-spec H2;
+    written by the meeting's sign-off, corrected on the course)."""
+    planned = [
+        c.bevacizumab_last_planned_on
+        for c in case.treatment_courses.all()
+        if c.stopped_on is None and c.bevacizumab_last_planned_on is not None
+    ]
+    return max(planned, default=None)
+
+
+def bevacizumab_interval_start(case: Case) -> dt.date | None:
+    """The dose the interval before elective surgery counts from (R10 with H2): the last dose
+    given, or the last dose the running plan gives, whichever is later."""
+    doses = [d for d in (last_bevacizumab_dose(case), planned_last_bevacizumab_dose(case)) if d]
+    return max(doses, default=None)
+
+
 def _chemo_before(case: Case, surgery_on: dt.date) -> tuple[float, str | None]:
     """Months of systemic therapy given before an operation, and the last backbone used."""
     days = 0
@@ -166,7 +184,7 @@ def case_inputs(case: Case, *, today: dt.date) -> dict[str, object]:
     reassessed = [r.reassessed_on for r in case.reassessments.all() if r.reassessed_on]
     if reassessed:
         inputs["last_reassessment_date"] = max(reassessed).isoformat()
-    last_bev = last_bevacizumab_dose(case)
+    last_bev = bevacizumab_interval_start(case)
     if last_bev is not None:
         inputs["last_bevacizumab_dose_date"] = last_bev.isoformat()
 

@@ -10,8 +10,9 @@ What implies what (each email goes out at REMINDER_SEND_HOUR, local time, on the
 
 - open reassessment, no scan booked or done → re-imaging due, on the due date minus
   REMINDER_REIMAGING_LEAD_DAYS; open reassessment → reassessment due, on the due date;
-- last bevacizumab dose and a planned elective operation → interval ends, on the engine's earliest
-  elective surgery date; an operation planned inside that interval → a breach alert at once;
+- last bevacizumab dose (or a running course's planned last dose, when later) and a planned
+  elective operation → interval ends, on the engine's earliest elective surgery date; an
+  operation planned inside that interval → a breach alert at once;
 - SCRT completed, primary not yet operated on → window closing, REMINDER_SCRT_WARNING_DAYS before
   the window closes (the engine's date, pathway-spec R11);
 - molecular result pending → result outstanding, once pending more than
@@ -62,6 +63,7 @@ from cases.models import (
     ReminderState,
     Stage,
     Surgery,
+    TreatmentCourse,
     Urgency,
 )
 from cases.pathway import earliest_elective_surgery, latest_primary_surgery_after_scrt
@@ -430,6 +432,13 @@ def _load_facts(case_ids: list[int]) -> dict[int, CaseFacts]:
         .annotate(last=Max("given_on"))
     ):
         facts[row["course__case_id"]].last_bev_dose = row["last"]
+    # A running course's planned last dose, when later, is where the interval counts from
+    # (pathway-spec H2, as ``bevacizumab_interval_start`` reads the record).
+    for case_id, planned in TreatmentCourse.objects.filter(
+        case_id__in=case_ids, stopped_on__isnull=True, bevacizumab_last_planned_on__isnull=False
+    ).values_list("case_id", "bevacizumab_last_planned_on"):
+        given = facts[case_id].last_bev_dose
+        facts[case_id].last_bev_dose = max(given, planned) if given else planned
     for row in Surgery.objects.filter(case_id__in=case_ids).values(
         "id", "case_id", "kind", "urgency", "planned_on", "performed_on", "cancelled_on"
     ):

@@ -50,7 +50,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -149,8 +149,11 @@ def _planned_surgery() -> QuerySet[models.Surgery]:
     ).select_related("case__patient")
 
 
-def last_bevacizumab_dose() -> Subquery:
-    return Subquery(
+def last_bevacizumab_dose() -> Greatest:
+    """The dose the interval counts from, as ``bevacizumab_interval_start`` reads the record:
+    the last dose given or the running course's planned last dose, whichever is later
+    (GREATEST skips a NULL)."""
+    given = Subquery(
         models.AgentAdministration.objects.filter(
             course__case=OuterRef("case"), agent=models.Agent.BEVACIZUMAB
         )
@@ -158,6 +161,17 @@ def last_bevacizumab_dose() -> Subquery:
         .values("given_on")[:1],
         output_field=DateField(),
     )
+    planned = Subquery(
+        models.TreatmentCourse.objects.filter(
+            case=OuterRef("case"),
+            stopped_on__isnull=True,
+            bevacizumab_last_planned_on__isnull=False,
+        )
+        .order_by("-bevacizumab_last_planned_on")
+        .values("bevacizumab_last_planned_on")[:1],
+        output_field=DateField(),
+    )
+    return Greatest(given, planned, output_field=DateField())
 
 
 def bevacizumab_interval(*, today: dt.date) -> QuerySet[models.Surgery]:

@@ -350,3 +350,17 @@ def test_the_question_for_the_mdt_can_be_changed_after_listing_until_sign_off(
         svc.clinical_question_save(
             user=chair, agenda_item_id=scheduled.pk, question="Late", question_before=sharpened
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_question_is_saved_over_http_in_its_own_transaction(client, chair):
+    """As the server runs it: no test transaction around the request (the row lock needs the
+    service's own)."""
+    meeting = models.Meeting.objects.create(scheduled_for=meeting_at(MEETING_DAY), chair=chair)
+    item = list_case(meeting, make_conversion_case(), by=chair)
+    client.force_login(chair)
+    url = reverse("cases:clinical-question", args=[item.pk])
+    response = client.post(url, {"question": "Resectable now?", "question_before": ""})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.clinical_question == "Resectable now?"

@@ -6,13 +6,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from cases import models
 from cases.meetings import services as svc
 from cases.meetings.walk import build_walk, evaluate_answer
+from cases.records.mapping import case_inputs
 from cases.records.selectors import case_clinical_record
+from cases.reminders.planning import reminders_sync_for_case
+from cases.worklists.queries import bevacizumab_interval
 from tests.conftest import make_user
 from tests.meeting_factory import (
     MEETING_DAY,
@@ -217,6 +222,36 @@ def test_obs6_sign_off_writes_the_record(chair, item):
     fact = next(f for f in walk.step("liver_surgery").facts if f.label == "R0 achievable")
     assert fact.value == "Yes"
     assert fact.on.startswith("HPB review in the MDT of 10 Mar 2026")
+
+
+def test_obs6_the_planned_last_bevacizumab_dose_is_stored_and_counted_everywhere(chair, item):
+    """H2 beyond the meeting: sign-off stores the planned last dose on the running course, and
+    the engine, the dashboard's worklist and the reminders count the interval from it."""
+    _to_timing(chair, item)
+    answer = {"last_bev_planned": "2026-03-31", "target_surgery_date": "2026-05-12"}
+    _record(chair, item, "timing", answer)
+    _record(chair, item, "outcome", {"choice": "proceed_to_surgery"})
+    svc.outcome_sign_off(user=chair, agenda_item_id=item.pk)
+    (course,) = models.TreatmentCourse.objects.filter(case=item.case, stopped_on__isnull=True)
+    assert course.bevacizumab_last_planned_on == dt.date(2026, 3, 31)
+    inputs = case_inputs(case_clinical_record(case_id=item.case_id), today=DAY)
+    assert inputs["last_bevacizumab_dose_date"] == "2026-03-31"  # given: 14 days before DAY
+    # The reminders as they stood on the meeting day (by today, 12 May has long passed).
+    with time_machine.travel(timezone.make_aware(dt.datetime.combine(DAY, dt.time(18)))):
+        reminders_sync_for_case(case_id=item.case_id)
+    ends = models.Reminder.objects.get(case=item.case, kind=models.ReminderKind.BEV_INTERVAL_ENDS)
+    assert ends.event_on == dt.date(2026, 5, 12)
+    # Surgery on the 42nd day is allowed; moved a day earlier, the worklist flags it.
+    assert not bevacizumab_interval(today=DAY).filter(case=item.case).exists()
+    models.Surgery.objects.filter(case=item.case).update(planned_on=dt.date(2026, 5, 11))
+    (flagged,) = bevacizumab_interval(today=DAY).filter(case=item.case)
+    assert flagged.last_bev == dt.date(2026, 3, 31)
+    assert flagged.earliest_safe == dt.date(2026, 5, 12)
+    # A course that has stopped plans nothing: the last dose given counts again.
+    models.TreatmentCourse.objects.filter(pk=course.pk).update(stopped_on=DAY)
+    inputs = case_inputs(case_clinical_record(case_id=item.case_id), today=DAY)
+    assert inputs["last_bevacizumab_dose_date"] == (DAY - dt.timedelta(days=14)).isoformat()
+    assert not bevacizumab_interval(today=DAY).filter(case=item.case).exists()
 
 
 def test_obs6_a_new_course_replaces_the_current_one_at_sign_off(chair, item):

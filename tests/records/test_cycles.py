@@ -208,3 +208,33 @@ def test_the_last_bevacizumab_dose_is_read_from_the_cycles_where_they_exist(case
     )
     inputs = case_inputs(case_clinical_record(case_id=case.pk), today=TODAY)
     assert inputs["last_bevacizumab_dose_date"] == "2026-02-02"
+
+
+def test_the_planned_last_bevacizumab_dose_is_checked_and_counted_while_the_course_runs(
+    user, case, course
+):
+    plan = {
+        "user": user,
+        "course_id": course.pk,
+        "expected_version": course.version,
+        "intent": "conversion",
+        "backbone": "folfoxiri",
+        "agents": FOLFOXIRI_BEV,
+        "started_on": D(2026, 1, 12),
+        "planned_cycles": 12,
+    }
+    update = records.treatment_course_update
+    no_bev = {**plan, "backbone": "", "agents": ["fluorouracil", "oxaliplatin"]}
+    refused = _messages(update, **no_bev, bevacizumab_last_planned_on=D(2026, 4, 1))
+    assert refused["bevacizumab_last_planned_on"] == [
+        "A planned last bevacizumab dose needs bevacizumab among the agents."
+    ]
+    refused = _messages(update, **plan, bevacizumab_last_planned_on=D(2026, 1, 1))
+    assert "before the course began" in refused["bevacizumab_last_planned_on"][0]
+    stopped = {**plan, "stopped_on": D(2026, 3, 1), "stop_cause": "progression"}
+    refused = _messages(update, **stopped, bevacizumab_last_planned_on=D(2026, 3, 20))
+    assert "stopped on" in refused["bevacizumab_last_planned_on"][0]
+    # A plan may be in the future (it is a plan); the interval counts from it.
+    update(**plan, bevacizumab_last_planned_on=D(2026, 4, 1))
+    inputs = case_inputs(case_clinical_record(case_id=case.pk), today=TODAY)
+    assert inputs["last_bevacizumab_dose_date"] == "2026-04-01"

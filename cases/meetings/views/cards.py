@@ -40,7 +40,11 @@ from cases.meetings.walk.labels import fmt_date
 from cases.models import (
     Decision,
 )
-from cases.records.mapping import age_on, last_bevacizumab_dose
+from cases.records.mapping import (
+    age_on,
+    last_bevacizumab_dose,
+    planned_last_bevacizumab_dose,
+)
 from cases.records.timeline import timeline_for_case
 from cases.security.permissions import Capability, has_capability
 
@@ -244,6 +248,7 @@ def _summary_context(screen: CaseScreen) -> dict[str, Any]:
         "markers": marker_facts(case),
         "course": max(courses, key=lambda c: c.started_on, default=None),
         "last_bev": last_bev,
+        "bev_planned": planned_last_bevacizumab_dose(case),
         "earliest_surgery": screen.walk.advice.earliest_elective_surgery_date,
         "latest_reassessment": reassessments[-1] if reassessments else None,
         "timeline": timeline_for_case(case, today=screen.day),

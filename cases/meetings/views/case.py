@@ -345,7 +345,7 @@ def clinical_question_save(request: HttpRequest, item_id: int) -> HttpResponse:
             status = 409
         else:
             messages.success(request, "The question for the MDT was saved.")
-            return redirect(reverse("cases:agenda-item-detail", args=[item.pk]) + "#question")
+            return redirect("cases:agenda-item-detail", item.pk)
     screen = case_screen(item.pk)
     screen.cards = cards_for(request, screen)
     return render_case(request, screen, status=status, question_form=form, question_open=True)

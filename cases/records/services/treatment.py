@@ -40,6 +40,7 @@ def _check_course(
     line: int | None = 1,
     planned_cycles: int | None = None,
     stop_cause: str = "",
+    bevacizumab_last_planned_on: dt.date | None = None,
 ) -> None:
     agents = list(agents)
     if line is None or not 1 <= line <= 20:
@@ -71,6 +72,7 @@ def _check_course(
     )
     p.not_before("stopped_on", stopped_on, started_on, "A course cannot stop before it started.")
     p.text("stop_reason", stop_reason, label="Stop reason", max_length=200, required=False)
+    _check_planned_bevacizumab(p, bevacizumab_last_planned_on, agents, started_on, stopped_on)
     if stop_reason.strip() and stopped_on is None:
         p.add("stopped_on", "Give the date the course stopped.")
     if course_id is None or "started_on" in p or "stopped_on" in p or started_on is None:
@@ -100,6 +102,25 @@ def _check_course(
         )
 
 
+def _check_planned_bevacizumab(
+    p: Problems,
+    planned: dt.date | None,
+    agents: list[str],
+    started_on: dt.date | None,
+    stopped_on: dt.date | None,
+) -> None:
+    """The planned last bevacizumab dose (a plan: it may be in the future) of this course."""
+    field = "bevacizumab_last_planned_on"
+    if planned is None:
+        return
+    if models.Agent.BEVACIZUMAB not in agents:
+        p.add(field, "A planned last bevacizumab dose needs bevacizumab among the agents.")
+    p.date(field, planned, label="The planned last bevacizumab dose", today=local_today())
+    p.not_before(field, planned, started_on, "The planned last dose is before the course began.")
+    if stopped_on is not None and planned > stopped_on and field not in p:
+        p.add(field, f"The course stopped on {fmt(stopped_on)}, before this planned dose.")
+
+
 @transaction.atomic
 def treatment_course_create(
     *,
@@ -114,6 +135,7 @@ def treatment_course_create(
     line: int | None = None,
     planned_cycles: int | None = None,
     stop_cause: str = "",
+    bevacizumab_last_planned_on: dt.date | None = None,
 ) -> models.TreatmentCourse:
     """Record a course (a line of therapy: the next line when none is given). The first course
     of a case on the pathway opens reassessment cycle 1, due two months after the start (R9)."""
@@ -136,6 +158,7 @@ def treatment_course_create(
         line=line,
         planned_cycles=planned_cycles,
         stop_cause=stop_cause,
+        bevacizumab_last_planned_on=bevacizumab_last_planned_on,
     )
     p.raise_if_any()
     course = models.TreatmentCourse(
@@ -149,6 +172,7 @@ def treatment_course_create(
         started_on=started_on,
         stopped_on=stopped_on,
         stop_reason=stop_reason.strip(),
+        bevacizumab_last_planned_on=bevacizumab_last_planned_on,
     )
     save_row(course)
     reassessment_open_next(case)
@@ -171,6 +195,7 @@ def treatment_course_update(
     line: int | None = None,
     planned_cycles: int | None = None,
     stop_cause: str = "",
+    bevacizumab_last_planned_on: dt.date | None = None,
 ) -> models.TreatmentCourse:
     """Correct a course; ``line`` None keeps its line."""
     require(user, Capability.EDIT_CASES)
@@ -192,6 +217,7 @@ def treatment_course_update(
         line=line,
         planned_cycles=planned_cycles,
         stop_cause=stop_cause,
+        bevacizumab_last_planned_on=bevacizumab_last_planned_on,
     )
     p.raise_if_any()
     update_row(
@@ -208,6 +234,7 @@ def treatment_course_update(
             "line": line,
             "planned_cycles": planned_cycles,
             "stop_cause": stop_cause,
+            "bevacizumab_last_planned_on": bevacizumab_last_planned_on,
         },
     )
     reminders_sync_for_case(case_id=course.case_id)

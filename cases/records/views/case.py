@@ -24,7 +24,11 @@ from cases.records import forms as record_forms
 from cases.records import services as records
 from cases.records import staging_forms
 from cases.records.completeness import missing_minimum_dataset
-from cases.records.mapping import advice_for_case
+from cases.records.mapping import (
+    advice_for_case,
+    bevacizumab_interval_start,
+    planned_last_bevacizumab_dose,
+)
 from cases.records.selectors import case_page_record
 from cases.records.story import clinical_story
 from cases.records.timeline import timeline_for_case
@@ -81,10 +85,17 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "next_scheduled": min(open_rows, key=lambda r: r.due_on, default=None),
         "hpb_review": max(reviews, key=lambda r: r.hpb_reviewed_on, default=None),
         "courses": courses,
+        # The interval counts from the planned last dose (shown with the earliest date).
+        "bev_planned": _interval_from_plan(record),
         "can_edit": has_capability(request.user, Capability.EDIT_CASES),
         "can_list": has_capability(request.user, Capability.LIST_CASES),
     }
     return render(request, "cases/records/case_detail.html", context)
+
+
+def _interval_from_plan(record: models.Case) -> bool:
+    planned = planned_last_bevacizumab_dose(record)
+    return planned is not None and planned == bevacizumab_interval_start(record)
 
 
 @capability_required(Capability.EDIT_CASES)
