@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import FieldDoesNotExist
-from django.db import DEFAULT_DB_ALIAS, connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
 from django.db.models import Expression, F, OrderBy, Q
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
@@ -78,8 +78,12 @@ class CompiledRow:
         self.lock = lock
         if lock:
             rows = rows.select_for_update()
-        # Django compiles FOR UPDATE only inside a transaction: build a locking row in one.
-        sql, params = rows.values(**columns).order_by().query.sql_with_params()
+        query = rows.values(**columns).order_by().query
+        if lock and not connection.in_atomic_block:
+            with transaction.atomic():  # Django compiles FOR UPDATE only in a transaction
+                sql, params = query.sql_with_params()
+        else:
+            sql, params = query.sql_with_params()
         if list(params).count(self._PLACEHOLDER) != 1:
             raise ValueError("the columns must not hold the placeholder pk themselves")
         self.sql = sql

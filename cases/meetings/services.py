@@ -405,17 +405,30 @@ def lock_open_item_with_decisions(agenda_item_id: int) -> tuple[AgendaItem, list
     The item is annotated ``hpb_present`` (a hepatobiliary surgeon is recorded present: a
     verdict is an HPB review), ``has_corrected_facts`` (facts were corrected in this meeting:
     only then is an answer checked against them) and ``committed_versions`` (the data versions
-    committed when the lock was taken: cases/common/data_version.py)."""
-    row = _lock_row().fetch(agenda_item_id)
-    if row is None:
+    committed once the lock was held: cases/common/data_version.py).
+    """
+    locked = _lock_row().fetch(agenda_item_id)
+    if locked is None:
         raise ValidationError("That agenda item does not exist.")
-    (item,) = instances(AgendaItem, [row["item_row"]])
-    (item.meeting,) = instances(Meeting, row["item_meeting"])
-    item.hpb_present = row["hpb_present"]
-    item.has_corrected_facts = row["has_corrected_facts"]
-    item.committed_versions = row["data_versions"] or {}
-    decisions = instances(Decision, row["item_decisions"])
-    attach_people(decisions, [], row["item_people"])
+    (item,) = instances(AgendaItem, [locked["item_row"]])
+    (item.meeting,) = instances(Meeting, locked["item_meeting"])
+    _refuse_final(item)
+    # A second statement, once the lock is held: a statement that waited for the lock still
+    # reads other tables as they were when it started, so it would miss what the transaction
+    # it waited for had committed (an answer, a corrected fact).
+    state = _item_state_row().fetch(agenda_item_id)
+    if state is None:  # deleted meanwhile: the lock would have kept it
+        raise ValidationError("That agenda item does not exist.")
+    item.hpb_present = state["hpb_present"]
+    item.has_corrected_facts = state["has_corrected_facts"]
+    item.committed_versions = state["data_versions"] or {}
+    decisions = instances(Decision, state["item_decisions"])
+    attach_people(decisions, [], state["item_people"])
+    return item, decisions
+
+
+def _refuse_final(item: AgendaItem) -> None:
+    """Nothing on a closed meeting, a signed-off outcome or a deferred case changes."""
     # Who closed the meeting or signed off is read only for the refusal's message.
     if item.meeting.status == MeetingStatus.CLOSED:
         raise OutcomeLockedError(_closed_message(item.meeting))
@@ -429,13 +442,22 @@ def lock_open_item_with_decisions(agenda_item_id: int) -> tuple[AgendaItem, list
             f"This case was deferred from this meeting ({item.deferred_reason}): "
             "it is discussed at a later meeting."
         )
-    return item, decisions
 
 
 @functools.cache
 def _lock_row() -> CompiledRow:
-    """``SELECT … FOR UPDATE`` of an agenda item and what every write to it checks, compiled
-    once a process (an answer is recorded many times a meeting)."""
+    """``SELECT … FOR UPDATE`` of an agenda item and its meeting, compiled once a process (an
+    answer is recorded many times a meeting)."""
+    columns = {
+        "item_row": whole_row(),
+        "item_meeting": json_rows(Meeting, pk=OuterRef("meeting_id")),
+    }
+    return CompiledRow(AgendaItem, columns, lock=True)
+
+
+@functools.cache
+def _item_state_row() -> CompiledRow:
+    """What every write to a locked agenda item checks, read after the lock is held."""
     item = OuterRef("pk")
     hpb = Attendance.objects.filter(
         meeting=OuterRef("meeting_id"),
@@ -444,15 +466,13 @@ def _lock_row() -> CompiledRow:
     )
     corrected = FactCorrection.objects.filter(agenda_item=item, state=FactCorrectionState.APPLIED)
     columns = {
-        "item_row": whole_row(),
-        "item_meeting": json_rows(Meeting, pk=OuterRef("meeting_id")),
         "hpb_present": Exists(hpb),
         "has_corrected_facts": Exists(corrected),
         "item_decisions": json_rows(Decision, order_by=["pk"], agenda_item=item),
         "item_people": people_named(Decision.objects.filter(agenda_item=OuterRef(item))),
         "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
     }
-    return CompiledRow(AgendaItem, columns, lock=True)
+    return CompiledRow(AgendaItem, columns)
 
 
 @transaction.atomic
@@ -1057,7 +1077,9 @@ def _write_treatment(
     plan = systemic.get("plan")
     running = [c for c in case.treatment_courses.all() if c.stopped_on is None]
     if plan not in ("new", "none"):
-        # Continued as it is (or an answer from before plans were asked).
+        # Continued as it is (or an answer from before plans were asked). A planned last dose
+        # stored by an earlier meeting stays unless this one plans another: dropping it would
+        # count the interval from an earlier dose while bevacizumab goes on.
         for course in running:
             if planned_bev and "bevacizumab" in course.agents:
                 update_versioned(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 import time_machine
@@ -546,3 +547,54 @@ def test_two_people_answering_at_the_same_moment_cannot_both_win(chair):
     loser = next(text for text in outcomes.values() if text != "stored")
     assert "recorded an answer to this point" in loser
     assert models.Decision.objects.filter(agenda_item=item).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_waited_for_the_items_lock_sees_what_the_holder_committed(chair):
+    """Real concurrent transactions: the last answer is recorded while the chair's sign-off
+    waits for the agenda item's lock. Once the lock is granted the sign-off must see that
+    answer: a statement that waited for a lock still reads other tables as they were when it
+    started, so the decisions are read in a statement of their own."""
+    item = list_case(make_meeting(chair), make_conversion_case(), by=chair)
+    _answer_all(chair, item, outcome=None)
+    holding, waiting = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def answer_last_point():
+        try:
+            with transaction.atomic():
+                svc.decision_record(
+                    user=chair,
+                    agenda_item_id=item.pk,
+                    point="outcome",
+                    answer={"choice": "continue_pathway", "next_reassessment_on": "2026-05-10"},
+                )
+                holding.set()
+                waiting.wait(timeout=10)
+                time.sleep(0.5)  # the sign-off is now blocked on the item's row lock
+        finally:
+            connections.close_all()
+
+    def sign_off():
+        try:
+            holding.wait(timeout=10)
+            waiting.set()
+            started = time.monotonic()
+            result = svc.outcome_sign_off(user=chair, agenda_item_id=item.pk)
+            outcome["waited"] = time.monotonic() - started
+            outcome["next"] = result.next_reassessment_on
+        except (ValidationError, ConflictError) as error:
+            outcome["error"] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=answer_last_point), threading.Thread(target=sign_off)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["waited"] >= 0.3  # it did wait for the lock
+    assert outcome["next"] == dt.date(2026, 5, 10)
+    item.refresh_from_db()
+    assert item.signed_off_at is not None

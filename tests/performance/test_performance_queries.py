@@ -74,9 +74,9 @@ EXPECTED = {
     "outcome partial": 4,
     "card preview (htmx POST)": 2,
     # The item's fact corrections are read only when the meeting has applied one (a hard stop
-    # one of them cleared is recorded on the decision); this item has none. The row lock reads
-    # the item's decisions and the committed data versions in the same statement.
-    "answer POST + walk swap": 9,
+    # one of them cleared is recorded on the decision); this item has none. Once the row lock is
+    # held, one statement reads the item's decisions and the committed data versions.
+    "answer POST + walk swap": 10,
     "reminder log": 4,
     "audit case page": 9,
     "molecular form (htmx, in place)": 4,

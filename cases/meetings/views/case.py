@@ -335,6 +335,9 @@ def clinical_question_save(request: HttpRequest, item_id: int) -> HttpResponse:
             )
         except ValidationError as error:
             add_service_errors(form, error)
+        except svc.OutcomeLockedError as error:
+            form.add_error(None, str(error))  # signed off, deferred or closed: nothing changes
+            status = 409
         except ConflictError as error:
             # Keep what was typed, now based on the question saved meanwhile (shown above it).
             current = AgendaItem.objects.values_list("clinical_question", flat=True).get(pk=item.pk)
