@@ -230,7 +230,10 @@ def screen_row(partial: str | None) -> CompiledRow:
         "item_patient": json_rows(Patient, cases=OuterRef("case_id")),
         "item_meeting": json_rows(Meeting, pk=meeting_ref),
         "item_signed_off_by": json_rows(User, pk=OuterRef("signed_off_by_id")),
-        **record_arrays(OuterRef("case_id"), with_meetings=with_meetings),
+        # The walk and the outcome read the rules' record; the summary draws all of it.
+        **record_arrays(
+            OuterRef("case_id"), with_meetings=with_meetings, with_display=with_meetings
+        ),
         "item_decisions": json_rows(Decision, agenda_item=item_ref),
         # Read in the same statement as the record, so they describe the same moment.
         "data_versions": Subquery(DataVersion.objects.filter(pk=1).values("versions")[:1]),
@@ -276,7 +279,8 @@ def case_screen(item_id: int, partial: str | None = None) -> CaseScreen:
     them, in one query; for the whole page (``partial`` None) also the meeting's attendance,
     the item's actions and their owners, and the agenda's order; for the outcome partial the
     attendance and the actions. The walk and the case summary show none of them, and the case's
-    past agenda items (for the timeline) are read for the page and the case summary only.
+    past agenda items (for the timeline) and what only the summary draws (staging, pathology,
+    scans, results) are read for the page and the case summary only.
     """
     # The SQL is compiled once a process; only the agenda item's pk comes from this request.
     row = screen_row(partial).fetch(item_id)

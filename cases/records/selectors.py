@@ -60,6 +60,9 @@ _CASE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
     ("histologies", Histology),
     ("referrals", Referral),
 )
+# What only the screens that show the whole record draw: neither the rules (the engine, the
+# minimum dataset) nor the decision walk read them.
+_DISPLAY_ONLY = {"tnm_stagings", "pelvic_mris", "histologies", "referrals", "toxicities"}
 
 # The children of each treatment course, as (accessor, model): grouped by course.
 _COURSE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
@@ -68,18 +71,23 @@ _COURSE_CHILDREN: tuple[tuple[str, type[models.Model]], ...] = (
 )
 
 
-def record_arrays(case: Any, *, with_meetings: bool = True) -> dict[str, ArraySubquery]:
+def record_arrays(
+    case: Any, *, with_meetings: bool = True, with_display: bool = True
+) -> dict[str, ArraySubquery]:
     """The JSON arrays of the clinical record of the case ``case`` points at (an OuterRef),
     to annotate onto any query that has the case in its row (see ``attach_record``).
 
     ``with_meetings=False`` leaves out the case's agenda items and their meetings, which only
     the timeline and the case's history show (not the engine): ``case.agenda_items`` is then
-    not prefilled, and reading it would cost a query.
+    not prefilled, and reading it would cost a query. ``with_display=False`` leaves out, as
+    well, what only the case summary shows (staging, pathology, the referral, toxicities,
+    scans and their lesions, laboratory results): the rules' record, which the decision walk
+    reads on every answer.
     """
     arrays = {
         f"json_{name}": json_rows(model, case=case)
         for name, model in _CASE_CHILDREN
-        if with_meetings or name != "agenda_items"
+        if (with_meetings or name != "agenda_items") and (with_display or name not in _DISPLAY_ONLY)
     }
     # Grouped by course in ``attach_record``: within a course, the model's order without the
     # course's (which would join the course and the case).
@@ -87,12 +95,13 @@ def record_arrays(case: Any, *, with_meetings: bool = True) -> dict[str, ArraySu
         AgentAdministration, order_by=["given_on", "agent"], course__case=case
     )
     for name, model in _COURSE_CHILDREN:
-        arrays[f"json_course_{name}"] = json_rows(
-            model, order_by=[t for t in model._meta.ordering if t != "course"], course__case=case
-        )
+        if with_display or name not in _DISPLAY_ONLY:
+            order = [t for t in model._meta.ordering if t != "course"]
+            arrays[f"json_course_{name}"] = json_rows(model, order_by=order, course__case=case)
     if with_meetings:
         arrays["json_meetings"] = json_rows(Meeting, agenda_items__case=case)
-    arrays.update(imaging_arrays(case))
+    if with_display:
+        arrays.update(imaging_arrays(case))
     return arrays
 
 
@@ -129,21 +138,24 @@ IMAGING_READS = (ImagingStudy, Lesion, LesionMeasurement, LabResult)
 
 def attach_record(case: Case, source: Any) -> Case:
     """Fill ``case``'s related managers from the arrays ``record_arrays`` put on ``source``
-    (the case itself, or the row of another query that carried them)."""
+    (the case itself, or the row of another query that carried them). A table the arrays left
+    out is not prefilled: reading it costs a query."""
     with_meetings = hasattr(source, "json_meetings")
     for name, model in _CASE_CHILDREN:
-        if with_meetings or name != "agenda_items":
+        if hasattr(source, f"json_{name}"):
             prefill(case, name, instances(model, getattr(source, f"json_{name}")))
     doses = by_parent(instances(AgentAdministration, source.json_administrations), "course_id")
     children = {
         name: by_parent(instances(model, getattr(source, f"json_course_{name}")), "course_id")
         for name, model in _COURSE_CHILDREN
+        if hasattr(source, f"json_course_{name}")
     }
     for course in case.treatment_courses.all():
         prefill(course, "administrations", doses[course.pk])
         for name, grouped in children.items():
             prefill(course, name, grouped[course.pk])
-    attach_imaging(case, source)
+    if hasattr(source, "json_imaging_studies"):
+        attach_imaging(case, source)
     if with_meetings:
         meetings = {meeting.pk: meeting for meeting in instances(Meeting, source.json_meetings)}
         for item in case.agenda_items.all():
