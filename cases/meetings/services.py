@@ -393,26 +393,27 @@ def agenda_item_move(*, user: User, agenda_item_id: int, offset: int) -> None:
 
 
 def lock_open_item(agenda_item_id: int) -> AgendaItem:
-    """The agenda item, locked for this transaction; refused if its outcome is final."""
-    item, _decisions = lock_open_item_with_decisions(agenda_item_id)
-    return item
-
-
-def lock_open_item_with_decisions(agenda_item_id: int) -> tuple[AgendaItem, list[Decision]]:
-    """The agenda item (with its meeting) locked for this transaction, and its decisions in
-    the order recorded, each with who recorded it; refused if its outcome is final.
-
-    The item is annotated ``hpb_present`` (a hepatobiliary surgeon is recorded present: a
-    verdict is an HPB review), ``has_corrected_facts`` (facts were corrected in this meeting:
-    only then is an answer checked against them) and ``committed_versions`` (the data versions
-    committed once the lock was held: cases/common/data_version.py).
-    """
+    """The agenda item (with its meeting), locked for this transaction; refused if its outcome
+    is final."""
     locked = _lock_row().fetch(agenda_item_id)
     if locked is None:
         raise ValidationError("That agenda item does not exist.")
     (item,) = instances(AgendaItem, [locked["item_row"]])
     (item.meeting,) = instances(Meeting, locked["item_meeting"])
     _refuse_final(item)
+    return item
+
+
+def lock_open_item_with_decisions(agenda_item_id: int) -> tuple[AgendaItem, list[Decision]]:
+    """``lock_open_item``, and the item's decisions in the order recorded, each with who
+    recorded it.
+
+    The item is annotated ``hpb_present`` (a hepatobiliary surgeon is recorded present: a
+    verdict is an HPB review), ``has_corrected_facts`` (facts were corrected in this meeting:
+    only then is an answer checked against them) and ``committed_versions`` (the data versions
+    committed once the lock was held: cases/common/data_version.py).
+    """
+    item = lock_open_item(agenda_item_id)
     # A second statement, once the lock is held: a statement that waited for the lock still
     # reads other tables as they were when it started, so it would miss what the transaction
     # it waited for had committed (an answer, a corrected fact).

@@ -349,9 +349,8 @@ def clinical_question_save(request: HttpRequest, item_id: int) -> HttpResponse:
         else:
             messages.success(request, "The question for the MDT was saved.")
             return redirect("cases:agenda-item-detail", item.pk)
-    screen = case_screen(item.pk)
-    screen.cards = cards_for(request, screen)
-    return render_case(request, screen, status=status, question_form=form, question_open=True)
+    screen = case_screen(item.pk)  # the page: the question is drawn above every partial
+    return _case_response(request, screen, status=status, question_form=form, question_open=True)
 
 
 @require_POST
